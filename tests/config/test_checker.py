@@ -1,0 +1,98 @@
+"""Configs are checked before any work: types, keys, values — each error names file and key."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Literal
+
+import pytest
+
+from wsvol.config import ConfigError, check_config, component, load_config
+from wsvol.registry import LOSSES, MODELS
+
+
+@MODELS.register_module(name="toy_checked_model")
+class ToyModel:
+    """A model whose constructor documents its keys."""
+
+    def __init__(self, num_classes: int, loss: component("loss"), mode: Literal["a", "b"] = "a",
+                 widths: tuple[int, ...] = (4, 8), dropout: float = 0.0, name: str | None = None):
+        pass
+
+
+@LOSSES.register_module(name="toy_checked_loss")
+class ToyLoss:
+    def __init__(self, weight: float = 1.0):
+        pass
+
+
+def check(tmp_path, text, options=None):
+    path = tmp_path / "exp.yaml"
+    path.write_text(textwrap.dedent(text))
+    cfg = load_config(path, options)
+    check_config(cfg)
+    return path
+
+
+GOOD = """
+    model:
+      type: toy_checked_model
+      num_classes: 10
+      loss: {type: toy_checked_loss, weight: 2}
+    custom_hooks:
+      - {type: epoch_seed, seed: 3}
+"""
+
+
+def test_a_good_config_passes(tmp_path):
+    check(tmp_path, GOOD)
+
+
+def test_unknown_type_lists_names_with_plugins_and_suggests(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, GOOD.replace("type: toy_checked_loss", "type: toy_checked_los"))
+    msg = str(err.value)
+    assert f"{tmp_path / 'exp.yaml'}:5" in msg and "model.loss.type" in msg
+    assert "did you mean 'toy_checked_loss'" in msg
+    assert "toy_checked_loss (test_checker)" in msg  # registered names with their providing plugin
+
+
+def test_unknown_key_names_file_line_key_and_accepted_keys(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, GOOD.replace("weight: 2", "wieght: 2"))
+    msg = str(err.value)
+    assert f"{tmp_path / 'exp.yaml'}:5: model.loss.wieght: unknown key 'wieght'; did you mean 'weight'?" in msg
+    assert "Accepted keys of loss 'toy_checked_loss': weight" in msg
+
+
+def test_missing_key_and_bad_values(tmp_path):
+    text = GOOD.replace("num_classes: 10", "mode: c\n      widths: [4, x]\n      dropout: high")
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, text)
+    msg = str(err.value)
+    assert "4 problems" in msg
+    assert "model.num_classes: missing required key" in msg
+    assert "model.mode: expected one of 'a', 'b', got str 'c'" in msg
+    assert "model.widths: expected" in msg and "'x'" in msg
+    assert "model.dropout: expected a number, got str 'high'" in msg
+
+
+def test_unknown_top_level_key_and_hook_type(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, GOOD + "    trian_cfg: {max_epochs: 2}\n", ["custom_hooks.0.type=epoch_sed"])
+    msg = str(err.value)
+    assert "trian_cfg: unknown key 'trian_cfg'; did you mean 'train_cfg'?" in msg
+    assert "custom_hooks.0.type: unknown hook type 'epoch_sed'; did you mean 'epoch_seed'?" in msg
+    assert "--cfg-options" in msg  # the override is named as the origin
+
+
+def test_mmengine_components_are_checked_too(tmp_path):
+    text = GOOD + """
+    optim_wrapper: {optimizer: {type: SGD, lr: 0.1, momentun: 0.9}}
+    train_cfg: {by_epoch: true, max_epochs: two}
+    """
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, text)
+    msg = str(err.value)
+    assert "optim_wrapper.optimizer.momentun: unknown key 'momentun'; did you mean 'momentum'?" in msg
+    assert "train_cfg.max_epochs: expected an integer" in msg

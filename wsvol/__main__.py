@@ -1,0 +1,3 @@
+from wsvol.cli.main import main
+
+raise SystemExit(main())

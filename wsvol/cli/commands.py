@@ -1,0 +1,155 @@
+"""The core sub-commands. Parsers are built cheaply; each handler imports what it needs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def add_core_commands(sub: argparse._SubParsersAction) -> None:
+    """Add run, train, test, pseudo-labels, visualize, predict, data, weights, plugins, config."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("config", help="YAML config file")
+    common.add_argument("--work-dir", help="output folder (default: work_dirs/<config stem>/<time>-<id>/)")
+    common.add_argument("--resume", nargs="?", const="auto", metavar="auto|PATH",
+                        help="resume from the latest checkpoint (auto) or a checkpoint file / run folder")
+    common.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="override config keys, e.g. train_cfg.max_epochs=2 (values are YAML)")
+    common.add_argument("--amp", action="store_true", help="mixed precision (CUDA)")
+    common.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
+    common.add_argument("--launcher", choices=["none", "pytorch"], default="none",
+                        help="'pytorch' under torchrun for distributed runs")
+    common.add_argument("--seed", type=int, help="random seed (overrides randomness.seed)")
+
+    def command(name: str, handler, help: str, parents=(common,)) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, parents=list(parents))
+        p.set_defaults(func=handler)
+        return p
+
+    command("run", _run, "the whole job: data → pseudo-labels → train → test → report")
+    command("train", _train, "train a model from a config")
+    p = command("test", _test, "evaluate a checkpoint (CorLoc, CL) and write the report")
+    p.add_argument("--checkpoint", required=True, help="checkpoint file (.pth)")
+
+    cfg = sub.add_parser("config", help="check or show configs")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION")
+    cfg.set_defaults(_parser=cfg)
+    p = cfg_sub.add_parser("check", help="check configs before any work: types, keys, values")
+    p.add_argument("configs", nargs="+")
+    p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=_config_check)
+    p = cfg_sub.add_parser("show", help="print the merged config as YAML")
+    p.add_argument("config")
+    p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=_config_show)
+
+    plugins = sub.add_parser("plugins", help="list plugins and their components")
+    plugins.set_defaults(_parser=plugins)
+    plugins_sub = plugins.add_subparsers(dest="plugins_command", metavar="ACTION")
+    plugins_sub.add_parser("list", help="plugins, distributions, components").set_defaults(func=_plugins_list)
+
+
+# -- shared steps ---------------------------------------------------------------------------
+def load_checked_config(args: argparse.Namespace):
+    """Load the config with overrides and CLI flags applied, and check it before any work."""
+    if getattr(args, "device", None):
+        _select_device(args.device)
+    from wsvol.config import check_config, load_config
+
+    cfg = load_config(args.config, args.cfg_options)
+    if getattr(args, "seed", None) is not None:
+        cfg.setdefault("randomness", {})
+        cfg.randomness["seed"] = args.seed
+    if getattr(args, "amp", False):
+        cfg.setdefault("optim_wrapper", {})
+        cfg.optim_wrapper["type"] = "AmpOptimWrapper"
+    if getattr(args, "launcher", None):
+        cfg.launcher = args.launcher
+    check_config(cfg)
+    return cfg
+
+
+def _select_device(device: str) -> None:
+    """Restrict visible devices before torch initialises CUDA."""
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    elif device.startswith("cuda:"):
+        os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
+    elif device != "cuda":
+        raise ValueError(f"--device {device!r}: expected cpu, cuda or cuda:N")
+
+
+def _runner_for(args: argparse.Namespace, load_from: str | None = None):
+    from wsvol.engine.runner import build_runner, prepare_work_dir
+
+    cfg = load_checked_config(args)
+    prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
+    if load_from:
+        cfg.load_from = load_from
+    return build_runner(cfg)
+
+
+# -- handlers -------------------------------------------------------------------------------
+def _train(args: argparse.Namespace) -> int:
+    runner = _runner_for(args)
+    runner.train()
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    if not Path(args.checkpoint).is_file():
+        raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such file")
+    _runner_for(args, load_from=args.checkpoint).test()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from wsvol.engine.pipeline import run_pipeline
+
+    return run_pipeline(args)
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from wsvol.config import ConfigError, check_config, load_config
+
+    console = Console(stderr=True)
+    failed = 0
+    for path in args.configs:
+        try:
+            check_config(load_config(path, args.cfg_options))
+            console.print(f"[green]ok[/green]   {path}")
+        except ConfigError as exc:
+            failed += 1
+            console.print(f"[red]FAIL[/red] {exc}", markup=False, highlight=False)
+    return 1 if failed else 0
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    from wsvol.config import load_config
+    from wsvol.config.loader import dump_yaml
+
+    print(dump_yaml(load_config(args.config, args.cfg_options)), end="")
+    return 0
+
+
+def _plugins_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from wsvol.plugin_manager import plugin_records
+
+    table = Table(title="wsvol plugins")
+    for col in ("plugin", "distribution", "version", "status", "kind", "names"):
+        table.add_column(col)
+    for rec in plugin_records():
+        rows = list(rec.components.items()) or [("", [])]
+        for i, (kind, names) in enumerate(rows):
+            first = i == 0
+            status = rec.status if not rec.reason else f"{rec.status}: {rec.reason}"
+            table.add_row(rec.name if first else "", rec.distribution if first else "",
+                          rec.version if first else "", status if first else "", kind, ", ".join(names))
+    Console().print(table)
+    return 0

@@ -1,0 +1,59 @@
+"""The ``wsvol`` command line. Sub-commands come from plugins (built-ins included) via a hook."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from wsvol import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser: global flags plus every plugin's sub-commands."""
+    from wsvol.plugin_manager import add_cli_commands
+
+    parser = argparse.ArgumentParser(
+        prog="wsvol",
+        description="Weakly supervised object localization in videos: TrCAM-V, CAM baselines, CorLoc.",
+    )
+    parser.add_argument("--version", action="version", version=f"wsvol {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_cli_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv or os.environ.get("WSVOL_DEBUG") == "1"
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            target = getattr(args, "_parser", parser)
+            target.print_help()
+            return 0 if args.command is None else 2
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("wsvol: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit:
+        raise
+    except BaseException as exc:  # one clear line (or block) unless --debug
+        if debug:
+            raise
+        print(f"wsvol: error: {_message(exc)}", file=sys.stderr)
+        print("(run with --debug for the full traceback)", file=sys.stderr)
+        return 1
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    known = ("ConfigError", "DataError", "RegistryError", "WeightsError", "FileNotFoundError")
+    return text if type(exc).__name__ in known else f"{type(exc).__name__}: {text}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,314 @@
+"""Check a whole config before any work starts.
+
+Every ``type:`` is looked up in the registry of its kind (unknown → the registered names, the
+plugin providing each, and a "did you mean"); every key is checked against the constructor of
+the component it configures (unknown / missing keys, wrong value types), and the top level
+against the runner's and wsvol's sections. All problems are reported at once, each with the
+file, line and dotted key at fault.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from wsvol.config.loader import ConfigError, provenance_of, where
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """Annotation marker: this argument is the config of a component of registry ``name``."""
+
+    name: str
+
+
+def component(kind: str):
+    """Type of a constructor argument holding a component config: ``backbone: component("backbone")``."""
+    return Annotated[dict, Kind(kind)]
+
+
+#: Arguments the runner (not the config) passes when it builds a component of a kind.
+INJECTED = {
+    "data_sampler": {"dataset", "seed"},
+    "optimizer": {"params"},
+    "param_scheduler": {"optimizer"},
+    "loop": {"runner", "dataloader", "evaluator"},
+    "optim_wrapper": {"optimizer"},
+    "visualizer": {"name"},
+    "hook": set(),
+}
+
+#: Where a component config sits → its registry kind (for keys whose constructor says nothing).
+PATH_KINDS = {
+    "model": "model",
+    "data_preprocessor": "model",
+    "visualizer": "visualizer",
+    "log_processor": "log_processor",
+    "*_dataloader.dataset": "dataset",
+    "*_dataloader.sampler": "data_sampler",
+    "*_dataloader.batch_sampler": "data_sampler",
+    "*_dataloader.dataset.pipeline.*": "transform",
+    "optim_wrapper": "optim_wrapper",
+    "optim_wrapper.optimizer": "optimizer",
+    "param_scheduler": "param_scheduler",
+    "param_scheduler.*": "param_scheduler",
+    "val_evaluator": "metric",
+    "val_evaluator.*": "metric",
+    "test_evaluator": "metric",
+    "test_evaluator.*": "metric",
+    "default_hooks.*": "hook",
+    "custom_hooks.*": "hook",
+    "visualizer.vis_backends.*": "vis_backend",
+}
+
+#: Defaults mmengine applies when a config omits ``type``.
+DEFAULT_TYPES = {
+    "optim_wrapper": "OptimWrapper",
+    "log_processor": "LogProcessor",
+    "val_cfg": "ValLoop",
+    "test_cfg": "TestLoop",
+}
+
+
+def _runner_keys() -> set[str]:
+    from mmengine.runner import Runner
+
+    return set(inspect.signature(Runner.__init__).parameters) - {"self", "cfg"}
+
+
+def sections() -> dict[str, type]:
+    """wsvol's own top-level sections (name → dataclass describing their keys)."""
+    from wsvol.config.sections import SECTIONS
+
+    return SECTIONS
+
+
+def check_config(cfg) -> None:
+    """Raise one :class:`ConfigError` listing every problem in ``cfg``; return None if clean."""
+    checker = _Checker(provenance_of(cfg), getattr(cfg, "filename", None) or "<config>")
+    checker.check_top(cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
+    if checker.errors:
+        n = len(checker.errors)
+        head = f"{n} problem{'s' if n > 1 else ''} in config {checker.filename}:"
+        raise ConfigError("\n".join([head, *(f"  {e}" for e in checker.errors)]))
+
+
+class _Checker:
+    def __init__(self, prov: dict[str, str], filename: str) -> None:
+        self.prov = prov
+        self.filename = filename
+        self.errors: list[str] = []
+
+    def error(self, key: str, message: str) -> None:
+        loc = where(self.prov, key) if self.prov else self.filename
+        self.errors.append(f"{loc}: {key}: {message}")
+
+    # -- top level -------------------------------------------------------------------------
+    def check_top(self, data: dict) -> None:
+        own = sections()
+        accepted = _runner_keys() | set(own)
+        for key in data:
+            if key not in accepted:
+                self.unknown_key(key, key, accepted, "top-level keys")
+        if "model" not in data:
+            self.error("model", "missing required key (the model to train or evaluate)")
+        for key, value in data.items():
+            if key in own:
+                self.check_signature(own[key], value, key, f"section {key!r}")
+            elif key.endswith("_dataloader") and value is not None:
+                self.check_dataloader(value, key)
+            elif key == "train_cfg" and value is not None:
+                loop = value.get("type") or ("EpochBasedTrainLoop" if value.get("by_epoch", True) else "IterBasedTrainLoop")
+                self.check_component({**value, "type": loop}, key, "loop", ignore={"by_epoch"})
+            elif key in ("val_cfg", "test_cfg") and value is not None:
+                self.check_component({"type": DEFAULT_TYPES[key], **value}, key, "loop")
+            elif key in ("default_hooks",) and isinstance(value, dict):
+                for name, hook in value.items():
+                    if hook is not None:
+                        self.check_component(hook, f"{key}.{name}", "hook")
+            elif key in ("custom_hooks", "param_scheduler", "val_evaluator", "test_evaluator") and value is not None:
+                kind = {"custom_hooks": "hook", "param_scheduler": "param_scheduler"}.get(key, "metric")
+                for i, item in enumerate(value if isinstance(value, list) else [value]):
+                    self.check_component(item, f"{key}.{i}" if isinstance(value, list) else key, kind)
+            elif key in ("model", "optim_wrapper", "visualizer", "log_processor", "data_preprocessor") and value is not None:
+                if isinstance(value, dict) and "type" not in value and key in DEFAULT_TYPES:
+                    value = {"type": DEFAULT_TYPES[key], **value}
+                self.check_component(value, key, PATH_KINDS[key])
+
+    def check_dataloader(self, value: Any, key: str) -> None:
+        import torch.utils.data
+
+        if not isinstance(value, dict):
+            self.error(key, f"must be a mapping, got {type(value).__name__}")
+            return
+        accepted = set(inspect.signature(torch.utils.data.DataLoader.__init__).parameters) - {"self"}
+        for k, v in value.items():
+            if k not in accepted:
+                self.unknown_key(f"{key}.{k}", k, accepted, "DataLoader keys")
+            elif k == "dataset":
+                self.check_component(v, f"{key}.dataset", "dataset")
+            elif k in ("sampler", "batch_sampler") and v is not None:
+                self.check_component(v, f"{key}.{k}", "data_sampler")
+        if "dataset" not in value:
+            self.error(f"{key}.dataset", "missing required key")
+
+    # -- components ------------------------------------------------------------------------
+    def check_component(self, value: Any, key: str, kind: str, ignore: set[str] = frozenset()) -> None:
+        from wsvol.registry import registry_for_kind, unknown_name_message
+
+        if not isinstance(value, dict):
+            self.error(key, f"must be a mapping with a 'type' ({kind} config), got {type(value).__name__} {value!r}")
+            return
+        if "type" not in value:
+            self.error(f"{key}.type", f"missing: which {kind} to build")
+            return
+        name = value["type"]
+        if not isinstance(name, str):
+            return  # a class object (Python API) needs no lookup
+        registry = registry_for_kind(kind)
+        registry.import_from_location()
+        cls = registry.get(name)
+        if cls is None:
+            self.error(f"{key}.type", unknown_name_message(registry, name))
+            return
+        if not callable(cls):
+            return
+        args = {k: v for k, v in value.items() if k != "type" and k not in ignore}
+        self.check_signature(cls, args, key, f"{kind} {name!r}", injected=INJECTED.get(kind, set()))
+
+    def check_signature(self, target: Any, args: Any, key: str, what: str, injected: set[str] = frozenset()) -> None:
+        if not isinstance(args, Mapping):
+            self.error(key, f"{what} must be a mapping, got {type(args).__name__}")
+            return
+        try:
+            sig = inspect.signature(target.__init__ if inspect.isclass(target) else target)
+        except (TypeError, ValueError):
+            return
+        params = {n: p for n, p in sig.parameters.items() if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        open_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+        hints = _hints(target)
+        for name, p in params.items():
+            if p.default is p.empty and name not in args and name not in injected:
+                self.error(f"{key}.{name}", f"missing required key for {what}; its keys: {', '.join(params)}")
+        for name, value in args.items():
+            sub = f"{key}.{name}"
+            if name not in params:
+                if not open_kwargs:
+                    self.unknown_key(sub, name, set(params) - injected, f"keys of {what}")
+                continue
+            self.check_value(value, hints.get(name, params[name].annotation), sub, name, key)
+
+    def check_value(self, value: Any, hint: Any, key: str, name: str, parent: str) -> None:
+        kind = _kind_of(hint) or _path_kind(key)
+        if kind and isinstance(value, dict) and "type" in value:
+            self.check_component(value, key, kind)
+            return
+        if kind and isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):
+                self.check_component(item, f"{key}.{i}", kind)
+            return
+        problem = _type_problem(value, hint)
+        if problem:
+            self.error(key, problem)
+
+    def unknown_key(self, key: str, name: str, accepted: set[str], what: str) -> None:
+        close = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        self.error(key, f"unknown key {name!r}{hint} Accepted {what}: {', '.join(sorted(accepted))}")
+
+
+def _hints(target: Any) -> dict[str, Any]:
+    fn = target.__init__ if inspect.isclass(target) else target
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception:
+        return {}
+
+
+def _kind_of(hint: Any) -> str | None:
+    if typing.get_origin(hint) is Annotated:
+        for meta in hint.__metadata__:
+            if isinstance(meta, Kind):
+                return meta.name
+    for arg in typing.get_args(hint):
+        kind = _kind_of(arg)
+        if kind:
+            return kind
+    return None
+
+
+def _path_kind(key: str) -> str | None:
+    parts = key.split(".")
+    for pattern, kind in PATH_KINDS.items():
+        pat = pattern.split(".")
+        if len(pat) == len(parts) and all(p == "*" or p == k or (p.startswith("*") and k.endswith(p[1:])) for p, k in zip(pat, parts)):
+            return kind
+    return None
+
+
+_NAMES = {int: "an integer", float: "a number", bool: "true/false", str: "a string", dict: "a mapping",
+          list: "a list", tuple: "a list", Path: "a path (string)"}
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """None if ``value`` fits ``hint`` (or the hint cannot be checked), else a message."""
+    if hint is inspect.Parameter.empty or hint is Any or isinstance(hint, (str, typing.TypeVar)):
+        return None
+    ok = _fits(value, hint)
+    if ok is None or ok:
+        return None
+    return f"expected {_describe(hint)}, got {type(value).__name__} {value!r}"
+
+
+def _fits(value: Any, hint: Any) -> bool | None:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Annotated:
+        return _fits(value, args[0])
+    if origin in (Union, types.UnionType):
+        results = [_fits(value, a) for a in args]
+        return True if any(r is None or r for r in results) else False
+    if origin is Literal:
+        return value in args
+    if hint is type(None) or hint is None:
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint in (bool, str, dict):
+        return isinstance(value, hint)
+    if hint is Path:
+        return isinstance(value, (str, Path))
+    if origin in (list, tuple, Sequence) or hint in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return False
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return len(args) == len(value) and all(_fits(v, a) is not False for v, a in zip(value, args))
+        inner = args[0] if args else None
+        return inner is None or all(_fits(v, inner) is not False for v in value)
+    if origin in (dict, Mapping) or hint is Mapping:
+        return isinstance(value, dict)
+    return None  # classes, callables, modules...: not checkable from YAML
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Annotated:
+        return _describe(args[0])
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if hint is type(None):
+        return "null"
+    if origin in (list, tuple, Sequence):
+        return f"a list of {_describe(args[0])}" if args else "a list"
+    return _NAMES.get(hint, getattr(hint, "__name__", str(hint)))

@@ -1,0 +1,203 @@
+"""Safe YAML configs with ``_base_`` inheritance, ``_delete_`` and ``--cfg-options``.
+
+mmengine's own file loading can execute code (Python configs, and YAML through its loader), so
+configs are read here with ``yaml.safe_load`` semantics only and then handed to mmengine as a
+plain dict. Every key remembers the file and line that last set it, for error messages.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BASE_KEY = "_base_"
+DELETE_KEY = "_delete_"
+
+
+class ConfigError(ValueError):
+    """A config problem, with the file, line and dotted key at fault."""
+
+
+#: dotted key → "file:line" of the YAML node that set it (or "--cfg-options").
+Provenance = dict[str, str]
+
+
+def load_config(path: str | Path, cfg_options: list[str] | dict | None = None):
+    """Read ``path`` (and its bases), apply overrides, return an ``mmengine.Config``.
+
+    The returned config carries ``cfg.provenance`` (dotted key → ``file:line``) through
+    :func:`provenance_of`.
+    """
+    from mmengine.config import Config
+
+    data, prov = _load_with_bases(Path(path).resolve(), ())
+    if cfg_options:
+        options = parse_cfg_options(cfg_options) if isinstance(cfg_options, list) else dict(cfg_options)
+        for key, value in options.items():
+            _set_dotted(data, key, value)
+            _record(prov, key, value, "--cfg-options")
+    cfg = Config(data, filename=str(Path(path)))
+    object.__setattr__(cfg, "_wsvol_provenance", prov)
+    return cfg
+
+
+def provenance_of(cfg) -> Provenance:
+    """Where each dotted key of a config loaded by :func:`load_config` was set."""
+    return getattr(cfg, "_wsvol_provenance", {})
+
+
+def where(prov: Provenance, key: str) -> str:
+    """``file:line`` for ``key`` or its nearest parent that has one."""
+    parts = key.split(".")
+    while parts:
+        hit = prov.get(".".join(parts))
+        if hit:
+            return hit
+        parts.pop()
+    return "<config>"
+
+
+def dump_yaml(cfg) -> str:
+    """A (merged) config as YAML text."""
+    data = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+
+
+def parse_cfg_options(options: list[str]) -> dict[str, Any]:
+    """``["a.b=1", "c=[x, y]"]`` → ``{"a.b": 1, "c": ["x", "y"]}`` (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in options:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--cfg-options: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--cfg-options: cannot parse the value of {key!r}: {exc}") from None
+    return out
+
+
+def read_yaml(path: Path) -> tuple[Any, Provenance]:
+    """Safely parse one YAML file; return its data and the line of every dotted key."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        problem = exc.problem or str(exc)
+        if "could not determine a constructor" in problem:
+            problem += " (tags that construct Python objects are refused: configs cannot run code)"
+        raise ConfigError(f"{path}{line}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: a config must be a mapping at the top level, got {type(data).__name__}")
+    prov: Provenance = {}
+    _walk_nodes(node, "", path, prov)
+    return data, prov
+
+
+def _walk_nodes(node, prefix: str, path: Path, prov: Provenance) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            prov[key] = f"{path}:{key_node.start_mark.line + 1}"
+            _walk_nodes(value_node, key, path, prov)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            key = f"{prefix}.{i}"
+            prov[key] = f"{path}:{item.start_mark.line + 1}"
+            _walk_nodes(item, key, path, prov)
+
+
+def _load_with_bases(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Provenance]:
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, path))
+        raise ConfigError(f"{chain[-1]}: _base_ inheritance cycle: {cycle}")
+    data, prov = read_yaml(path)
+    bases = data.pop(BASE_KEY, [])
+    bases = [bases] if isinstance(bases, str) else bases
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(f"{prov.get(BASE_KEY, path)}: {BASE_KEY} must be a path or a list of paths")
+    merged: dict = {}
+    merged_prov: Provenance = {}
+    for base in bases:
+        base_path = (path.parent / base).resolve()
+        if not base_path.is_file():
+            raise ConfigError(f"{prov.get(BASE_KEY, path)}: base config {base!r} not found (looked at {base_path})")
+        base_data, base_prov = _load_with_bases(base_path, (*chain, path))
+        merged = merge(merged, base_data)  # later bases override earlier ones
+        merged_prov.update(base_prov)
+    prov = {k: v for k, v in prov.items() if not k.startswith(BASE_KEY)}
+    _drop_deleted(merged_prov, data, "")
+    merged_prov.update(prov)
+    return merge(merged, data), merged_prov
+
+
+def merge(base: dict, child: dict) -> dict:
+    """Child values override base values recursively; ``_delete_: true`` replaces a mapping."""
+    out = copy.deepcopy(base)
+    for key, value in child.items():
+        if isinstance(value, dict):
+            value = dict(value)
+            delete = value.pop(DELETE_KEY, False)
+            if not delete and isinstance(out.get(key), dict):
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = merge({}, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _drop_deleted(prov: Provenance, child: dict, prefix: str) -> None:
+    """Forget base provenance under mappings the child replaces."""
+    for key, value in child.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            if value.get(DELETE_KEY):
+                for k in [k for k in prov if k.startswith(dotted + ".")]:
+                    del prov[k]
+            _drop_deleted(prov, value, dotted + ".")
+        elif isinstance(value, list):
+            for k in [k for k in prov if k.startswith(dotted + ".")]:
+                del prov[k]
+
+
+def _set_dotted(data: dict, key: str, value: Any) -> None:
+    node: Any = data
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            node = node[_list_index(node, part, parts[: i + 1])]
+        else:
+            node = node.setdefault(part, {})
+            if not isinstance(node, (dict, list)):
+                raise ConfigError(f"--cfg-options {key}: {'.'.join(parts[: i + 1])} is not a mapping")
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_list_index(node, last, parts)] = value
+    else:
+        node[last] = value
+
+
+def _list_index(node: list, part: str, parts: list[str]) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"--cfg-options: {'.'.join(parts)}: index {part!r} is not in a list of {len(node)}")
+    return int(part)
+
+
+def _record(prov: Provenance, key: str, value: Any, origin: str) -> None:
+    prov[key] = origin
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _record(prov, f"{key}.{k}", v, origin)

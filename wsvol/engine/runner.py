@@ -1,0 +1,104 @@
+"""The mmengine runner as wsvol uses it: work dirs, atomic checkpoints, safe resume.
+
+mmengine's own resume breaks on current torch (``torch.load`` defaults to ``weights_only=True``
+and mmengine's checkpoints hold its runtime objects), and it writes checkpoints in place.
+``WsvolRunner`` loads through :mod:`wsvol.engine.checkpoint` and writes through a rename.
+"""
+
+from __future__ import annotations
+
+import os
+import os.path as osp
+import secrets
+import time
+from pathlib import Path
+
+from mmengine.dist import get_rank, master_only
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
+
+from wsvol.engine.checkpoint import latest_checkpoint, load_checkpoint_file, mark_work_dir
+from wsvol.registry import RUNNERS
+
+
+@RUNNERS.register_module(name="wsvol_runner")
+class WsvolRunner(Runner):
+    """mmengine ``Runner`` with atomic checkpoint writes and weights-only-safe loading."""
+
+    @master_only
+    def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
+        partial = f".{filename}.partial"
+        super().save_checkpoint(out_dir, partial, *args, **kwargs)
+        os.replace(osp.join(out_dir, partial), osp.join(out_dir, filename))
+
+    def load_checkpoint(self, filename: str, map_location="cpu", strict: bool = False,
+                        revise_keys: list = [(r"^module\.", "")]):  # noqa: B006 (mmengine's signature)
+        checkpoint = load_checkpoint_file(filename, map_location="cpu" if map_location == "default" else map_location)
+        self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f"Loaded checkpoint {filename}")
+        return checkpoint
+
+
+def new_work_dir(config_path: str | Path, root: str | Path = "work_dirs") -> Path:
+    """``work_dirs/<config stem>/<timestamp>-<short id>/``; unique even within one second."""
+    stem = Path(config_path).stem
+    return Path(root) / stem / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def latest_run_dir(config_path: str | Path, root: str | Path = "work_dirs") -> Path | None:
+    """The most recent run dir of this config that holds a checkpoint."""
+    runs = sorted((Path(root) / Path(config_path).stem).glob("*-*"), reverse=True)
+    return next((r for r in runs if latest_checkpoint(r) is not None), None)
+
+
+def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, resume: str | None) -> Path:
+    """Decide the work dir and resume point from the CLI flags; write the merged config there.
+
+    ``resume``: None (fresh run), ``"auto"`` (latest checkpoint of the latest run of this
+    config, or of ``work_dir`` when given), or a checkpoint file / run dir path.
+    """
+    ckpt: Path | None = None
+    if resume == "auto":
+        run = Path(work_dir) if work_dir else latest_run_dir(config_path)
+        ckpt = latest_checkpoint(run) if run else None
+        work = run if run else Path(work_dir or new_work_dir(config_path))
+    elif resume:
+        target = Path(resume)
+        if target.is_dir():
+            ckpt = latest_checkpoint(target)
+            if ckpt is None:
+                raise FileNotFoundError(f"--resume {resume}: no epoch_*.pth / iter_*.pth checkpoint in that folder")
+        elif target.is_file():
+            ckpt = target
+        else:
+            raise FileNotFoundError(f"--resume {resume}: no such checkpoint file or run folder")
+        work = Path(work_dir) if work_dir else ckpt.parent
+    else:
+        work = Path(work_dir) if work_dir else new_work_dir(config_path)
+    cfg.work_dir = str(work)
+    cfg.resume = ckpt is not None
+    if ckpt is not None:
+        cfg.load_from = str(ckpt)
+    if get_rank() == 0:
+        work.mkdir(parents=True, exist_ok=True)
+        mark_work_dir(work, {"config": str(config_path), "created": time.strftime("%Y-%m-%d %H:%M:%S")})
+        save_merged_config(cfg, work / "config.yaml")
+    return work
+
+
+def save_merged_config(cfg, path: Path) -> None:
+    """The merged config as YAML (what ``wsvol config show`` prints)."""
+    from wsvol.config.loader import dump_yaml
+    from wsvol.utils.files import atomic_write_text
+
+    atomic_write_text(path, dump_yaml(cfg))
+
+
+def build_runner(cfg) -> WsvolRunner:
+    """A :class:`WsvolRunner` for a loaded, checked config."""
+    cfg.setdefault("default_scope", "wsvol")
+    return WsvolRunner.from_cfg(cfg)
