@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import contextvars
 import difflib
+import inspect
 
 from mmengine.registry import DATA_SAMPLERS as MM_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MM_DATASETS
 from mmengine.registry import EVALUATOR as MM_EVALUATOR
+from mmengine.registry import FUNCTIONS as MM_FUNCTIONS
 from mmengine.registry import HOOKS as MM_HOOKS
 from mmengine.registry import LOG_PROCESSORS as MM_LOG_PROCESSORS
 from mmengine.registry import LOOPS as MM_LOOPS
 from mmengine.registry import METRICS as MM_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MM_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MM_MODELS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MM_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MM_OPTIM_WRAPPERS
 from mmengine.registry import OPTIMIZERS as MM_OPTIMIZERS
 from mmengine.registry import PARAM_SCHEDULERS as MM_PARAM_SCHEDULERS
@@ -57,6 +60,11 @@ class WsvolRegistry(Registry):
     def _register_module(self, module, module_name=None, force: bool = False) -> None:
         names = [module_name or module.__name__] if not isinstance(module_name, list) else module_name
         provider = current_provider.get() or _provider_of(module)
+        if not inspect.isclass(module) and self.kind != "function":
+            raise RegistryError(
+                f"{self.kind} {names[0]!r} from plugin {provider!r} must be a class, got "
+                f"{type(module).__name__} {getattr(module, '__qualname__', module)!r}"
+            )
         for name in names:
             if name in self._module_dict and not force:
                 raise RegistryError(
@@ -135,6 +143,8 @@ EVALUATOR = WsvolRegistry("evaluator", parent=MM_EVALUATOR, locations=["wsvol.ev
 VISUALIZERS = WsvolRegistry("visualizer", parent=MM_VISUALIZERS, locations=["wsvol.visualization"])
 VISBACKENDS = WsvolRegistry("vis_backend", parent=MM_VISBACKENDS, locations=["wsvol.visualization"])
 LOG_PROCESSORS = WsvolRegistry("log_processor", parent=MM_LOG_PROCESSORS, locations=["wsvol.engine"])
+OPTIM_WRAPPER_CONSTRUCTORS = WsvolRegistry("optim_wrapper_constructor", parent=MM_OPTIM_WRAPPER_CONSTRUCTORS)
+FUNCTIONS = WsvolRegistry("function", parent=MM_FUNCTIONS, locations=["wsvol.data"])
 
 # Our own kinds.
 BACKBONES = WsvolRegistry("backbone", locations=["wsvol.models.backbones"])
@@ -165,6 +175,8 @@ class Registries:
     visualizers = VISUALIZERS
     vis_backends = VISBACKENDS
     log_processors = LOG_PROCESSORS
+    functions = FUNCTIONS
+    optim_wrapper_constructors = OPTIM_WRAPPER_CONSTRUCTORS
     backbones = BACKBONES
     heads = HEADS
     pseudo_label_sources = PSEUDO_LABEL_SOURCES

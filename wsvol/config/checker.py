@@ -65,6 +65,7 @@ PATH_KINDS = {
     "default_hooks.*": "hook",
     "custom_hooks.*": "hook",
     "visualizer.vis_backends.*": "vis_backend",
+    "*_dataloader.collate_fn": "function",
 }
 
 #: Defaults mmengine applies when a config omits ``type``.
@@ -155,6 +156,8 @@ class _Checker:
                 self.check_component(v, f"{key}.dataset", "dataset")
             elif k in ("sampler", "batch_sampler") and v is not None:
                 self.check_component(v, f"{key}.{k}", "data_sampler")
+            elif k == "collate_fn" and v is not None:
+                self.check_component(v, f"{key}.{k}", "function")
         if "dataset" not in value:
             self.error(f"{key}.dataset", "missing required key")
 
@@ -177,8 +180,8 @@ class _Checker:
         if cls is None:
             self.error(f"{key}.type", unknown_name_message(registry, name))
             return
-        if not callable(cls):
-            return
+        if not inspect.isclass(cls):
+            return  # functions (collate_fn ...) are called by the runner with their inputs
         args = {k: v for k, v in value.items() if k != "type" and k not in ignore}
         self.check_signature(cls, args, key, f"{kind} {name!r}", injected=INJECTED.get(kind, set()))
 

@@ -49,7 +49,14 @@ class RichProgressHook(Hook):
     def _start(self, name: str, total: int, completed: int = 0) -> None:
         if get_rank() != 0:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         if self._progress is None:
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -76,7 +83,7 @@ class RichProgressHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else None
-        info = f"epoch {runner.epoch + 1}/{runner.max_epochs}" + (f" loss {float(loss):.4f}" if loss is not None else "")
+        info = f"epoch {runner.epoch + 1}/{runner.max_epochs}" + (f" loss {float(loss.detach()):.4f}" if loss is not None else "")
         self._advance("train", info)
 
     def after_train(self, runner) -> None:

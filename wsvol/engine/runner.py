@@ -19,7 +19,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from wsvol.engine.checkpoint import latest_checkpoint, load_checkpoint_file, mark_work_dir
-from wsvol.registry import RUNNERS
+from wsvol.registry import FUNCTIONS, RUNNERS
 
 
 @RUNNERS.register_module(name="wsvol_runner")
@@ -31,6 +31,16 @@ class WsvolRunner(Runner):
         partial = f".{filename}.partial"
         super().save_checkpoint(out_dir, partial, *args, **kwargs)
         os.replace(osp.join(out_dir, partial), osp.join(out_dir, filename))
+
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        # mmengine looks collate functions up in its root registry only; resolve ours first.
+        if isinstance(dataloader, dict) and isinstance(dataloader.get("collate_fn"), dict):
+            collate = dict(dataloader["collate_fn"])
+            if isinstance(collate.get("type"), str) and FUNCTIONS.get(collate["type"]) is not None:
+                collate["type"] = FUNCTIONS.get(collate["type"])
+            dataloader = {**dataloader, "collate_fn": collate}
+        return Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
 
     def load_checkpoint(self, filename: str, map_location="cpu", strict: bool = False,
                         revise_keys: list = [(r"^module\.", "")]):  # noqa: B006 (mmengine's signature)

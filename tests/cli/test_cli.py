@@ -1,0 +1,59 @@
+"""The command line: cheap to start, one clear line per error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def imported_modules(code: str) -> set[str]:
+    out = run("-X", "importtime", "-c", code)
+    assert out.returncode == 0, out.stderr
+    return {line.split("|")[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_import_and_help_do_not_import_torch():
+    assert "torch" not in imported_modules("import wsvol")
+    mods = imported_modules("import sys; sys.argv=['wsvol','--help']\nfrom wsvol.cli.main import main\ntry: main()\nexcept SystemExit: pass")
+    assert "torch" not in mods and "mmengine" not in mods
+
+
+def test_help_lists_core_commands():
+    out = run("-m", "wsvol", "--help")
+    assert out.returncode == 0
+    for cmd in ("run", "train", "test", "config", "plugins"):
+        assert f"    {cmd} " in out.stdout
+
+
+def test_errors_are_one_clear_message_and_debug_shows_traceback(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    out = run("-m", "wsvol", "config", "show", str(missing))
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[0] == f"wsvol: error: config file not found: {missing}"
+    assert "Traceback" not in out.stderr
+    dbg = run("-m", "wsvol", "--debug", "config", "show", str(missing))
+    assert "Traceback" in dbg.stderr
+
+
+def test_config_show_prints_merged_yaml(tmp_path):
+    (tmp_path / "base.yaml").write_text("model: {type: m, depth: 2}\n")
+    (tmp_path / "exp.yaml").write_text("_base_: base.yaml\nmodel: {depth: 3}\n")
+    out = run("-m", "wsvol", "config", "show", str(tmp_path / "exp.yaml"), "--cfg-options", "model.width=4")
+    assert out.returncode == 0, out.stderr
+    import yaml
+
+    assert yaml.safe_load(out.stdout) == {"model": {"type": "m", "depth": 3, "width": 4}}
+
+
+def test_config_check_refuses_python_tags_before_any_work(tmp_path):
+    marker = tmp_path / "pwned"
+    cfg = tmp_path / "evil.yaml"
+    cfg.write_text(f"model: !!python/object/apply:os.system ['touch {marker}']\n")
+    out = run("-m", "wsvol", "config", "check", str(cfg))
+    assert out.returncode == 1 and f"{cfg}:1" in out.stderr and not marker.exists()

@@ -1,0 +1,87 @@
+"""Kill a training run with SIGKILL, resume it, and end with the same weights as an
+uninterrupted run with the same seed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from wsvol.data.synthetic import generate_synthetic
+
+CONFIG = """
+_base_: {runtime}
+model: {{type: resnet50_cam, backbone: resnet18, num_classes: 10, cam: {{type: gradcam}}}}
+train_dataloader:
+  batch_size: 8
+  num_workers: 0
+  sampler: {{type: shot_sampler}}
+  collate_fn: {{type: collate_frames}}
+  dataset:
+    type: youtube_objects
+    data_root: {data}
+    folds_root: {data}/folds
+    split: train
+    seed: 0
+    pipeline:
+      - {{type: resize, size: [40, 40]}}
+      - {{type: random_crop, size: 32}}
+      - {{type: random_flip}}
+      - {{type: normalize}}
+      - {{type: pack_inputs}}
+optim_wrapper: {{optimizer: {{type: SGD, lr: 0.05, momentum: 0.9, nesterov: true}}}}
+param_scheduler: [{{type: StepLR, by_epoch: true, step_size: 2, gamma: 0.5}}]
+train_cfg: {{by_epoch: true, max_epochs: 4}}
+default_hooks: {{checkpoint: {{type: CheckpointHook, interval: 1, max_keep_ckpts: 5}}}}
+"""
+
+
+def wsvol(*args, cwd):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.Popen([sys.executable, "-m", "wsvol", *args], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def weights(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_the_same_weights(tmp_path):
+    data = tmp_path / "data"
+    generate_synthetic(data, size="tiny", progress=False)
+    runtime = Path(__file__).parents[2] / "configs" / "_base_" / "default_runtime.yaml"
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(textwrap.dedent(CONFIG.format(runtime=runtime, data=data)))
+
+    full = wsvol("train", str(cfg), "--work-dir", "full", cwd=tmp_path)
+    assert full.wait(timeout=600) == 0, full.stderr.read()
+
+    run = wsvol("train", str(cfg), "--work-dir", "killed", cwd=tmp_path)
+    deadline = time.time() + 600
+    while not (tmp_path / "killed" / "epoch_2.pth").exists():  # kill during epoch 3
+        assert run.poll() is None and time.time() < deadline, "training ended before it could be killed"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert not (tmp_path / "killed" / "epoch_4.pth").exists()
+    kept = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "killed").glob("epoch_*.pth")}
+
+    resumed = wsvol("train", str(cfg), "--work-dir", "killed", "--resume", cwd=tmp_path)
+    assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
+
+    # it resumed rather than restarting: the checkpoints written before the kill are untouched
+    assert all((tmp_path / "killed" / n).stat().st_mtime_ns == t for n, t in kept.items() if n != "epoch_3.pth")
+    a, b = weights(tmp_path / "full" / "epoch_4.pth"), weights(tmp_path / "killed" / "epoch_4.pth")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert not list((tmp_path / "killed").glob(".*.partial"))  # no half-written checkpoint left

@@ -1,0 +1,10 @@
+"""Data: YouTube-Objects fold reading and validation, datasets, samplers, transforms, video import,
+and the embedded synthetic video dataset."""
+
+from wsvol.data import dataset, samplers, transforms  # noqa: F401  (registers the built-ins)
+from wsvol.data.dataset import FoldDataset, collate_frames
+from wsvol.data.folds import DataError, check_files, read_split
+from wsvol.data.synthetic import generate_synthetic
+from wsvol.data.video import import_videos
+
+__all__ = ["DataError", "FoldDataset", "check_files", "collate_frames", "generate_synthetic", "import_videos", "read_split"]

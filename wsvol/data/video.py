@@ -1,0 +1,208 @@
+"""Import your own videos into the fold format.
+
+Convention: ``<src_dir>/<class name>/<video>`` where each video is a file (mp4, avi, mov, mkv,
+webm; decoded with PyAV) or a folder of frames (jpg, jpeg, png, bmp; natural sort order). Every
+``stride``-th frame (at most ``max_frames`` per video) is written as
+``<out_dir>/<class>/video-XXXX/shot-XXXXXX/frame_XXXXXX.jpg`` (XXXXXX = the frame's 0-based index
+in the source), with shots of ``shot_length`` imported frames (one shot per video by default).
+The split's ``image_ids.txt``, ``class_labels.txt``, ``image_sizes.txt`` (and
+``video_sources.txt``, video id → source) go to ``<folds_dir>/<split>/`` and the class map to
+``<folds_dir>/class_id.yaml``. Imported frames carry no boxes: add a ``localization.txt`` to
+evaluate on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from wsvol.data.folds import (
+    YOUTUBE_OBJECTS_CLASSES,
+    DataError,
+    Split,
+    read_split,
+    validate_class_map,
+)
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def _natural_key(path: Path) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
+def _video_frames(path: Path) -> Iterator[np.ndarray]:
+    """RGB frames of a video file; a file PyAV cannot decode raises DataError naming it."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DataError(f"{path}: has no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                yield frame.to_ndarray(format="rgb24")
+    except av.FFmpegError as e:
+        raise DataError(f"{path}: cannot decode the video ({e})") from e
+
+
+def _folder_frames(path: Path) -> Iterator[np.ndarray]:
+    """RGB frames of a folder of images, in natural order."""
+    files = sorted(
+        (p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key
+    )
+    if not files:
+        raise DataError(f"{path}: folder has no frames ({', '.join(IMAGE_EXTENSIONS)})")
+    for f in files:
+        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if img is None:
+            raise DataError(f"{f}: cannot read the image")
+        yield cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def find_sources(src_dir: Path, classes: Mapping[str, int]) -> list[tuple[str, Path]]:
+    """(class, video file or frame folder) pairs under ``src_dir``; every problem in one DataError."""
+    if not src_dir.is_dir():
+        raise DataError(f"{src_dir}: not a folder")
+    problems, sources = [], []
+    for entry in sorted(src_dir.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_dir():
+            problems.append(f"{entry}: expected class-named folders in {src_dir}, found a file")
+        elif entry.name not in classes:
+            problems.append(
+                f"{entry}: unknown class {entry.name!r}; known classes: {', '.join(classes)}"
+            )
+        else:
+            for item in sorted(entry.iterdir(), key=_natural_key):
+                if item.name.startswith("."):
+                    continue
+                if item.is_dir() or item.suffix.lower() in VIDEO_EXTENSIONS:
+                    sources.append((entry.name, item))
+                else:
+                    problems.append(
+                        f"{item}: not a video ({', '.join(VIDEO_EXTENSIONS)}) nor a folder of frames"
+                    )
+    if problems:
+        raise DataError(f"cannot import {src_dir}:", problems)
+    if not sources:
+        raise DataError(
+            f"{src_dir}: no videos found (expected <class>/<video file or frame folder>)"
+        )
+    return sources
+
+
+def _last_video_number(class_dir: Path) -> int:
+    """The highest N of the ``video-N`` folders already in ``class_dir`` (0 if none)."""
+    found = [
+        int(m[1]) for p in class_dir.glob("video-*") if (m := re.fullmatch(r"video-(\d+)", p.name))
+    ]
+    return max(found, default=0)
+
+
+def _write_frames(
+    frames: Iterator[np.ndarray],
+    out_dir: Path,
+    video_id: str,
+    stride: int,
+    max_frames: int | None,
+    shot_length: int | None,
+    quality: int,
+) -> list[tuple[str, int, int]]:
+    """Write every ``stride``-th frame (at most ``max_frames``) as JPEG; (frame id, w, h) of each."""
+    written: list[tuple[str, int, int]] = []
+    for index, rgb in enumerate(frames):
+        if index % stride:
+            continue
+        shot = len(written) // shot_length + 1 if shot_length else 1
+        frame_id = f"{video_id}/shot-{shot:06d}/frame_{index:06d}.jpg"
+        path = out_dir / frame_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+            raise DataError(f"{path}: cannot write the frame")
+        written.append((frame_id, rgb.shape[1], rgb.shape[0]))
+        if max_frames is not None and len(written) >= max_frames:
+            break
+    return written
+
+
+def import_videos(
+    src_dir: str | Path,
+    out_dir: str | Path,
+    stride: int = 1,
+    max_frames: int | None = None,
+    shot_length: int | None = None,
+    classes: Sequence[str] | Mapping[str, int] | None = None,
+    split: str = "train",
+    folds_dir: str | Path | None = None,
+    quality: int = 95,
+    progress: bool = True,
+) -> Split:
+    """Write the videos of ``src_dir`` as JPEG frames and a fold split; return the split read back.
+
+    ``classes``: names (indices in order) or a name → index map; YouTube-Objects' by default.
+    ``folds_dir`` defaults to ``<out_dir>/folds``.
+    """
+    from rich.progress import track
+
+    if (
+        stride < 1
+        or (max_frames is not None and max_frames < 1)
+        or (shot_length is not None and shot_length < 1)
+    ):
+        raise ValueError(
+            f"stride, max_frames and shot_length must be >= 1, got {stride}, {max_frames}, {shot_length}"
+        )
+    if classes is None:
+        class_map = dict(YOUTUBE_OBJECTS_CLASSES)
+    elif isinstance(classes, Mapping):
+        class_map = validate_class_map(classes, "classes")
+    else:
+        class_map = validate_class_map({name: i for i, name in enumerate(classes)}, "classes")
+    src_dir, out_dir = Path(src_dir), Path(out_dir)
+    folds_dir = out_dir / "folds" if folds_dir is None else Path(folds_dir)
+    split_dir = folds_dir / split
+    if (split_dir / "image_ids.txt").exists():
+        raise DataError(
+            f"{split_dir / 'image_ids.txt'} exists already; choose another split or folds_dir"
+        )
+    class_file = folds_dir / "class_id.yaml"
+    if class_file.exists() and yaml.safe_load(class_file.read_text()) != class_map:
+        raise DataError(
+            f"{class_file} exists with another class map; use the same classes or another folds_dir"
+        )
+    sources = find_sources(src_dir, class_map)
+
+    ids, labels, sizes, provenance = [], [], [], []
+    numbers = {cls: _last_video_number(out_dir / cls) for cls in class_map}  # never overwrite
+    for cls, source in track(sources, f"importing {len(sources)} videos", disable=not progress):
+        numbers[cls] += 1
+        video_id = f"{cls}/video-{numbers[cls]:04d}"
+        frames = _folder_frames(source) if source.is_dir() else _video_frames(source)
+        written = _write_frames(frames, out_dir, video_id, stride, max_frames, shot_length, quality)
+        if not written:
+            raise DataError(f"{source}: no frames decoded")
+        ids += [fid for fid, _, _ in written]
+        labels += [f"{fid},{class_map[cls]}" for fid, _, _ in written]
+        sizes += [f"{fid},{w},{h}" for fid, w, h in written]
+        provenance.append(f"{video_id},{source}")
+
+    split_dir.mkdir(parents=True, exist_ok=True)
+    class_file.write_text(yaml.safe_dump(class_map, sort_keys=False))
+    for name, lines in [
+        ("image_ids.txt", ids),
+        ("class_labels.txt", labels),
+        ("image_sizes.txt", sizes),
+        ("video_sources.txt", provenance),
+    ]:
+        (split_dir / name).write_text("".join(f"{line}\n" for line in lines))
+    return read_split(folds_dir, split, require_boxes=False)
