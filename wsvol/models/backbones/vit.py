@@ -1,0 +1,160 @@
+"""A timm vision transformer as a backbone: CLS tokens of the last blocks + the last block's attention.
+
+``forward(x)`` returns
+
+- ``cls_tokens`` (B, num_last_blocks, D): the CLS token after each of the last blocks, passed
+  through the model's final norm — DINO's ``get_intermediate_layers`` / linear-probe convention,
+  which the reference code feeds to its classifier;
+- ``attn`` (B, heads, T, T): the last block's softmax attention over all T = prefix + patch
+  tokens (prefix = CLS, then register/distillation tokens, as timm orders them).
+
+timm's fused attention (``F.scaled_dot_product_attention``) never materializes the weights, so a
+forward hook on the last block's attention module recomputes softmax(q·kᵀ·scale) from that
+module's own ``qkv``/``q_norm``/``k_norm`` on its (already normed) input. Every block, the last
+one included, keeps its fused path and its output; nothing in timm is patched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+
+from wsvol.registry import BACKBONES
+
+_ATTN_PARTS = ("qkv", "q_norm", "k_norm", "num_heads", "head_dim", "scale")
+
+
+def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+@BACKBONES.register_module(name="timm_vit")
+class TimmViT(nn.Module):
+    """Any timm vision transformer (DeiT, DINO ViT, ViT with registers, ...) as a backbone.
+
+    Args:
+        arch: timm model name, e.g. ``vit_small_patch16_224.dino`` (the reference's DINO ViT-S/16)
+            or ``deit_small_patch16_224`` (the paper's DeiT-S).
+        img_size: network input size (int or (H, W)); positional embeddings are sized for it.
+        pretrained: ``None`` for random init, or a local weights file (a state dict, raw or under
+            a ``state_dict``/``model`` key; a classifier in it is ignored), loaded strictly through
+            timm's ``pretrained_cfg_overlay`` and checkpoint filter (which e.g. resizes positional
+            embeddings to ``img_size``); no network.
+        frozen: no gradients and eval mode for the transformer, even under ``.train()``
+            (the reference code freezes it).
+        num_last_blocks: how many of the last blocks give a CLS token.
+        **timm_kwargs: passed to ``timm.create_model`` (e.g. ``depth``, ``embed_dim``,
+            ``num_heads``, ``reg_tokens``, ``qk_norm``).
+    """
+
+    def __init__(
+        self,
+        arch: str = "vit_small_patch16_224.dino",
+        img_size: int | tuple[int, int] = 224,
+        pretrained: str | Path | None = None,
+        frozen: bool = True,
+        num_last_blocks: int = 4,
+        **timm_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.model = _create(arch, _pair(img_size), pretrained, timm_kwargs)
+        model = self.model
+        for part in ("forward_intermediates", "blocks", "patch_embed", "cls_token"):
+            if getattr(model, part, None) is None:
+                raise TypeError(
+                    f"timm model {arch!r} is not a vision transformer with a class token (no {part!r})"
+                )
+        attn = model.blocks[-1].attn
+        missing = [p for p in _ATTN_PARTS if not hasattr(attn, p)]
+        if missing:
+            raise TypeError(
+                f"the last block of {arch!r} has attention {type(attn).__name__} without {missing}"
+            )
+        if not 1 <= num_last_blocks <= len(model.blocks):
+            raise ValueError(
+                f"num_last_blocks={num_last_blocks} but {arch!r} has {len(model.blocks)} blocks"
+            )
+
+        self.arch = arch
+        self.frozen = frozen
+        self.num_last_blocks = num_last_blocks
+        self.embed_dim: int = model.embed_dim
+        self.num_heads: int = attn.num_heads
+        self.num_prefix_tokens: int = model.num_prefix_tokens
+        self.img_size: tuple[int, int] = _pair(model.patch_embed.img_size)
+        self.patch_size: tuple[int, int] = _pair(model.patch_embed.patch_size)
+        self.grid_size: tuple[int, int] = _pair(model.patch_embed.grid_size)
+        self.num_patches: int = self.grid_size[0] * self.grid_size[1]
+        self.mean: tuple[float, ...] = tuple(model.pretrained_cfg["mean"])
+        self.std: tuple[float, ...] = tuple(model.pretrained_cfg["std"])
+
+        self._attn: torch.Tensor | None = None
+        attn.register_forward_hook(self._keep_attention, with_kwargs=True)
+        if frozen:
+            model.requires_grad_(False)
+            model.eval()
+
+    def _keep_attention(
+        self, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor
+    ) -> None:
+        if kwargs.get("attn_mask") is not None or kwargs.get("is_causal", False):
+            raise NotImplementedError("TimmViT does not recompute masked or causal attention")
+        x = args[0] if args else kwargs["x"]
+        B, T, _ = x.shape
+        qkv = module.qkv(x).reshape(B, T, 3, module.num_heads, module.head_dim)
+        q, k = (
+            module.q_norm(qkv[:, :, 0].transpose(1, 2)),
+            module.k_norm(qkv[:, :, 1].transpose(1, 2)),
+        )
+        self._attn = ((q * module.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Images (B, 3, H, W) → {'cls_tokens': (B, n, D), 'attn': (B, heads, T, T)}."""
+        self._attn = None
+        outs = self.model.forward_intermediates(
+            x, indices=self.num_last_blocks, return_prefix_tokens=True, norm=True,
+            output_fmt="NLC", intermediates_only=True,
+        )  # fmt: skip
+        cls_tokens = torch.stack([prefix[:, 0] for _, prefix in outs], dim=1)
+        attn, self._attn = self._attn, None
+        return {"cls_tokens": cls_tokens, "attn": attn}
+
+    def train(self, mode: bool = True) -> TimmViT:
+        """Set train/eval mode; a frozen transformer stays in eval mode."""
+        super().train(mode)
+        if self.frozen:
+            self.model.eval()
+        return self
+
+
+def _create(
+    arch: str, img_size: tuple[int, int], pretrained: str | Path | None, kwargs: dict
+) -> nn.Module:
+    if pretrained is None:
+        return timm.create_model(arch, pretrained=False, num_classes=0, img_size=img_size, **kwargs)
+    path = Path(pretrained).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained weights for {arch!r} not found: {path}")
+    try:
+        # timm's own ``file=`` route turns strict loading off whenever the arch's weights had a
+        # classifier (DeiT: 1000 classes), so a wrong file would load partially without a word.
+        # We read the file with timm, drop the classifier ourselves and load strictly; timm's
+        # checkpoint filter still adapts the weights (e.g. resizes positional embeddings).
+        state = timm.models.load_state_dict(str(path))
+        classifier = getattr(timm.models.get_pretrained_cfg(arch), "classifier", None) or ()
+        classifier = (classifier,) if isinstance(classifier, str) else tuple(classifier)
+        state = {k: v for k, v in state.items() if k.rsplit(".", 1)[0] not in classifier}
+        return timm.create_model(
+            arch, pretrained=True, pretrained_cfg_overlay=dict(state_dict=state, num_classes=0),
+            num_classes=0, img_size=img_size, **kwargs,
+        )  # fmt: skip
+    except (
+        Exception
+    ) as err:  # timm's errors (KeyError, strict-load RuntimeError, ...) omit the file
+        raise RuntimeError(
+            f"cannot load pretrained weights for {arch!r} from {path}: {err}"
+        ) from err

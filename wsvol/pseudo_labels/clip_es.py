@@ -1,0 +1,344 @@
+"""CLIP-ES pseudo-labels: GradCAM of CLIP against background words, refined by attention.
+
+Follows Lin et al., "CLIP is Also an Efficient Segmenter" (CVPR 2023) as TrCAM-V uses it: the
+frame's class prompt competes with 25 background-word prompts in a softmax; GradCAM of the class
+score at the last block's input LayerNorm gives a patch-grid map, which class-aware attention
+refinement (Sinkhorn-normalized, squared attention of the last blocks, restricted to the boxes of
+the map's strong region) sharpens. open_clip provides the model; its attention weights are
+recomputed from each block's own q/k, so open_clip itself is used unmodified.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wsvol.pseudo_labels.base import PseudoLabelSource, WeightsFile
+from wsvol.registry import PSEUDO_LABEL_SOURCES
+
+#: YouTube-Objects classes, by class id.
+YTO_CLASSES = (
+    "aeroplane", "bird", "boat", "car", "cat", "cow", "dog", "horse", "motorbike", "train",
+)  # fmt: skip
+#: CLIP-ES background words (its ``BACKGROUND_CATEGORY`` for VOC, which TrCAM-V reuses).
+BACKGROUND_WORDS = (
+    "ground", "land", "grass", "tree", "building", "wall", "sky", "lake", "water", "river", "sea",
+    "railway", "railroad", "keyboard", "helmet", "cloud", "house", "mountain", "ocean", "road",
+    "rock", "street", "valley", "bridge", "sign",
+)  # fmt: skip
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+POOLINGS = ("patch_mean", "cls")
+OPENAI_VIT_B16_URL = (
+    "https://openaipublic.azureedge.net/clip/models/"
+    "5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt"
+)
+
+
+@dataclass
+class ClipESResult:
+    """Every stage of one CLIP-ES pass over a batch (grid = the ViT's patch grid, h × w)."""
+
+    probs: Tensor  #: (B, 1 + K) softmax over [frame's class, K background words]
+    cam: Tensor  #: (B, h, w) GradCAM of probs[:, 0], min-max scaled to [0, 1]
+    attn: Tensor  #: (B, N, N) attention among the N = h·w patch tokens, mean of heads and blocks
+    refined: Tensor  #: (B, h, w) attention-refined map, before scaling
+    maps: Tensor  #: (B, H, W) refined map upsampled to the input size, in [0, 1]
+
+
+def minmax(x: Tensor, eps: float = 0.0) -> Tensor:
+    """Scale each item of ``x`` (over all dims but the first) to [0, 1].
+
+    With ``eps`` > 0 this is the reference's ``(x - min) / (max - min + eps)``; with ``eps`` = 0
+    the span divides exactly and a constant item becomes all zeros.
+    """
+    flat = x.flatten(1)
+    lo = flat.min(1, keepdim=True).values
+    span = flat.max(1, keepdim=True).values - lo
+    span = span + eps if eps > 0 else torch.where(span > 0, span, torch.ones_like(span))
+    return ((flat - lo) / span).view_as(x)
+
+
+def block_attention(block: nn.Module, x: Tensor) -> Tensor:
+    """Head-averaged softmax attention (B, L, L) of ``block.attn`` on its input ``x`` (B, L, D).
+
+    Recomputed from the block's own ``in_proj`` q/k, as ``nn.MultiheadAttention`` with
+    ``need_weights=True`` would return it (open_clip calls it with ``need_weights=False``).
+    """
+    mha = block.attn
+    b, n, d = x.shape
+    heads = mha.num_heads
+    q, k, _ = F.linear(x, mha.in_proj_weight, mha.in_proj_bias).chunk(3, dim=-1)
+    q = q.reshape(b, n, heads, d // heads).transpose(1, 2)
+    k = k.reshape(b, n, heads, d // heads).transpose(1, 2)
+    scores = (q * (d // heads) ** -0.5) @ k.transpose(-2, -1)
+    return scores.softmax(-1).mean(1)
+
+
+def sinkhorn_affinity(attn: Tensor, iters: int = 3) -> Tensor:
+    """CLIP-ES affinity: ``iters`` rounds of column- then row-normalization, symmetrized, squared."""
+    t = attn
+    for _ in range(iters):
+        t = t / t.sum(-2, keepdim=True)
+        t = t / t.sum(-1, keepdim=True)
+    t = (t + t.transpose(-1, -2)) / 2
+    return t @ t
+
+
+def cam_box_mask(cam: Tensor, threshold: float = 0.4) -> Tensor:
+    """CLIP-ES ``scoremap2bbox`` (multi-contour) as a mask: boxes of all contours of the strong region.
+
+    The map is quantized as ``uint8(cam·255)``; the region is ``uint8 > int(threshold·max)``;
+    every contour's bounding box (x0, y0, x0 + w, y0 + h), with x1/y1 clipped to W-1/H-1, is set
+    as the slice ``[y0:y1, x0:x1]`` — the reference's exclusive ends, so a box touching the right
+    or bottom border loses its last column or row, as in the reference.
+    """
+    u8 = (cam.detach().float().cpu().numpy() * 255).astype(np.uint8)
+    binary = (u8 > int(threshold * u8.max())).astype(np.uint8) * 255
+    contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]
+    mask = np.zeros(u8.shape, dtype=bool)
+    height, width = u8.shape
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        mask[y : min(y + h, height - 1), x : min(x + w, width - 1)] = True
+    return torch.from_numpy(mask)
+
+
+def refine_cam(cam: Tensor, attn: Tensor, threshold: float = 0.4, iters: int = 3) -> Tensor:
+    """Class-aware attention refinement: ``(affinity ⊙ box-mask columns) · cam`` per frame.
+
+    ``cam`` (B, h, w) in [0, 1], ``attn`` (B, N, N) with N = h·w; returns (B, h, w). The mask
+    keeps the affinity columns (source patches) inside the boxes of ``cam``'s strong region.
+    """
+    b, h, w = cam.shape
+    affinity = sinkhorn_affinity(attn.float(), iters)
+    mask = torch.stack([cam_box_mask(c, threshold) for c in cam]).to(cam.device)
+    refined = (affinity * mask.view(b, 1, h * w)) @ cam.float().reshape(b, h * w, 1)
+    return refined.view(b, h, w)
+
+
+def _is_torchscript_archive(path: str) -> bool:
+    """True for a TorchScript zip (e.g. OpenAI's original ``ViT-B-16.pt``)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.split("/")[-1] == "constants.pkl" for name in archive.namelist())
+
+
+def load_clip(model_name: str, pretrained: str | None, overrides: dict | None = None) -> nn.Module:
+    """An open_clip CLIP: ``create_model(model_name, pretrained, **overrides)``, fp32, CPU.
+
+    ``pretrained`` is a local weights file (state dict, .safetensors, or OpenAI's TorchScript
+    archive, which open_clip's ``load_openai_model`` reads), an open_clip tag, or None (random).
+    """
+    import open_clip
+
+    if pretrained is not None:
+        pretrained = os.fspath(pretrained)
+        if os.path.isfile(pretrained):
+            if _is_torchscript_archive(pretrained):
+                if overrides:
+                    raise ValueError(
+                        f"clip_es: model_overrides {sorted(overrides)} cannot apply to the TorchScript "
+                        f"archive {pretrained!r}; its architecture comes from the archive"
+                    )
+                with warnings.catch_warnings():  # torch.jit.load's deprecation notice
+                    warnings.filterwarnings("ignore", message=".*torch.jit", category=FutureWarning)
+                    return open_clip.load_openai_model(pretrained, precision="fp32", device="cpu")
+        elif not open_clip.get_pretrained_cfg(model_name, pretrained):
+            raise FileNotFoundError(
+                f"clip_es: pretrained weights file {pretrained!r} not found "
+                f"(and not an open_clip tag of {model_name!r})"
+            )
+    return open_clip.create_model(model_name, pretrained=pretrained, **(overrides or {}))
+
+
+def _check_architecture(model: nn.Module, model_name: str) -> None:
+    """Raise unless ``model`` is a CLIP whose image tower is a plain open_clip ViT."""
+    visual = getattr(model, "visual", None)
+    blocks = getattr(getattr(visual, "transformer", None), "resblocks", None)
+    problem = None
+    if blocks is None or not hasattr(visual, "ln_post"):
+        problem = "its image tower is not an open_clip VisionTransformer"
+    elif getattr(visual, "attn_pool", None) is not None or getattr(
+        visual, "final_ln_after_pool", False
+    ):
+        problem = "its image tower uses attentional pooling or a final LayerNorm after pooling"
+    elif getattr(visual, "proj", None) is None:
+        problem = "its image tower has no projection"
+    elif not all(
+        isinstance(getattr(b, "attn", None), nn.MultiheadAttention)
+        and b.attn.in_proj_weight is not None
+        for b in blocks
+    ):
+        problem = "its blocks do not use nn.MultiheadAttention with a packed in_proj"
+    if problem:
+        raise ValueError(f"clip_es: model {model_name!r} is not supported: {problem}")
+
+
+@PSEUDO_LABEL_SOURCES.register_module(name="clip_es")
+class ClipES(PseudoLabelSource):
+    """CLIP-ES pseudo-label maps from an open_clip ViT (default: ViT-B/16 with QuickGELU, OpenAI)."""
+
+    def __init__(
+        self,
+        class_names: Sequence[str] = YTO_CLASSES,
+        model_name: str = "ViT-B-16-quickgelu",
+        pretrained: str | None = None,
+        model_overrides: dict | None = None,
+        template: str = "a clean origami {}.",
+        background_words: Sequence[str] = BACKGROUND_WORDS,
+        logit_scale: float | None = 100.0,
+        image_pooling: str = "patch_mean",
+        attn_layers: int = 8,
+        sinkhorn_iters: int = 3,
+        box_threshold: float = 0.4,
+        imagenet_norm: bool = False,
+    ) -> None:
+        """Build the model and the prompts' text features.
+
+        ``logit_scale`` None uses the model's learned scale; ``image_pooling`` "patch_mean" is the
+        reference's image embedding (ln_post tokens averaged over patches, then projected), "cls"
+        is CLIP's usual class-token embedding; ``imagenet_norm`` only switches the ``mean``/``std``
+        the pipeline normalizes with, to reproduce the reference's ImageNet normalization.
+        """
+        super().__init__()
+        if "{}" not in template:
+            raise ValueError(f"clip_es: template {template!r} has no '{{}}' for the class name")
+        if image_pooling not in POOLINGS:
+            raise ValueError(f"clip_es: image_pooling {image_pooling!r} is not one of {POOLINGS}")
+        if attn_layers < 1 or sinkhorn_iters < 1:
+            raise ValueError(
+                f"clip_es: attn_layers ({attn_layers}) and sinkhorn_iters ({sinkhorn_iters}) must be >= 1"
+            )
+        if not 0.0 <= box_threshold < 1.0:
+            raise ValueError(f"clip_es: box_threshold {box_threshold} is not in [0, 1)")
+        if not class_names or not background_words:
+            raise ValueError("clip_es: class_names and background_words must not be empty")
+        self.class_names = tuple(class_names)
+        self.background_words = tuple(background_words)
+        self.template = template
+        self.logit_scale = logit_scale
+        self.image_pooling = image_pooling
+        self.attn_layers = attn_layers
+        self.sinkhorn_iters = sinkhorn_iters
+        self.box_threshold = box_threshold
+        self.mean, self.std = (
+            (IMAGENET_MEAN, IMAGENET_STD) if imagenet_norm else (CLIP_MEAN, CLIP_STD)
+        )
+
+        model = load_clip(model_name, pretrained, model_overrides)
+        _check_architecture(model, model_name)
+        self.model = model.float().eval().requires_grad_(False)
+        self.input_size = tuple(int(s) for s in self.model.visual.image_size)
+        self.grid_size = tuple(int(s) for s in self.model.visual.grid_size)
+
+        import open_clip
+
+        tokenizer = open_clip.get_tokenizer(model_name)
+        prompts = [template.format(n) for n in (*self.class_names, *self.background_words)]
+        with torch.no_grad():
+            tokens = tokenizer(prompts, context_length=self.model.context_length)
+            text = F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+        self.register_buffer("class_text", text[: len(self.class_names)], persistent=False)
+        self.register_buffer("background_text", text[len(self.class_names) :], persistent=False)
+
+    @classmethod
+    def weights_files(cls) -> tuple[WeightsFile, ...]:
+        """The OpenAI CLIP ViT-B/16 weights, passed as ``pretrained``."""
+        return (
+            WeightsFile(
+                name="clip_vit_b16_openai",
+                filename="ViT-B-16.pt",
+                source=(
+                    f"OpenAI CLIP ViT-B/16 (the TorchScript archive CLIP-ES and TrCAM-V load): "
+                    f"{OPENAI_VIT_B16_URL} ; the same weights as a plain state dict: "
+                    f"open_clip_pytorch_model.bin from https://huggingface.co/timm/vit_base_patch16_clip_224.openai"
+                ),
+                arg="pretrained",
+            ),
+        )
+
+    def forward(self, images: Tensor, labels: Tensor) -> Tensor:
+        """Pseudo-label maps (B, H, W) in [0, 1] for normalized ``images`` of classes ``labels``."""
+        return self.run(images, labels).maps
+
+    def run(self, images: Tensor, labels: Tensor) -> ClipESResult:
+        """The full CLIP-ES pass over a batch, every stage kept (one backward for the batch)."""
+        labels = self.check_inputs(images, labels)
+        visual = self.model.visual
+        blocks = list(visual.transformer.resblocks)
+        watched = blocks[-self.attn_layers :]
+        batch_first = getattr(visual.transformer, "batch_first", True)
+        attn_inputs: list[Tensor] = []
+        store: dict[str, Tensor] = {}
+
+        def keep_attn_input(_module, _args, out: Tensor) -> None:
+            attn_inputs.append(out.detach() if batch_first else out.detach().transpose(0, 1))
+
+        def grad_leaf(_module, _args, out: Tensor) -> Tensor:
+            # the model is frozen, so autograd records nothing before this point
+            store["act"] = out.detach().requires_grad_(True)
+            return store["act"]
+
+        def keep_tokens(_module, _args, out: Tensor) -> None:
+            store["tokens"] = out
+
+        handles = [b.ln_1.register_forward_hook(keep_attn_input) for b in watched]
+        handles.append(blocks[-1].ln_1.register_forward_hook(grad_leaf))
+        handles.append(visual.ln_post.register_forward_hook(keep_tokens))
+        try:
+            with torch.inference_mode(False), torch.enable_grad():
+                x = images.clone() if images.is_inference() else images
+                visual(x.to(visual.conv1.weight.dtype))
+                tokens = store["tokens"]  # (B, 1 + N, D), ln_post applied to every token
+                pooled = (
+                    tokens[:, 1:].mean(1) if self.image_pooling == "patch_mean" else tokens[:, 0]
+                )
+                probs = self._probs(F.normalize((pooled @ visual.proj).float(), dim=-1), labels)
+                (grad,) = torch.autograd.grad(probs[:, 0].sum(), store["act"])
+        finally:
+            for handle in handles:
+                handle.remove()
+
+        with torch.no_grad():
+            act = store["act"].detach()
+            if not batch_first:
+                act, grad = act.transpose(0, 1), grad.transpose(0, 1)
+            b, (h, w) = images.shape[0], self.grid_size
+            patches, patch_grads = act[:, 1:].float(), grad[:, 1:].float()
+            cam = (patches * patch_grads.mean(1, keepdim=True)).sum(-1).relu()
+            cam = minmax(cam, eps=1e-7).view(b, h, w)
+            attn = torch.stack(
+                [block_attention(blk, a) for blk, a in zip(watched, attn_inputs, strict=True)]
+            )
+            attn = attn.float().mean(0)[:, 1:, 1:]
+            refined = refine_cam(cam, attn, self.box_threshold, self.sinkhorn_iters)
+            grid = minmax(refined, eps=1e-7)
+            maps = F.interpolate(
+                grid[:, None], size=images.shape[-2:], mode="bilinear", align_corners=False
+            )
+            maps = minmax(maps[:, 0])
+        return ClipESResult(probs=probs.detach(), cam=cam, attn=attn, refined=refined, maps=maps)
+
+    def _probs(self, image_features: Tensor, labels: Tensor) -> Tensor:
+        """Softmax over [class, background words] of scale · cosine; (B, 1 + K)."""
+        scale = (
+            self.model.logit_scale.exp().float() if self.logit_scale is None else self.logit_scale
+        )
+        text = torch.cat(
+            [self.class_text[labels][:, None], self.background_text.expand(len(labels), -1, -1)],
+            dim=1,
+        )
+        return (scale * torch.einsum("bd,bkd->bk", image_features, text)).softmax(-1)
