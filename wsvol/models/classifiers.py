@@ -1,0 +1,243 @@
+"""Classifiers trained from video tags, whose CAMs give baseline maps and pseudo-labels.
+
+``resnet50_cam`` is the TCAM-protocol CNN (timm ResNet at output stride 8, GAP + linear);
+``vit_classifier`` is a timm ViT with a linear head on its pooled (CLS) token. Both are mmengine
+models: ``forward(inputs, data_samples, mode)`` with modes ``tensor`` (logits), ``loss``
+(``{'loss_cls': CE}`` on ``gt_label``) and ``predict`` (one dict per frame: its data-sample keys
++ ``cam``, ``pred_label``, ``scores``; the CAM is for the predicted class, computed with the
+CAM method of the ``cam`` config, e.g. ``model.cam.type=gradcam`` at test time).
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+import torch.nn.functional as F
+from mmengine.logging import print_log
+from mmengine.model import BaseModel
+from torch import Tensor, nn
+
+from wsvol.cams import build_cam
+from wsvol.registry import MODELS
+
+
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """Tensors of a ``.safetensors`` or torch file (``state_dict``/``model`` entries unwrapped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained weights not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{path} holds more than tensors and cannot be loaded safely "
+                         f"(weights_only=True); save its state dict alone: {err}") from err
+    for key in ("state_dict", "model"):
+        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
+            state = state[key]
+    if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise ValueError(f"{path} does not hold a state dict of tensors")
+    return dict(state)
+
+
+def load_weights(module: nn.Module, state: Mapping[str, Tensor], source: str,
+                 ignore: Sequence[str] = ()) -> None:
+    """Strictly load ``state`` into ``module``; keys under an ``ignore`` prefix are dropped.
+
+    Any missing key, unexpected key or shape mismatch raises one error that lists them key by key.
+    """
+    state = {k: v for k, v in state.items() if not any(k == p or k.startswith(p + ".") for p in ignore)}
+    own = module.state_dict()
+    problems = [f"  missing:    {k} {tuple(v.shape)}" for k, v in own.items() if k not in state]
+    problems += [f"  unexpected: {k} {tuple(v.shape)}" for k, v in state.items() if k not in own]
+    problems += [f"  shape:      {k} file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+                 for k, v in state.items() if k in own and v.shape != own[k].shape]
+    if problems:
+        raise ValueError(f"weights {source} do not match {type(module).__name__} "
+                         f"({len(problems)} problem(s)):\n" + "\n".join(problems))
+    module.load_state_dict(state, strict=True)
+
+
+class TagClassifier(BaseModel):
+    """A timm backbone + linear head trained on frame tags, with CAMs in ``predict`` mode.
+
+    Subclasses build ``self.backbone`` and ``self.head`` and define :meth:`features` (what the
+    head reads) and the default target layer.
+    """
+
+    def __init__(self, num_classes: int, pretrained: str | None, cam: dict | str | None,
+                 target_layer: str | None, data_preprocessor: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if int(num_classes) < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.num_classes = int(num_classes)
+        self._pretrained = pretrained
+        self._cam_cfg = cam
+        self._target_layer = target_layer
+
+    def _finish_init(self) -> None:
+        """Load ``pretrained`` and build the CAM method (subclasses call it at the end of __init__)."""
+        if self._pretrained:
+            self.load_pretrained(self._pretrained)
+        self.set_cam(self._cam_cfg or "layercam", self._target_layer or self.default_target_layer())
+
+    def init_weights(self) -> None:
+        """No-op: weights are set at construction (timm init or ``pretrained``); mmengine's
+        pass would call timm's ``init_weights`` on the backbone and wipe loaded weights."""
+        self._is_init = True
+
+    def default_target_layer(self) -> str:
+        """Dotted name (in this model) of the layer whose maps CAM methods read."""
+        raise NotImplementedError
+
+    def features(self, x: Tensor) -> Tensor:
+        """(B, K) features read by the linear head."""
+        raise NotImplementedError
+
+    def set_cam(self, cam: dict | str, target_layer: str | None = None) -> None:
+        """Switch the CAM method used in ``predict`` mode (``"gradcam"`` or ``dict(type=..., ...)``)."""
+        cfg = {"type": cam} if isinstance(cam, str) else dict(cam)
+        layer = cfg.pop("target_layer", None) or target_layer or self.default_target_layer()
+        # A plain object, not a submodule: it holds a reference back to this model.
+        self.cam_method = build_cam(cfg, self, target_layer=layer)
+
+    def cam_weights(self) -> Tensor:
+        """(C, K) weights of the linear head (what CAM multiplies the feature maps with)."""
+        return self.head.weight
+
+    def load_pretrained(self, path: str | Path) -> None:
+        """Load backbone weights (timm/DINO keys; the file's own classifier is dropped) or a whole
+        classifier state dict (keys ``backbone.*`` and ``head.*``)."""
+        state = read_state_dict(path)
+        if any(k.startswith("backbone.") for k in state):
+            load_weights(self, state, str(path))
+            return
+        filter_fn = getattr(sys.modules[type(self.backbone).__module__], "checkpoint_filter_fn", None)
+        if filter_fn is not None:  # timm's own conversions (e.g. position-embedding resizing)
+            state = filter_fn(state, self.backbone)
+        head = self.backbone.pretrained_cfg.get("classifier") or ()
+        ignore = [head] if isinstance(head, str) else list(head)
+        load_weights(self.backbone, state, str(path), ignore=ignore)
+        print_log(f"loaded backbone weights from {path}", logger="current")
+
+    def forward(self, inputs: Tensor | Sequence[Tensor], data_samples: Sequence[Mapping] | None = None,
+                mode: str = "tensor") -> Any:
+        """``tensor`` → logits; ``loss`` → ``{'loss_cls'}``; ``predict`` → one dict per frame."""
+        x = torch.stack(list(inputs)) if isinstance(inputs, (list, tuple)) else inputs
+        if mode == "tensor":
+            return self.head(self.features(x))
+        if mode == "loss":
+            return {"loss_cls": F.cross_entropy(self(x), self._labels(data_samples, x.device))}
+        if mode == "predict":
+            return self.predict(x, data_samples)
+        raise ValueError(f"unknown forward mode {mode!r}; expected 'tensor', 'loss' or 'predict'")
+
+    def predict(self, x: Tensor, data_samples: Sequence[Mapping] | None = None) -> list[dict]:
+        """One dict per frame: its data-sample keys + ``cam`` (H, W), ``pred_label``, ``scores`` (CPU)."""
+        samples = list(data_samples) if data_samples is not None else [{} for _ in range(len(x))]
+        if len(samples) != len(x):
+            raise ValueError(f"{len(samples)} data samples for {len(x)} images")
+        maps, logits = self.cam_method(x)  # targets=None: the predicted class
+        scores = logits.softmax(1).cpu()
+        maps = maps.cpu()
+        return [{**sample, "cam": maps[i], "pred_label": int(scores[i].argmax()), "scores": scores[i]}
+                for i, sample in enumerate(samples)]
+
+    @staticmethod
+    def _labels(data_samples: Sequence[Mapping] | None, device: torch.device) -> Tensor:
+        if not data_samples:
+            raise ValueError("mode='loss' needs data_samples with a 'gt_label' each")
+        labels = []
+        for i, sample in enumerate(data_samples):
+            if "gt_label" not in sample:
+                raise KeyError(f"data sample {i} ({sample.get('frame_id', '?')}) has no 'gt_label'")
+            labels.append(int(sample["gt_label"]))
+        return torch.tensor(labels, device=device)
+
+
+@MODELS.register_module(name="resnet50_cam")
+class ResNetCAM(TagClassifier):
+    """TCAM-protocol ResNet: output stride 8 (28×28 maps at 224²), global average pooling, linear head.
+
+    Args:
+        backbone: any timm ResNet name (``resnet50``, ``resnet18``, ...).
+        num_classes: number of tags.
+        pretrained: local backbone weight file (torch or safetensors) or None (random init).
+        cam: CAM method config used in ``predict`` (``dict(type='layercam')`` by default).
+        target_layer: dotted name of the CAM layer (default ``backbone.layer4``).
+        dilated: True: layer3/layer4 keep their receptive field with dilation (timm
+            ``output_stride=8``, torchvision's ``replace_stride_with_dilation``); False: their
+            strides become 1 without dilation, as in the wsolevaluation/TCAM reference code.
+        backbone_kwargs: more arguments of ``timm.create_model``.
+    """
+
+    def __init__(self, backbone: str = "resnet50", num_classes: int = 10, pretrained: str | None = None,
+                 cam: dict | str | None = None, target_layer: str | None = None, dilated: bool = True,
+                 backbone_kwargs: dict | None = None, **kwargs: Any) -> None:
+        super().__init__(num_classes, pretrained, cam, target_layer, **kwargs)
+        stride = {"output_stride": 8} if dilated else {}
+        self.backbone = timm.create_model(backbone, pretrained=False, num_classes=0, global_pool="",
+                                          **stride, **(backbone_kwargs or {}))
+        if not dilated:
+            for stage in ("layer3", "layer4"):
+                _remove_stride(getattr(self.backbone, stage)[0])
+        self.head = nn.Linear(self.backbone.num_features, self.num_classes)
+        self._finish_init()
+
+    def default_target_layer(self) -> str:
+        return "backbone.layer4"
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.feature_maps(x).mean(dim=(2, 3))
+
+    def feature_maps(self, x: Tensor) -> Tensor:
+        """(B, K, H/8, W/8) maps of the last stage."""
+        return self.backbone.forward_features(x)
+
+
+def _remove_stride(block: nn.Module) -> None:
+    """Make the first block of a ResNet stage keep the resolution (stride-2 convs → 1, pools → identity)."""
+    for name, module in list(block.named_modules()):
+        if isinstance(module, nn.Conv2d) and module.stride != (1, 1):
+            module.stride = (1, 1)
+        elif isinstance(module, nn.AvgPool2d) and module.stride not in (1, (1, 1)):
+            parent = block.get_submodule(name.rpartition(".")[0]) if "." in name else block
+            setattr(parent, name.rpartition(".")[2], nn.Identity())
+
+
+@MODELS.register_module(name="vit_classifier")
+class ViTClassifier(TagClassifier):
+    """A timm ViT (DeiT/DINO ViT-S/16, ...) with a linear head on its pooled token (CLS by default).
+
+    Args: as :class:`ResNetCAM`; the default CAM layer is the last block's input LayerNorm
+    (``backbone.blocks.<last>.norm1``): the last block's output patch tokens do not reach the CLS
+    token any more, so their gradients would be zero.
+    """
+
+    def __init__(self, backbone: str = "vit_small_patch16_224", num_classes: int = 10,
+                 pretrained: str | None = None, cam: dict | str | None = None,
+                 target_layer: str | None = None, backbone_kwargs: dict | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(num_classes, pretrained, cam, target_layer, **kwargs)
+        self.backbone = timm.create_model(backbone, pretrained=False, num_classes=0,
+                                          **(backbone_kwargs or {}))
+        if not hasattr(self.backbone, "blocks") or not hasattr(self.backbone, "num_prefix_tokens"):
+            raise ValueError(f"backbone {backbone!r} is not a timm ViT (no blocks/num_prefix_tokens)")
+        self.head = nn.Linear(self.backbone.num_features, self.num_classes)
+        self._finish_init()
+
+    def default_target_layer(self) -> str:
+        return f"backbone.blocks.{len(self.backbone.blocks) - 1}.norm1"
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.backbone.forward_head(self.backbone.forward_features(x), pre_logits=True)
