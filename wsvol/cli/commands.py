@@ -104,12 +104,25 @@ def _select_device(device: str) -> None:
         raise ValueError(f"--device {device!r}: expected cpu, cuda or cuda:N")
 
 
+def set_threads() -> int:
+    """Torch threads follow the free cores (busy cores make extra threads several times slower)."""
+    import torch
+
+    if "OMP_NUM_THREADS" in os.environ:
+        return torch.get_num_threads()
+    cores = os.cpu_count() or 1
+    free = max(1, min(cores, round(cores - os.getloadavg()[0])))
+    torch.set_num_threads(free)
+    return free
+
+
 def _runner_for(args: argparse.Namespace, load_from: str | None = None):
     from wsvol.engine.pipeline import ensure_data
     from wsvol.engine.runner import build_runner, prepare_work_dir
 
     cfg = load_checked_config(args)
     ensure_data(cfg)
+    set_threads()
     prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
     if load_from:
         cfg.load_from = load_from

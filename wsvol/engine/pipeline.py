@@ -24,12 +24,13 @@ def ensure_data(cfg) -> None:
 
 def run_pipeline(args: argparse.Namespace) -> int:
     """Run every stage of a config in one work dir; return the exit status."""
-    from wsvol.cli.commands import load_checked_config
+    from wsvol.cli.commands import load_checked_config, set_threads
     from wsvol.engine.checkpoint import latest_checkpoint
     from wsvol.engine.runner import build_runner, prepare_work_dir
 
     cfg = load_checked_config(args)  # 0. everything checked before any work
     ensure_data(cfg)  # 1. data
+    set_threads()
     work = prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
     runner = build_runner(cfg)  # 2. model, losses, metrics — built from the registries
     max_epochs = cfg.train_cfg.get("max_epochs")
@@ -42,18 +43,28 @@ def run_pipeline(args: argparse.Namespace) -> int:
     metrics = runner.test()  # 4. test
     atomic_write_text(work / "test_metrics.json", json.dumps(metrics, indent=2, default=float))
     write_run_report(runner, work, cfg)  # 5. report
+    print(f"results: {work}")
     return 0
 
 
-def write_run_report(runner, work: Path, cfg) -> Path:
-    """HTML + CSV/JSON report and overlays from the test metric's per-frame results."""
-    from wsvol.evaluation.report import print_tables, write_report
+def write_run_report(runner, work: Path, cfg) -> None:
+    """Print the test metrics as a table (the metrics JSON sits next to the checkpoints)."""
+    from rich.console import Console
+    from rich.table import Table
 
     metric = runner.test_evaluator.metrics[0]
-    name = type(runner.model).__name__
+    res, pred = metric.last_result, metric.last_predictions
+    per_class, taus = res.per_class()
     cam = cfg.model.get("cam", {}).get("type") if isinstance(cfg.model.get("cam"), dict) else None
-    label = f"{name} ({cam})" if cam else name
-    report_cfg = cfg.get("report", {})
-    out = write_report(work / "report", {label: metric.last_result}, **report_cfg)
-    print_tables({label: metric.last_result})
-    return out
+    table = Table(title=f"{cfg.model.type} ({cam or 'model'}) on {len(res)} test frames: CorLoc (MaxBoxAcc v1) and CL, %")
+    for col in ("class", "frames", "CorLoc", "best τ", "CL"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for c, name in enumerate(pred["classes"]):
+        sel = res.labels == c
+        if sel.any():
+            cl = (pred["pred"][sel] == c).mean() * 100
+            table.add_row(str(name), str(int(sel.sum())), f"{per_class[c]:.1f}", f"{taus[c]:.3f}", f"{cl:.1f}")
+    cl_all = (pred["pred"] == res.labels).mean() * 100
+    table.add_row("mean of classes", str(len(res)), f"{res.corloc_mean:.1f}", "", "", end_section=True)
+    table.add_row("all frames (one τ)", str(len(res)), f"{res.corloc:.1f}", f"{res.best_tau:.3f}", f"{cl_all:.1f}")
+    Console().print(table)
