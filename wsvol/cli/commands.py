@@ -32,6 +32,15 @@ def add_core_commands(sub: argparse._SubParsersAction) -> None:
     p = command("test", _test, "evaluate a checkpoint (CorLoc, CL) and write the report")
     p.add_argument("--checkpoint", required=True, help="checkpoint file (.pth)")
 
+    for name, help, issue in (
+        ("pseudo-labels", "compute and cache pseudo-labels for every training frame", "Pseudo-label sources"),
+        ("visualize", "write heatmap overlays with predicted and true boxes", "Data and evaluation (report)"),
+        ("weights", "list named weights, the files expected and where to put them", "Pseudo-label sources"),
+    ):
+        p = sub.add_parser(name, help=f"{help} (not available yet)", description=help)
+        p.add_argument("args", nargs="*")
+        p.set_defaults(func=_missing(name, issue))
+
     cfg = sub.add_parser("config", help="check or show configs")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION")
     cfg.set_defaults(_parser=cfg)
@@ -127,6 +136,13 @@ def _runner_for(args: argparse.Namespace, load_from: str | None = None):
     if load_from:
         cfg.load_from = load_from
     return build_runner(cfg)
+
+
+def _missing(name: str, issue: str):
+    def handler(args: argparse.Namespace) -> int:
+        raise NotImplementedError(f"'wsvol {name}' is not implemented yet: it arrives with the issue \"{issue}\"")
+
+    return handler
 
 
 # -- handlers -------------------------------------------------------------------------------

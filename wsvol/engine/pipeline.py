@@ -14,12 +14,26 @@ from wsvol.utils.files import atomic_write_text
 
 
 def ensure_data(cfg) -> None:
-    """Generate the synthetic dataset a config names, if it is not on disk yet."""
+    """Generate the synthetic dataset a config names if needed; fail at once if other data is missing."""
     synth = cfg.get("synthetic")
     if synth and not (Path(synth["out"]) / "folds" / "synthetic.json").is_file():
         from wsvol.data.synthetic import generate_synthetic
 
         generate_synthetic(synth["out"], seed=synth.get("seed", 0), size=synth.get("size", "small"), progress=True)
+    from wsvol.cli.commands import dataset_configs
+    from wsvol.data.folds import DataError
+
+    missing = []
+    for name, ds in dataset_configs(cfg).items():
+        if not Path(ds["data_root"]).is_dir():
+            missing.append(f"{name}: frames folder {ds['data_root']}/ (data_root)")
+        ids = Path(ds["folds_root"]) / ds["split"] / "image_ids.txt"
+        if not ids.is_file():
+            missing.append(f"{name}: fold files in {ids.parent}/ (image_ids.txt, class_labels.txt, image_sizes.txt"
+                           + (", localization.txt)" if ds["split"] != "train" else ")"))
+    if missing:
+        raise DataError(f"{cfg.filename}: dataset files are missing (docs/data.md says what goes where "
+                        "and where to get it):", sorted(set(missing)))
 
 
 def run_pipeline(args: argparse.Namespace) -> int:

@@ -71,6 +71,8 @@ def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, 
     ``resume``: None (fresh run), ``"auto"`` (latest checkpoint of the latest run of this
     config, or of ``work_dir`` when given), or a checkpoint file / run dir path.
     """
+    if cfg.get("launcher", "none") != "none":
+        _init_distributed(cfg)
     ckpt: Path | None = None
     if resume == "auto":
         run = Path(work_dir) if work_dir else latest_run_dir(config_path)
@@ -89,6 +91,7 @@ def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, 
         work = Path(work_dir) if work_dir else ckpt.parent
     else:
         work = Path(work_dir) if work_dir else new_work_dir(config_path)
+    work, ckpt = _same_on_all_ranks((work, ckpt))  # rank 0 decides (timestamps and ids differ)
     cfg.work_dir = str(work)
     cfg.resume = ckpt is not None
     if ckpt is not None:
@@ -98,6 +101,27 @@ def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, 
         mark_work_dir(work, {"config": str(config_path), "created": time.strftime("%Y-%m-%d %H:%M:%S")})
         save_merged_config(cfg, work / "config.yaml")
     return work
+
+
+def _init_distributed(cfg) -> None:
+    """Start torch.distributed before the runner (gloo without CUDA), so ranks can agree early."""
+    import torch
+    from mmengine.dist import init_dist, is_distributed
+
+    if not torch.cuda.is_available():
+        cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+    if not is_distributed():
+        init_dist(cfg.launcher, **cfg.get("env_cfg", {}).get("dist_cfg", {}))
+
+
+def _same_on_all_ranks(obj):
+    from mmengine.dist import broadcast_object_list, is_distributed
+
+    if not is_distributed():
+        return obj
+    box = [obj]
+    broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def save_merged_config(cfg, path: Path) -> None:

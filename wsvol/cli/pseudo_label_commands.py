@@ -1,0 +1,70 @@
+"""``wsvol pseudo-labels CFG`` and ``wsvol weights list``. Handlers import what they need."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``pseudo-labels`` and ``weights`` (with ``weights list``) to the ``wsvol`` sub-commands."""
+    p = sub.add_parser("pseudo-labels", help="compute and cache pseudo-labels for every training frame",
+                       description="Compute the pseudo-label source's maps for every frame of the "
+                       "configured splits once (resumable; a rerun continues where a killed one stopped), "
+                       "then print CorLoc of the cached maps on the splits with boxes.")
+    p.add_argument("config", help="YAML config file with a pseudo_labels section")
+    p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override config keys, e.g. pseudo_labels.batch_size=8 (values are YAML)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="rebuild a cache made by another source (config or weights) or for other frames")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
+    p.add_argument("--launcher", choices=["none", "pytorch"], default="none",
+                   help="'pytorch' under torchrun: ranks split the frames and write their own shards")
+    p.set_defaults(func=_pseudo_labels)
+
+    w = sub.add_parser("weights", help="list named weights, the files expected and where to put them")
+    w.set_defaults(_parser=w)
+    w_sub = w.add_subparsers(dest="weights_command", metavar="ACTION")
+    w_sub.add_parser("list", help="every named weights file: expected file, where to get it, "
+                     "where it was found").set_defaults(func=_weights_list)
+
+
+def _pseudo_labels(args: argparse.Namespace) -> int:
+    from wsvol.cli.commands import load_checked_config, set_threads
+    from wsvol.engine.pipeline import ensure_data
+    from wsvol.pseudo_labels.generate import generate_pseudo_labels
+
+    cfg = load_checked_config(args)  # --device restricts the visible devices
+    if args.launcher == "pytorch":
+        import torch
+        from mmengine.dist import init_dist
+
+        init_dist("pytorch", backend="nccl" if torch.cuda.is_available() else "gloo")
+    ensure_data(cfg)
+    set_threads()
+    root = generate_pseudo_labels(cfg, overwrite=args.overwrite)
+    print(f"pseudo-labels: {root}")
+    return 0
+
+
+def _weights_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from wsvol.pseudo_labels.weights import ENV, WeightsError, find_weights, known_weights, weights_dir
+
+    known = known_weights()
+    table = Table(title=f"named weights (weights folder: {weights_dir()}; set ${ENV} to move it)",
+                  show_lines=True)
+    for col in ("name", "used by", "file expected", "where to get it", "found"):
+        table.add_column(col, overflow="fold")
+    for name, k in known.items():
+        try:
+            path, how = find_weights(name, known)
+            found = f"[green]{path}[/green] ({how})" if path else "[red]missing[/red]"
+        except WeightsError as err:
+            found = f"[red]{err}[/red]"
+        table.add_row(name, "\n".join(k.used_by), k.file.filename, k.file.source, found)
+    Console().print(table)
+    Console().print("A config names weights by name (e.g. pretrained: clip_vit_b16_openai) or by path; "
+                    "put the expected file in the weights folder, or give its path.")
+    return 0
