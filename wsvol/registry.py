@@ -83,6 +83,13 @@ class WsvolRegistry(Registry):
             register_all()
         super().import_from_location()
 
+    def build(self, cfg, *args, **kwargs):
+        """Build from a config dict; an unknown ``type`` raises with the registered names."""
+        name = cfg.get("type") if isinstance(cfg, dict) else None
+        if isinstance(name, str):
+            self.lookup(name)
+        return super().build(cfg, *args, **kwargs)
+
     def unregister(self, name: str) -> None:
         """Remove ``name`` (used to roll back a plugin whose registration failed)."""
         self._module_dict.pop(name, None)

@@ -178,7 +178,8 @@ def _config_check(args: argparse.Namespace) -> int:
             console.print(f"[green]ok[/green]   {path}")
         except ConfigError as exc:
             failed += 1
-            console.print(f"[red]FAIL[/red] {exc}", markup=False, highlight=False)
+            console.print("[red]FAIL[/red] ", end="")
+            console.print(str(exc), markup=False, highlight=False)
     return 1 if failed else 0
 
 

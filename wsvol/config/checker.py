@@ -42,6 +42,7 @@ INJECTED = {
     "optim_wrapper": {"optimizer"},
     "visualizer": {"name"},
     "hook": set(),
+    "head": {"backbone", "num_classes"},
 }
 
 #: Where a component config sits → its registry kind (for keys whose constructor says nothing).
@@ -212,6 +213,11 @@ class _Checker:
         if kind and isinstance(value, dict) and "type" in value:
             self.check_component(value, key, kind)
             return
+        if kind and isinstance(value, dict) and typing.get_origin(_strip_optional(hint)) in (dict, Mapping):
+            for k, item in value.items():  # a mapping of name → component (entries without type update defaults)
+                if isinstance(item, dict) and "type" in item:
+                    self.check_component(item, f"{key}.{k}", kind)
+            return
         if kind and isinstance(value, list) and all(isinstance(v, dict) for v in value):
             for i, item in enumerate(value):
                 self.check_component(item, f"{key}.{i}", kind)
@@ -232,6 +238,13 @@ def _hints(target: Any) -> dict[str, Any]:
         return typing.get_type_hints(fn, include_extras=True)
     except Exception:
         return {}
+
+
+def _strip_optional(hint: Any) -> Any:
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0] if len(args) == 1 else hint
+    return hint
 
 
 def _kind_of(hint: Any) -> str | None:

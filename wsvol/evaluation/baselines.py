@@ -1,0 +1,32 @@
+"""Trivial localizers every method must beat: a centred box of fixed relative size."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wsvol.evaluation.localization import IOU_THRESHOLD, LocalizationResult, box_iou
+
+
+def centred_box(width: int, height: int, side: float) -> np.ndarray:
+    """The box (x0, y0, x1, y1), inclusive, whose sides are ``side`` × the frame's, in the centre."""
+    w, h = max(1, round(width * side)), max(1, round(height * side))
+    x0, y0 = (width - w) // 2, (height - h) // 2
+    return np.array([x0, y0, x0 + w - 1, y0 + h - 1])
+
+
+def centred_box_corloc(result: LocalizationResult, sides=np.round(np.arange(0.05, 1.0001, 0.05), 2),
+                       iou_threshold: float = IOU_THRESHOLD) -> tuple[float, float]:
+    """(CorLoc %, side) of the best centred box over ``sides``, on the frames of ``result``.
+
+    The side is chosen on the evaluated frames themselves, so this is an upper bound of the
+    baseline — the comparison is conservative.
+    """
+    width, height = result.eval_size
+    best = (0.0, float(sides[0]))
+    for side in sides:
+        box = centred_box(width, height, float(side))
+        hits = [box_iou(box, gt).max() >= iou_threshold for gt in result.gt_boxes]
+        corloc = float(np.mean(hits) * 100) if hits else float("nan")
+        if corloc > best[0]:
+            best = (corloc, float(side))
+    return best
