@@ -31,10 +31,14 @@ def add_core_commands(sub: argparse._SubParsersAction) -> None:
     command("train", _train, "train a model from a config")
     p = command("test", _test, "evaluate a checkpoint (CorLoc, CL) and write the report")
     p.add_argument("--checkpoint", required=True, help="checkpoint file (.pth)")
+    p.add_argument("--cams", nargs="+", metavar="METHOD",
+                   help="compare CAM methods on this checkpoint in one table ('all' for every registered one)")
+    p = command("visualize", _visualize, "write heatmap overlays (predicted box red, true boxes green) for test frames")
+    p.add_argument("--checkpoint", required=True, help="checkpoint file (.pth)")
+    p.add_argument("--cams", nargs="+", metavar="METHOD", help="CAM methods to draw (classifiers)")
 
     for name, help, issue in (
         ("pseudo-labels", "compute and cache pseudo-labels for every training frame", "Pseudo-label sources"),
-        ("visualize", "write heatmap overlays with predicted and true boxes", "Data and evaluation (report)"),
         ("weights", "list named weights, the files expected and where to put them", "Pseudo-label sources"),
     ):
         p = sub.add_parser(name, help=f"{help} (not available yet)", description=help)
@@ -125,7 +129,7 @@ def set_threads() -> int:
     return free
 
 
-def _runner_for(args: argparse.Namespace, load_from: str | None = None):
+def _runner_for(args: argparse.Namespace):
     from wsvol.engine.pipeline import ensure_data
     from wsvol.engine.runner import build_runner, prepare_work_dir
 
@@ -133,8 +137,6 @@ def _runner_for(args: argparse.Namespace, load_from: str | None = None):
     ensure_data(cfg)
     set_threads()
     prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
-    if load_from:
-        cfg.load_from = load_from
     return build_runner(cfg)
 
 
@@ -153,10 +155,19 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from wsvol.engine.pipeline import test_checkpoint
+
     if not Path(args.checkpoint).is_file():
         raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such file")
-    _runner_for(args, load_from=args.checkpoint).test()
-    return 0
+    return test_checkpoint(args)
+
+
+def _visualize(args: argparse.Namespace) -> int:
+    from wsvol.engine.pipeline import test_checkpoint
+
+    if not Path(args.checkpoint).is_file():
+        raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such file")
+    return test_checkpoint(args, overlays_only=True)
 
 
 def _run(args: argparse.Namespace) -> int:

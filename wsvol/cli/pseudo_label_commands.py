@@ -36,9 +36,13 @@ def _pseudo_labels(args: argparse.Namespace) -> int:
     cfg = load_checked_config(args)  # --device restricts the visible devices
     if args.launcher == "pytorch":
         import torch
-        from mmengine.dist import init_dist
 
-        init_dist("pytorch", backend="nccl" if torch.cuda.is_available() else "gloo")
+        if torch.cuda.is_available():
+            from mmengine.dist import init_dist
+
+            init_dist("pytorch", backend="nccl")
+        else:  # mmengine's init_dist always calls torch.cuda.set_device
+            torch.distributed.init_process_group("gloo")
     ensure_data(cfg)
     set_threads()
     root = generate_pseudo_labels(cfg, overwrite=args.overwrite)
@@ -50,18 +54,18 @@ def _weights_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from wsvol.pseudo_labels.weights import ENV, WeightsError, find_weights, known_weights, weights_dir
+    from wsvol.pseudo_labels import weights as w
 
-    known = known_weights()
-    table = Table(title=f"named weights (weights folder: {weights_dir()}; set ${ENV} to move it)",
+    known = w.known_weights()
+    table = Table(title=f"named weights (weights folder: {w.weights_dir()}; set ${w.ENV} to move it)",
                   show_lines=True)
     for col in ("name", "used by", "file expected", "where to get it", "found"):
         table.add_column(col, overflow="fold")
     for name, k in known.items():
         try:
-            path, how = find_weights(name, known)
+            path, how = w.find_weights(name, known)
             found = f"[green]{path}[/green] ({how})" if path else "[red]missing[/red]"
-        except WeightsError as err:
+        except w.WeightsError as err:
             found = f"[red]{err}[/red]"
         table.add_row(name, "\n".join(k.used_by), k.file.filename, k.file.source, found)
     Console().print(table)

@@ -6,8 +6,10 @@ the config reference in ``docs/`` is generated from them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from wsvol.config.checker import component
 
 
 @dataclass
@@ -21,12 +23,48 @@ class SyntheticSection:
 
 @dataclass
 class ReportSection:
-    """What ``wsvol test`` / ``wsvol run`` write besides the metrics."""
+    """The report ``wsvol test`` / ``wsvol run`` write: overlays, bootstrap, object-size groups."""
 
-    overlays: int = 16
-    worst_frames: int = 12
-    bootstrap: int = 1000
+    overlays: int = 16  # overlay PNGs per method (spread over classes)
+    n_worst: int = 8  # worst frames shown as thumbnails
+    n_boot: int = 1000  # bootstrap resamples over videos
+    confidence: float = 0.95
     seed: int = 0
+    size_bins: tuple[float, float] = (0.05, 0.25)  # largest true box / frame area: small | medium | large
 
 
-SECTIONS: dict[str, type] = {"synthetic": SyntheticSection, "report": ReportSection}
+@dataclass
+class PseudoLabelsSection:
+    """Pseudo-labels: the source, and the cache that ``wsvol pseudo-labels`` writes and training reads.
+
+    - ``source``: the pseudo-label source — ``type`` (``clip_es``, ``cam``, a plugin's, see
+      ``wsvol plugins list``) and its arguments. Weights arguments (``pretrained``, ``checkpoint``)
+      take a file path or a weights name (``wsvol weights list``).
+    - ``cache_dir``: the cache folder, one sub-folder per split (``index.json``, the frame list and
+      uint8 shards); reused when the source (config and weights content) and frames match,
+      refused otherwise unless ``--overwrite``.
+    - ``splits``: the splits whose frames get maps: ``train`` (what training reads) and the splits
+      the source is judged on (CorLoc of the pseudo-labels themselves, on splits with boxes).
+    - ``size``: [H, W] the maps are stored at (224×224, as the reference stores them); null: the
+      source's input size.
+    - ``batch_size``: frames per source call; ``num_workers``: data-loading processes;
+      ``shard_size``: frames per shard file (the unit a killed run resumes from);
+      ``device``: ``cpu``, ``cuda`` or ``cuda:N`` (default: under torchrun the local rank's GPU,
+      else ``cuda`` when available, else ``cpu``).
+    """
+
+    source: component("pseudo_label_source")
+    cache_dir: str
+    splits: list[str] = field(default_factory=lambda: ["train", "val", "test"])
+    size: list[int] | None = field(default_factory=lambda: [224, 224])
+    batch_size: int = 16
+    num_workers: int = 2
+    shard_size: int = 256
+    device: str | None = None
+
+
+SECTIONS: dict[str, type] = {
+    "synthetic": SyntheticSection,
+    "report": ReportSection,
+    "pseudo_labels": PseudoLabelsSection,
+}

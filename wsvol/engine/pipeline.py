@@ -1,7 +1,7 @@
-"""``wsvol run``: the whole job, top-down — data → model → train → test → report.
+"""``wsvol run`` / ``test`` / ``visualize``: the whole job, top-down.
 
-Each stage is skipped when its output already exists in the work dir (``--resume``), so an
-interrupted run picks up where it stopped.
+data → model → train → test → report. Each stage is skipped when its output already exists in
+the work dir (``--resume``), so an interrupted run picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from wsvol.utils.files import atomic_write_text
 
 
+# -- 1. data ---------------------------------------------------------------------------------
 def ensure_data(cfg) -> None:
     """Generate the synthetic dataset a config names if needed; fail at once if other data is missing."""
     synth = cfg.get("synthetic")
@@ -26,7 +27,7 @@ def ensure_data(cfg) -> None:
     missing = []
     for name, ds in dataset_configs(cfg).items():
         if not Path(ds["data_root"]).is_dir():
-            missing.append(f"{name}: frames folder {ds['data_root']}/ (data_root)")
+            missing.append(f"frames folder {ds['data_root']}/ (data_root)")
         ids = Path(ds["folds_root"]) / ds["split"] / "image_ids.txt"
         if not ids.is_file():
             missing.append(f"{name}: fold files in {ids.parent}/ (image_ids.txt, class_labels.txt, image_sizes.txt"
@@ -36,6 +37,7 @@ def ensure_data(cfg) -> None:
                         "and where to get it):", sorted(set(missing)))
 
 
+# -- the job -----------------------------------------------------------------------------------
 def run_pipeline(args: argparse.Namespace) -> int:
     """Run every stage of a config in one work dir; return the exit status."""
     from wsvol.cli.commands import load_checked_config, set_threads
@@ -47,38 +49,102 @@ def run_pipeline(args: argparse.Namespace) -> int:
     set_threads()
     work = prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
     runner = build_runner(cfg)  # 2. model, losses, metrics — built from the registries
-    max_epochs = cfg.train_cfg.get("max_epochs")
     last = latest_checkpoint(work)
-    if not (last and last.name == f"epoch_{max_epochs}.pth"):
-        runner.train()  # 3. train (resumes from the latest checkpoint with --resume)
+    if not (last and last.name == f"epoch_{cfg.train_cfg.get('max_epochs')}.pth"):
+        runner.train()  # 3. train (continues from the latest checkpoint with --resume)
     best = sorted(work.glob("best_*.pth"))
-    if best:
+    if best:  # the checkpoint chosen on validation, as in the papers
         runner.load_checkpoint(str(best[-1]))
-    metrics = runner.test()  # 4. test
-    atomic_write_text(work / "test_metrics.json", json.dumps(metrics, indent=2, default=float))
-    write_run_report(runner, work, cfg)  # 5. report
-    print(f"results: {work}")
+    results = {method_label(cfg): test(runner)}  # 4. test
+    report(work, results, cfg)  # 5. report
     return 0
 
 
-def write_run_report(runner, work: Path, cfg) -> None:
-    """Print the test metrics as a table (the metrics JSON sits next to the checkpoints)."""
-    from rich.console import Console
-    from rich.table import Table
+def test_checkpoint(args: argparse.Namespace, overlays_only: bool = False) -> int:
+    """``wsvol test``: evaluate a checkpoint, with one or several CAM methods, and report."""
+    from wsvol.cli.commands import load_checked_config, set_threads
+    from wsvol.engine.runner import build_runner, prepare_work_dir
 
-    metric = runner.test_evaluator.metrics[0]
-    res, pred = metric.last_result, metric.last_predictions
-    per_class, taus = res.per_class()
-    cam = cfg.model.get("cam", {}).get("type") if isinstance(cfg.model.get("cam"), dict) else None
-    table = Table(title=f"{cfg.model.type} ({cam or 'model'}) on {len(res)} test frames: CorLoc (MaxBoxAcc v1) and CL, %")
-    for col in ("class", "frames", "CorLoc", "best τ", "CL"):
-        table.add_column(col, justify="left" if col == "class" else "right")
-    for c, name in enumerate(pred["classes"]):
-        sel = res.labels == c
-        if sel.any():
-            cl = (pred["pred"][sel] == c).mean() * 100
-            table.add_row(str(name), str(int(sel.sum())), f"{per_class[c]:.1f}", f"{taus[c]:.3f}", f"{cl:.1f}")
-    cl_all = (pred["pred"] == res.labels).mean() * 100
-    table.add_row("mean of classes", str(len(res)), f"{res.corloc_mean:.1f}", "", "", end_section=True)
-    table.add_row("all frames (one τ)", str(len(res)), f"{res.corloc:.1f}", f"{res.best_tau:.3f}", f"{cl_all:.1f}")
-    Console().print(table)
+    cfg = load_checked_config(args)
+    ensure_data(cfg)
+    set_threads()
+    work = prepare_work_dir(cfg, args.config, args.work_dir, None)
+    cfg.load_from = args.checkpoint
+    runner = build_runner(cfg)
+    methods = _cam_methods(getattr(args, "cams", None))
+    results = {}
+    for method in methods or [None]:
+        if method:
+            _model(runner).set_cam({"type": method})
+        results[method_label(cfg, method)] = test(runner)
+    report(work, results, cfg, overlays_only=overlays_only)
+    return 0
+
+
+def _cam_methods(names: list[str] | None) -> list[str]:
+    if not names:
+        return []
+    from wsvol.registry import CAM_METHODS
+
+    known = list(CAM_METHODS.entries())
+    chosen = known if names == ["all"] else names
+    for name in chosen:
+        CAM_METHODS.lookup(name)  # unknown → the registered names
+    return chosen
+
+
+def _model(runner):
+    from mmengine.model import is_model_wrapper
+
+    return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+
+def method_label(cfg, cam: str | None = None) -> str:
+    """``resnet50_cam (layercam)``: the model type and, for classifiers, the CAM method."""
+    cam_cfg = cfg.model.get("cam")
+    cam = cam or (cam_cfg.get("type") if isinstance(cam_cfg, dict) else None)
+    return f"{cfg.model.type} ({cam})" if cam else str(cfg.model.type)
+
+
+# -- 4. test ---------------------------------------------------------------------------------
+def test(runner):
+    """Run the test loop; return the ``corloc`` metric's per-frame result."""
+    metrics = runner.test()
+    metric = next(m for m in runner.test_evaluator.metrics if hasattr(m, "last_result"))
+    atomic_write_text(Path(runner.work_dir) / "test_metrics.json", json.dumps(metrics, indent=2, default=float))
+    return metric.last_result
+
+
+# -- 5. report -------------------------------------------------------------------------------
+def report(work: Path, results: dict, cfg, overlays_only: bool = False) -> Path:
+    """HTML/CSV/JSON report, overlays and terminal tables, with the centred-box baseline."""
+    from rich.console import Console
+
+    from wsvol.evaluation.baselines import centred_box_corloc
+    from wsvol.evaluation.report import print_report, write_report
+    from wsvol.visualization.frames import frame_loader, save_overlays
+
+    opts = dict(cfg.get("report") or {})
+    n_overlays = opts.pop("overlays", 16)
+    data_root = cfg.test_dataloader.dataset.data_root
+    loader = frame_loader(data_root)
+    for name, res in results.items():
+        save_overlays(work / "overlays" / _slug(name), res, loader, n_overlays)
+    if overlays_only:
+        print(f"overlays: {work / 'overlays'}")
+        return work / "overlays"
+    data = write_report(work / "report", results, image_loader=loader, **opts)
+    console = Console()
+    print_report(data, console)
+    first = next(iter(results.values()))
+    corloc, side = centred_box_corloc(first.localization)
+    baseline = {"centred_box_corloc": corloc, "side": side, "frames": len(first.localization)}
+    atomic_write_text(work / "report" / "baselines.json", json.dumps(baseline, indent=2))
+    console.print(f"centred-box baseline (best side {side:.2f} of the frame, chosen on these frames): "
+                  f"CorLoc {corloc:.1f} %")
+    console.print(f"report: {work / 'report' / 'report.html'}")
+    return work / "report"
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_")

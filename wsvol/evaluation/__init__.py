@@ -1,6 +1,32 @@
-"""Evaluation: CorLoc (MaxBoxAcc v1), CL, PxAP — as plain functions and as mmengine metrics."""
+"""Evaluation: CorLoc (MaxBoxAcc v1), CL, PxAP, bootstrap intervals and reports.
 
-from wsvol.evaluation import metrics  # noqa: F401  (registers the built-ins)
-from wsvol.evaluation.localization import LocalizationResult, evaluate_localization
+Importing this package registers the ``corloc`` metric.
+"""
 
-__all__ = ["LocalizationResult", "evaluate_localization"]
+from wsvol.evaluation.bootstrap import Interval, bootstrap_corloc, bootstrap_corloc_difference
+from wsvol.evaluation.classification import ClassificationResult, evaluate_classification
+from wsvol.evaluation.localization import (
+    LocalizationResult,
+    PixelResult,
+    correct_matrix,
+    evaluate_localization,
+    evaluate_quantized,
+)
+from wsvol.evaluation.metrics import CorLocMetric, EvaluationResult, evaluate_records, frame_record
+
+__all__ = [
+    "ClassificationResult",
+    "CorLocMetric",
+    "EvaluationResult",
+    "Interval",
+    "LocalizationResult",
+    "PixelResult",
+    "bootstrap_corloc",
+    "bootstrap_corloc_difference",
+    "correct_matrix",
+    "evaluate_classification",
+    "evaluate_localization",
+    "evaluate_quantized",
+    "evaluate_records",
+    "frame_record",
+]

@@ -14,7 +14,10 @@ def centred_box(width: int, height: int, side: float) -> np.ndarray:
     return np.array([x0, y0, x0 + w - 1, y0 + h - 1])
 
 
-def centred_box_corloc(result: LocalizationResult, sides=np.round(np.arange(0.05, 1.0001, 0.05), 2),
+SIDES = tuple(round(0.05 * k, 2) for k in range(1, 21))  # 0.05, 0.10, ..., 1.00
+
+
+def centred_box_corloc(result: LocalizationResult, sides=SIDES,
                        iou_threshold: float = IOU_THRESHOLD) -> tuple[float, float]:
     """(CorLoc %, side) of the best centred box over ``sides``, on the frames of ``result``.
 

@@ -1,16 +1,21 @@
-"""mmengine metrics: CorLoc (MaxBoxAcc v1), CL, and PxAP / pixel IoU where masks exist."""
+"""The ``corloc`` mmengine metric: CorLoc (MaxBoxAcc v1), CL, and PxAP where masks exist."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
+from wsvol.evaluation.classification import ClassificationResult, evaluate_classification
 from wsvol.evaluation.localization import (
     DEFAULT_EVAL_SIZE,
     IOU_THRESHOLD,
     LocalizationResult,
+    PixelResult,
+    as_size,
     evaluate_quantized,
     normalize_map,
     pixel_histograms,
@@ -23,78 +28,180 @@ from wsvol.evaluation.localization import (
 from wsvol.registry import METRICS
 
 
-def _numpy(x) -> np.ndarray:
-    return x.detach().cpu().float().numpy() if hasattr(x, "detach") else np.asarray(x)
+@dataclass
+class EvaluationResult:
+    """One method's evaluation: the per-frame localization sweep, classification and PxAP."""
+
+    localization: LocalizationResult
+    classification: ClassificationResult
+    classes: list[str]
+    scores: np.ndarray  # (N,) probability of the predicted class (NaN when unknown)
+    areas: np.ndarray  # (N,) area of the largest true box / frame area (original pixels)
+    pixel: PixelResult | None = None
+
+    def __len__(self) -> int:
+        return len(self.localization)
+
+    def summary(self) -> dict[str, float]:
+        """Flat metrics: corloc, corloc_mean, best_tau, cl, corloc/<class>, cl/<class>, pxap, pxiou."""
+        loc, cls = self.localization, self.classification
+        out = {
+            "corloc": loc.corloc,
+            "corloc_mean": loc.corloc_mean,
+            "best_tau": loc.best_tau,
+            "cl": cls.accuracy,
+        }
+        per_loc, per_cl = loc.per_class()[0], cls.per_class()
+        for c, name in enumerate(self.classes):
+            if np.isfinite(per_loc[c]):
+                out[f"corloc/{name}"] = float(per_loc[c])
+            if np.isfinite(per_cl[c]):
+                out[f"cl/{name}"] = float(per_cl[c])
+        if self.pixel is not None:
+            out["pxap"], out["pxiou"] = self.pixel.pxap, self.pixel.pxiou
+        return out
+
+
+def frame_record(
+    sample: dict, eval_size: int | Sequence[int] = DEFAULT_EVAL_SIZE, taus: np.ndarray | None = None
+) -> dict | None:
+    """Compact per-frame record of one model output (None for a frame without true boxes).
+
+    Holds the map quantized at the evaluation size (uint8), the true boxes rescaled to it, labels
+    and, with a ``gt_mask``, the frame's pixel score histograms for PxAP (``taus`` needed then).
+    """
+    boxes = _numpy(sample.get("gt_boxes", np.zeros((0, 4)))).reshape(-1, 4)
+    if boxes.shape[0] == 0:
+        return None
+    where = sample.get("frame_id", "?")
+    for key in ("cam", "gt_label", "ori_size"):
+        if key not in sample:
+            raise KeyError(f"{where}: model output lacks {key!r} (keys: {sorted(sample)})")
+    normalized = normalize_map(_numpy(sample["cam"]), eval_size)
+    scores = _numpy(sample["scores"]).reshape(-1) if sample.get("scores") is not None else None
+    pred = sample.get("pred_label")
+    if pred is None:
+        pred = int(np.argmax(scores)) if scores is not None else -1
+    pred = int(_numpy(pred).reshape(-1)[0]) if not isinstance(pred, int) else pred
+    ori_size = tuple(int(v) for v in _numpy(sample["ori_size"]).reshape(-1)[:2])
+    box_areas = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
+    record = {
+        "frame_id": str(where),
+        "video_id": str(sample.get("video_id", where)),
+        "gt_label": int(_numpy(sample["gt_label"]).reshape(-1)[0]),
+        "pred_label": pred,
+        "score": float(scores[pred])
+        if scores is not None and 0 <= pred < scores.size
+        else float("nan"),
+        "map": quantize_map(normalized),
+        "boxes": rescale_boxes(boxes, ori_size, eval_size),
+        "area": float(box_areas.max() / (ori_size[0] * ori_size[1])),
+    }
+    if sample.get("gt_mask") is not None:
+        mask = resize_mask(_numpy(sample["gt_mask"]), eval_size)
+        record["hist"] = pixel_histograms(normalized, mask, thresholds() if taus is None else taus)
+    return record
+
+
+def evaluate_records(
+    records: Sequence[dict],
+    classes: Sequence[str] | None = None,
+    *,
+    tau_step: float = 0.001,
+    iou_threshold: float = IOU_THRESHOLD,
+    keep_maps: bool = True,
+) -> EvaluationResult:
+    """Evaluate ``frame_record`` outputs (PxAP only when every frame has a mask histogram)."""
+    if not records:
+        raise ValueError("no frame with a true box to evaluate")
+    labels = [r["gt_label"] for r in records]
+    preds = [r["pred_label"] for r in records]
+    num_classes = len(classes) if classes else max(max(labels), max(preds)) + 1
+    names = list(classes) if classes else [str(c) for c in range(num_classes)]
+    loc = evaluate_quantized(
+        [r["map"] for r in records],
+        [r["boxes"] for r in records],
+        labels,
+        num_classes=num_classes,
+        tau_step=tau_step,
+        iou_threshold=iou_threshold,
+        frame_ids=[r["frame_id"] for r in records],
+        video_ids=[r["video_id"] for r in records],
+        keep_maps=keep_maps,
+    )
+    pixel = None
+    if all("hist" in r for r in records):
+        taus = thresholds(tau_step)
+        hist = np.sum([r["hist"] for r in records], axis=0)
+        if hist.shape != (2, taus.size + 2):
+            raise ValueError(
+                f"mask histograms have {hist.shape[1]} bins, tau_step {tau_step} needs {taus.size + 2}"
+            )
+        pixel = pixel_scores(hist, taus)
+    return EvaluationResult(
+        localization=loc,
+        classification=evaluate_classification(labels, preds, num_classes),
+        classes=names,
+        scores=np.array([r["score"] for r in records], dtype=np.float64),
+        areas=np.array([r["area"] for r in records], dtype=np.float64),
+        pixel=pixel,
+    )
 
 
 @METRICS.register_module(name="corloc")
 class CorLocMetric(BaseMetric):
-    """CorLoc by MaxBoxAcc v1 and top-1 classification accuracy (CL), per class.
+    """CorLoc (MaxBoxAcc v1, per class and averaged), CL, and PxAP / pixel IoU where masks exist.
 
-    Only frames with true boxes count. Per-frame results are kept compact (uint8 maps at the
-    evaluation size) so that they can be gathered across ranks; after evaluation,
-    ``last_result`` (a :class:`LocalizationResult`) and ``last_predictions`` feed the report.
+    ``process`` keeps one compact record per frame with true boxes (uint8 map at the evaluation
+    size), so results gather cheaply across ranks. After ``evaluate`` (on the main process),
+    ``last_result`` is the per-frame :class:`EvaluationResult` (what ``write_report`` takes).
     """
 
-    default_prefix = None
+    default_prefix: str | None = None
 
-    def __init__(self, classes: Sequence[str] | None = None, eval_size: int = DEFAULT_EVAL_SIZE,
-                 tau_step: float = 0.001, iou_threshold: float = IOU_THRESHOLD,
-                 collect_device: str = "cpu", prefix: str | None = None) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
-        self.classes = list(classes) if classes else None
-        self.eval_size = eval_size
+    def __init__(
+        self,
+        classes: Sequence[str] | None = None,
+        eval_size: int | Sequence[int] = DEFAULT_EVAL_SIZE,
+        tau_step: float = 0.001,
+        iou_threshold: float = IOU_THRESHOLD,
+        keep_maps: bool = True,
+        collect_device: str = "cpu",
+        prefix: str | None = None,
+        collect_dir: str | None = None,
+    ) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        self.classes = list(classes) if classes is not None else None
+        self.eval_size = as_size(eval_size)
+        self.taus = thresholds(tau_step)
         self.tau_step = tau_step
         self.iou_threshold = iou_threshold
-        self.last_result: LocalizationResult | None = None
-        self.last_predictions: dict[str, np.ndarray] = {}
+        self.keep_maps = keep_maps
+        self.last_result: EvaluationResult | None = None
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        taus = thresholds(self.tau_step)
-        for s in data_samples:
-            boxes = np.asarray(s.get("gt_boxes", np.zeros((0, 4))), dtype=np.float64).reshape(-1, 4)
-            if boxes.shape[0] == 0:
-                continue
-            normalized = normalize_map(_numpy(s["cam"]), self.eval_size)
-            item = {
-                "qmap": quantize_map(normalized),
-                "boxes": rescale_boxes(boxes, s["ori_size"], self.eval_size),
-                "label": int(s["gt_label"]),
-                "pred": int(s["pred_label"]),
-                "score": float(_numpy(s["scores"])[int(s["pred_label"])]) if "scores" in s else float("nan"),
-                "frame_id": s.get("frame_id"),
-                "video_id": s.get("video_id"),
-                "area": float(np.mean([(b[2] - b[0] + 1) * (b[3] - b[1] + 1) for b in boxes])
-                              / (s["ori_size"][0] * s["ori_size"][1])),
-            }
-            if s.get("gt_mask") is not None:
-                item["hist"] = pixel_histograms(normalized, resize_mask(_numpy(s["gt_mask"]), self.eval_size), taus)
-            self.results.append(item)
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Keep a compact record of every output frame that carries true boxes."""
+        for sample in data_samples:
+            record = frame_record(dict(sample), self.eval_size, self.taus)
+            if record is not None:
+                self.results.append(record)
 
     def compute_metrics(self, results: list) -> dict[str, float]:
-        names = self.classes or list((self.dataset_meta or {}).get("classes", []))
-        if not results:
-            raise ValueError("no evaluated frame carries a true box: nothing to compute CorLoc on")
-        labels = np.array([r["label"] for r in results])
-        num_classes = len(names) if names else int(labels.max()) + 1
-        names = names or [str(c) for c in range(num_classes)]
-        res = evaluate_quantized([r["qmap"] for r in results], [r["boxes"] for r in results], labels,
-                                 num_classes=num_classes, tau_step=self.tau_step, iou_threshold=self.iou_threshold,
-                                 frame_ids=[r["frame_id"] for r in results],
-                                 video_ids=[r["video_id"] for r in results])
-        preds = np.array([r["pred"] for r in results])
-        self.last_result = res
-        self.last_predictions = {"pred": preds, "score": np.array([r["score"] for r in results]),
-                                 "area": np.array([r["area"] for r in results]), "classes": np.array(names)}
-        per_class, _ = res.per_class()
-        out = {"corloc": res.corloc, "corloc_mean": res.corloc_mean, "best_tau": res.best_tau,
-               "cl": float((preds == labels).mean() * 100)}
-        for c, name in enumerate(names):
-            if (labels == c).any():
-                out[f"corloc/{name}"] = float(per_class[c])
-                out[f"cl/{name}"] = float((preds[labels == c] == c).mean() * 100)
-        hists = [r["hist"] for r in results if "hist" in r]
-        if hists:
-            px = pixel_scores(np.sum(hists, axis=0), thresholds(self.tau_step))
-            out.update(pxap=px.pxap, pxiou=px.pxiou)
-        return out
+        """Metrics over all gathered frame records."""
+        classes = self.classes or list((self.dataset_meta or {}).get("classes") or []) or None
+        self.last_result = evaluate_records(
+            results,
+            classes,
+            tau_step=self.tau_step,
+            iou_threshold=self.iou_threshold,
+            keep_maps=self.keep_maps,
+        )
+        return self.last_result.summary()
+
+
+def _numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor
+        x = x.detach().cpu()
+        x = x.float() if x.is_floating_point() else x
+        return x.numpy()
+    return np.asarray(x)

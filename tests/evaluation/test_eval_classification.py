@@ -1,0 +1,26 @@
+"""CL: top-1 accuracy, by hand."""
+
+import numpy as np
+import pytest
+
+from wsvol.evaluation.classification import evaluate_classification
+
+
+def test_accuracy_and_per_class_by_hand():
+    res = evaluate_classification([0, 0, 1, 1, 1, 2], [0, 1, 1, 1, 0, 2], num_classes=4)
+    assert res.accuracy == pytest.approx(4 / 6 * 100)
+    np.testing.assert_allclose(res.per_class()[:3], [50.0, 200 / 3, 100.0])
+    assert np.isnan(res.per_class()[3])
+
+
+def test_missing_predictions_are_left_out():
+    res = evaluate_classification([0, 1, 1], [-1, 1, 0], num_classes=2)
+    assert res.accuracy == 50.0 and np.isnan(res.per_class()[0])
+    assert np.isnan(evaluate_classification([0], [-1], 1).accuracy)
+
+
+def test_bad_labels_are_named():
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        evaluate_classification([0, 5], [0, 1], num_classes=2)
+    with pytest.raises(ValueError, match="2 true labels and 3"):
+        evaluate_classification([0, 1], [0, 1, 1])

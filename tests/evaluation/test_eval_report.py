@@ -1,0 +1,189 @@
+"""The report: files, HTML numbers and CSV values against a small independent computation."""
+
+import csv
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from wsvol.evaluation.classification import evaluate_classification
+from wsvol.evaluation.localization import evaluate_quantized
+from wsvol.evaluation.metrics import EvaluationResult
+from wsvol.evaluation.report import print_report, size_names, write_report
+
+S = 32
+# frame: (video, label, pred, square of the map (x0, y0, x1, y1), true box, largest-box area share)
+FRAMES = [
+    ("cat/v1", 0, 0, (4, 4, 20, 20), (4, 4, 20, 20), 0.02),
+    ("cat/v1", 0, 1, (4, 4, 20, 20), (0, 0, 31, 31), 0.10),
+    ("cat/v2", 0, 0, (10, 10, 25, 25), (9, 9, 25, 26), 0.10),
+    ("dog/v3", 1, 1, (2, 2, 12, 12), (20, 20, 30, 30), 0.40),
+    ("dog/v3", 1, 1, (2, 2, 12, 12), (2, 2, 13, 13), 0.50),
+    ("dog/v4", 1, 0, (0, 0, 30, 30), (0, 0, 30, 30), 0.60),
+]
+
+
+def result(frames, shift=0):
+    maps, boxes = [], []
+    for _, _, _, sq, _, _ in frames:
+        q = np.zeros((S, S), np.uint8)
+        x0, y0, x1, y1 = sq
+        q[y0 : y1 + 1, x0 + shift : x1 + 1 + shift] = 255  # one binary map at every τ
+        maps.append(q)
+    boxes = [np.array([f[4]]) for f in frames]
+    labels = [f[1] for f in frames]
+    loc = evaluate_quantized(
+        maps,
+        boxes,
+        labels,
+        num_classes=2,
+        tau_step=0.01,
+        frame_ids=[f"{f[0]}/{i}.jpg" for i, f in enumerate(frames)],
+        video_ids=[f[0] for f in frames],
+    )
+    return EvaluationResult(
+        loc,
+        evaluate_classification(labels, [f[2] for f in frames], 2),
+        ["cat", "dog"],
+        scores=np.linspace(0.5, 0.9, len(frames)),
+        areas=np.array([f[5] for f in frames]),
+    )
+
+
+def by_hand(frames, shift=0):
+    """Correctness of each frame: the box of a filled square (x0..x1) is (x0, y0, x1 + 1, y1 + 1)."""
+    out = []
+    for _, _, _, (x0, y0, x1, y1), g, _ in frames:
+        b = (x0 + shift, y0, min(x1 + shift + 1, S - 1), min(y1 + 1, S - 1))
+        iw = max(0, min(b[2], g[2]) - max(b[0], g[0]) + 1)
+        ih = max(0, min(b[3], g[3]) - max(b[1], g[1]) + 1)
+        union = (
+            (b[2] - b[0] + 1) * (b[3] - b[1] + 1) + (g[2] - g[0] + 1) * (g[3] - g[1] + 1) - iw * ih
+        )
+        out.append(iw * ih / union >= 0.5)
+    return np.array(out)
+
+
+class Cells(HTMLParser):
+    """Text of every table cell, per table id."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.table, self.in_cell, self.images = {}, None, False, 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.table = self.tables.setdefault(attrs.get("id"), [])
+        elif tag in ("td", "th"):
+            self.in_cell = True
+            self.table.append("")
+        elif tag == "img" and attrs.get("src", "").startswith("data:image/png;base64,"):
+            self.images += 1
+
+    def handle_endtag(self, tag):
+        self.in_cell = self.in_cell and tag not in ("td", "th")
+
+    def handle_data(self, data):
+        if self.in_cell:
+            self.table[-1] += data
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    results = {"base": result(FRAMES), "shifted": result(FRAMES, shift=1)}
+    report = write_report(out, results, n_boot=200, n_worst=3)
+    return out, report
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_files_and_html(written):
+    out, _ = written
+    names = {
+        "summary",
+        "per_class",
+        "per_video",
+        "by_size",
+        "bootstrap",
+        "worst_frames",
+        "corloc_curve",
+    }
+    assert {p.stem for p in (out / "tables").glob("*.csv")} == names
+    parser = Cells()
+    parser.feed((out / "report.html").read_text())
+    assert parser.images == 1 + 2 * 3  # the curve plot and three worst frames per method
+    correct = by_hand(FRAMES)
+    corloc = f"{correct.mean() * 100:.2f}"
+    assert corloc in parser.tables["summary"]
+    cat, dog = correct[:3].mean() * 100, correct[3:].mean() * 100
+    assert f"{cat:.2f}" in parser.tables["per_class"] and f"{dog:.2f}" in parser.tables["per_class"]
+    assert f"{(cat + dog) / 2:.2f}" in parser.tables["summary"]
+    assert f"{4 / 6 * 100:.2f}" in parser.tables["summary"]  # CL: frames 1 and 5 are misclassified
+
+
+def test_csv_values(written):
+    out, report = written
+    for method, shift in (("base", 0), ("shifted", 1)):
+        correct = by_hand(FRAMES, shift)
+        row = next(r for r in read_csv(out / "tables" / "summary.csv") if r["method"] == method)
+        assert float(row["corloc"]) == pytest.approx(correct.mean() * 100)
+        assert float(row["corloc_low"]) <= float(row["corloc"]) <= float(row["corloc_high"])
+        assert row["pxap"] == ""  # no masks
+        videos = {
+            r["video"]: r
+            for r in read_csv(out / "tables" / "per_video.csv")
+            if r["method"] == method
+        }
+        for video in ("cat/v1", "cat/v2", "dog/v3", "dog/v4"):
+            sel = [i for i, f in enumerate(FRAMES) if f[0] == video]
+            assert float(videos[video]["corloc"]) == pytest.approx(correct[sel].mean() * 100)
+            assert int(videos[video]["frames"]) == len(sel)
+        sizes = [r for r in read_csv(out / "tables" / "by_size.csv") if r["method"] == method]
+        assert [r["size"] for r in sizes] == size_names()
+        groups = [[0], [1, 2], [3, 4, 5]]  # areas 0.02 | 0.10, 0.10 | 0.40, 0.50, 0.60
+        for r, sel in zip(sizes, groups):
+            assert int(r["frames"]) == len(sel) and float(r["corloc"]) == pytest.approx(
+                correct[sel].mean() * 100
+            )
+    diff = next(
+        r
+        for r in read_csv(out / "tables" / "bootstrap.csv")
+        if r["statistic"].startswith("corloc - ")
+    )
+    assert float(diff["estimate"]) == pytest.approx(
+        (by_hand(FRAMES, 1).mean() - by_hand(FRAMES).mean()) * 100
+    )
+    worst = [r for r in read_csv(out / "tables" / "worst_frames.csv") if r["method"] == "base"]
+    assert len(worst) == 3 and [float(r["iou"]) for r in worst] == sorted(
+        float(r["iou"]) for r in worst
+    )
+    assert json.loads((out / "report.json").read_text())["summary"][0]["corloc"] == pytest.approx(
+        report["summary"][0]["corloc"]
+    )
+
+
+def test_different_frames_are_not_paired(tmp_path):
+    report = write_report(
+        tmp_path, {"a": result(FRAMES), "b": result(FRAMES[:4])}, n_boot=50, n_worst=1
+    )
+    assert not any(r["statistic"] != "corloc" for r in report["bootstrap"])
+    assert any("not evaluated on the same frames" in n for n in report["meta"]["notes"])
+
+
+def test_terminal_tables(written):
+    _, report = written
+    console = Console(record=True, width=160)
+    print_report(report, console)
+    text = console.export_text()
+    assert (
+        "shifted" in text
+        and f"{by_hand(FRAMES).mean() * 100:.2f}" in text
+        and "corloc - corloc[base]" in text
+    )

@@ -1,0 +1,433 @@
+"""Evaluation report: tables (CSV, JSON), one self-contained HTML page, and a terminal summary.
+
+``build_report`` turns per-method :class:`EvaluationResult` s into plain tables; ``write_report``
+writes them (``report.html`` with embedded pictures, ``report.json``, ``tables/*.csv``);
+``print_report`` shows the main tables with rich. Per-video and per-size CorLoc use each method's
+best threshold over all frames; per-class CorLoc sweeps the threshold within each class.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from wsvol.evaluation.bootstrap import bootstrap_corloc, bootstrap_corloc_difference
+from wsvol.evaluation.metrics import EvaluationResult
+from wsvol.utils.files import atomic_write_text
+from wsvol.visualization.overlay import draw_overlay, encode_png
+
+SIZE_BINS = (0.05, 0.25)  # largest true box area / frame area: small < 5% <= medium < 25% <= large
+TABLES = (
+    "summary",
+    "per_class",
+    "per_video",
+    "by_size",
+    "bootstrap",
+    "worst_frames",
+    "corloc_curve",
+)
+
+
+def size_names(bins: Sequence[float] = SIZE_BINS) -> list[str]:
+    """Names of the object-size groups, thresholds included."""
+    lo, hi = (f"{100 * b:g}%" for b in bins)
+    return [f"small (< {lo})", f"medium ({lo} to < {hi})", f"large (>= {hi})"]
+
+
+def build_report(
+    results: Mapping[str, EvaluationResult],
+    *,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    size_bins: Sequence[float] = SIZE_BINS,
+    n_worst: int = 8,
+) -> dict:
+    """Every table of the report as lists of row dicts, plus ``meta`` (settings and notes)."""
+    if not results:
+        raise ValueError("no results to report")
+    if len(size_bins) != 2 or not 0 < size_bins[0] < size_bins[1] < 1:
+        raise ValueError(f"size_bins must be two increasing fractions in (0, 1), got {size_bins!r}")
+    report: dict = {name: [] for name in TABLES}
+    notes: list[str] = []
+    ref_name, ref = next(iter(results.items()))
+    for method, res in results.items():
+        loc, cls = res.localization, res.classification
+        videos = _videos(res)
+        best = loc.best_index
+        ci = bootstrap_corloc(loc.correct, videos, n_boot=n_boot, confidence=confidence, seed=seed)
+        px = res.pixel
+        report["summary"].append(
+            {
+                "method": method,
+                "frames": len(loc),
+                "videos": len(set(videos)),
+                "corloc": loc.corloc,
+                "corloc_low": ci.low,
+                "corloc_high": ci.high,
+                "corloc_mean": loc.corloc_mean,
+                "best_tau": loc.best_tau,
+                "cl": cls.accuracy,
+                "pxap": px.pxap if px else None,
+                "pxiou": px.pxiou if px else None,
+            }
+        )
+        report["bootstrap"].append(_interval_row(method, "corloc", ci))
+        per_loc, per_tau = loc.per_class()
+        per_cl = cls.per_class()
+        for c, name in enumerate(res.classes):
+            frames = int((loc.labels == c).sum())
+            if frames:
+                report["per_class"].append(
+                    {
+                        "method": method,
+                        "class": name,
+                        "frames": frames,
+                        "corloc": per_loc[c],
+                        "tau": per_tau[c],
+                        "cl": per_cl[c],
+                    }
+                )
+        correct = loc.correct[:, best]
+        for video in sorted(set(videos)):
+            sel = np.array([v == video for v in videos])
+            label = np.bincount(loc.labels[sel]).argmax()
+            report["per_video"].append(
+                {
+                    "method": method,
+                    "video": video,
+                    "class": res.classes[label],
+                    "frames": int(sel.sum()),
+                    "correct": int(correct[sel].sum()),
+                    "corloc": float(correct[sel].mean() * 100),
+                }
+            )
+        group = np.digitize(res.areas, size_bins)
+        for g, name in enumerate(size_names(size_bins)):
+            sel = group == g
+            report["by_size"].append(
+                {
+                    "method": method,
+                    "size": name,
+                    "frames": int(sel.sum()),
+                    "corloc": float(correct[sel].mean() * 100) if sel.any() else None,
+                }
+            )
+        report["corloc_curve"] += [
+            {"method": method, "tau": float(t), "corloc": float(c)}
+            for t, c in zip(loc.taus, loc.curve())
+        ]
+        if loc.maps is None:
+            notes.append(f"{method}: no maps kept, so no worst frames")
+        else:
+            at = loc.at()
+            for rank, i in enumerate(np.argsort(at.ious, kind="stable")[:n_worst].tolist()):
+                report["worst_frames"].append(
+                    {
+                        "method": method,
+                        "rank": rank + 1,
+                        "index": i,
+                        "frame": loc.frame_ids[i] if loc.frame_ids else str(i),
+                        "class": res.classes[loc.labels[i]],
+                        "iou": float(at.ious[i]),
+                        "score": float(res.scores[i]),
+                        "tau": at.tau,
+                        "pred_box": at.boxes[i].tolist(),
+                        "gt_boxes": loc.gt_boxes[i].tolist(),
+                    }
+                )
+        if method != ref_name:
+            order = _same_frames(ref, res)
+            if order is None:
+                notes.append(
+                    f"{method} vs {ref_name}: not evaluated on the same frames, no paired difference"
+                )
+            else:
+                diff = bootstrap_corloc_difference(
+                    loc.correct[order],
+                    ref.localization.correct,
+                    _videos(ref),
+                    n_boot=n_boot,
+                    confidence=confidence,
+                    seed=seed,
+                )
+                report["bootstrap"].append(
+                    _interval_row(method, f"corloc - corloc[{ref_name}]", diff)
+                )
+    eval_size = ref.localization.eval_size
+    report["meta"] = {
+        "methods": list(results),
+        "reference": ref_name,
+        "eval_size": list(eval_size),
+        "size_bins": list(size_bins),
+        "size_names": size_names(size_bins),
+        "confidence": confidence,
+        "n_boot": n_boot,
+        "seed": seed,
+        "notes": notes,
+        "definitions": (
+            "CorLoc: MaxBoxAcc v1 (wsolevaluation), % of frames whose box has IoU >= 0.5 with a true box, at the "
+            f"best threshold tau over all frames; maps and boxes at {eval_size[0]}x{eval_size[1]}. CorLoc mean: "
+            "unweighted mean of per-class CorLoc, each class with its own best tau. CL: top-1 accuracy on the same "
+            "frames. Per-video and per-size CorLoc: at the method's best tau. Size: largest true box area / frame "
+            f"area. Interval: {confidence:.0%} percentile bootstrap over videos ({n_boot} resamples, seed {seed}); "
+            f"differences are paired, on the frames of {ref_name}."
+        ),
+    }
+    return report
+
+
+def _videos(res: EvaluationResult) -> list[str]:
+    loc = res.localization
+    if loc.video_ids is not None:
+        return list(loc.video_ids)
+    return list(loc.frame_ids) if loc.frame_ids is not None else [str(i) for i in range(len(loc))]
+
+
+def _same_frames(ref: EvaluationResult, other: EvaluationResult) -> np.ndarray | None:
+    """Row order that aligns ``other`` to ``ref`` frame by frame, or None if the frames differ."""
+    a, b = ref.localization.frame_ids, other.localization.frame_ids
+    if a is None or b is None or len(a) != len(b) or set(a) != set(b) or len(set(a)) != len(a):
+        return None
+    where = {f: i for i, f in enumerate(b)}
+    return np.array([where[f] for f in a])
+
+
+def _interval_row(method: str, statistic: str, ci) -> dict:
+    return {
+        "method": method,
+        "statistic": statistic,
+        "estimate": ci.estimate,
+        "low": ci.low,
+        "high": ci.high,
+        "confidence": ci.confidence,
+        "n_boot": ci.n_boot,
+    }
+
+
+def write_report(
+    out_dir: str | Path,
+    results: Mapping[str, EvaluationResult],
+    *,
+    image_loader: Callable[[str], np.ndarray] | None = None,
+    title: str = "wsvol evaluation report",
+    thumb: int = 160,
+    **options,
+) -> dict:
+    """Write ``report.html``, ``report.json`` and ``tables/*.csv`` under ``out_dir``; return the data.
+
+    ``image_loader(frame_id)`` gives a frame's RGB image for the worst-frame pictures (without
+    it, heatmaps are drawn on gray); pictures are ``thumb`` pixels on their long side.
+    ``options`` go to :func:`build_report`.
+    """
+    out = Path(out_dir)
+    report = build_report(results, **options)
+    for name in TABLES:
+        atomic_write_text(out / "tables" / f"{name}.csv", _csv(report[name]))
+    atomic_write_text(out / "report.json", json.dumps(_plain(report), indent=2, allow_nan=False))
+    atomic_write_text(out / "report.html", _html(report, results, image_loader, title, thumb))
+    return report
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _cell(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return json.dumps(v) if isinstance(v, list) else v
+
+
+def _plain(x):
+    """JSON-ready copy: NaN → null, numpy scalars → Python numbers."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def fmt(v, digits: int = 2) -> str:
+    """How the report prints a number (an em dash when missing)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+# Columns shown on the page and in the terminal: (key, heading, digits). Percentages unless noted.
+COLUMNS = {
+    "summary": [
+        ("method", "method", 0),
+        ("frames", "frames", 0),
+        ("videos", "videos", 0),
+        ("corloc", "CorLoc", 2),
+        ("corloc_low", "low", 2),
+        ("corloc_high", "high", 2),
+        ("corloc_mean", "class mean", 2),
+        ("best_tau", "τ", 3),
+        ("cl", "CL", 2),
+        ("pxap", "PxAP", 2),
+        ("pxiou", "PxIoU", 2),
+    ],
+    "per_class": [
+        ("method", "method", 0),
+        ("class", "class", 0),
+        ("frames", "frames", 0),
+        ("corloc", "CorLoc", 2),
+        ("tau", "τ", 3),
+        ("cl", "CL", 2),
+    ],
+    "by_size": [
+        ("method", "method", 0),
+        ("size", "size", 0),
+        ("frames", "frames", 0),
+        ("corloc", "CorLoc", 2),
+    ],
+    "bootstrap": [
+        ("method", "method", 0),
+        ("statistic", "statistic", 0),
+        ("estimate", "estimate", 2),
+        ("low", "low", 2),
+        ("high", "high", 2),
+    ],
+    "per_video": [
+        ("method", "method", 0),
+        ("video", "video", 0),
+        ("class", "class", 0),
+        ("frames", "frames", 0),
+        ("correct", "correct", 0),
+        ("corloc", "CorLoc", 2),
+    ],
+}
+HEADINGS = {
+    "summary": "Summary (%; low/high: bootstrap interval of CorLoc; class mean: mean of per-class CorLoc)",
+    "per_class": "Per class (%; τ swept within each class)",
+    "by_size": "CorLoc by object size (%, at the best τ)",
+    "bootstrap": "Bootstrap intervals over videos (%)",
+    "per_video": "Per video (%, at the best τ)",
+}
+
+
+def _html(
+    report: dict, results: Mapping[str, EvaluationResult], image_loader, title: str, thumb: int
+) -> str:
+    meta = report["meta"]
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th{text-align:left}"
+        "figure{display:inline-block;margin:4px;font-size:11px}.note{color:#555}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='note'>{html.escape(meta['definitions'])}</p>",
+    ]
+    for note in meta["notes"]:
+        parts.append(f"<p class='note'>{html.escape(note)}</p>")
+    for key in ("summary", "per_class", "by_size", "bootstrap", "per_video"):
+        parts.append(
+            f"<h2>{html.escape(HEADINGS[key])}</h2>{_html_table(report[key], COLUMNS[key], key)}"
+        )
+    parts.append(
+        f"<h2>CorLoc vs τ</h2><img alt='CorLoc vs threshold' src='data:image/png;base64,{_curve_png(report)}'>"
+    )
+    parts.append("<h2>Worst frames (lowest IoU at the best τ)</h2>")
+    for method in meta["methods"]:
+        rows = [r for r in report["worst_frames"] if r["method"] == method]
+        if not rows:
+            continue
+        parts.append(f"<h3>{html.escape(method)}</h3><div>")
+        loc = results[method].localization
+        for r in rows:
+            image = image_loader(r["frame"]) if image_loader else None
+            heat = loc.maps[r["index"]] // 8 * 8  # 32 levels: a picture, and a small PNG
+            pic = draw_overlay(heat, image, pred_box=r["pred_box"], gt_boxes=r["gt_boxes"])
+            scale = thumb / max(pic.shape[:2])
+            pic = cv2.resize(
+                pic,
+                (round(pic.shape[1] * scale), round(pic.shape[0] * scale)),
+                interpolation=cv2.INTER_AREA,
+            )
+            data = base64.b64encode(encode_png(pic)).decode()
+            caption = f"{r['class']}, score {fmt(r['score'])}, IoU {fmt(r['iou'])}<br>{html.escape(r['frame'])}"
+            parts.append(
+                f"<figure><img alt='{html.escape(r['frame'])}' src='data:image/png;base64,{data}'>"
+                f"<figcaption>{caption}</figcaption></figure>"
+            )
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _html_table(rows: list[dict], columns, key: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(fmt(r[k], d))}</td>" for k, _, d in columns) + "</tr>"
+        for r in rows
+    )
+    return f"<table id='{key}'><tr>{head}</tr>{body}</table>"
+
+
+def _curve_png(report: dict) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for row in report["summary"]:
+        pts = [
+            (r["tau"], r["corloc"]) for r in report["corloc_curve"] if r["method"] == row["method"]
+        ]
+        line = ax.plot(
+            *zip(*pts), label=f"{row['method']} ({row['corloc']:.1f}% at τ={row['best_tau']:.3f})"
+        )[0]
+        ax.plot([row["best_tau"]], [row["corloc"]], "o", color=line.get_color())
+    ax.set_xlabel("threshold τ")
+    ax.set_ylabel("CorLoc (%)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def print_report(report: dict, console=None, *, per_video: bool = False) -> None:
+    """Print the summary, per-class, per-size and bootstrap tables (per-video on request) with rich."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console()
+    keys = ["summary", "per_class", "by_size", "bootstrap"] + (["per_video"] if per_video else [])
+    for key in keys:
+        table = Table(title=HEADINGS[key])
+        for _, h, _ in COLUMNS[key]:
+            table.add_column(h, justify="right")
+        for r in report[key]:
+            table.add_row(*(escape(fmt(r[k], d)) for k, _, d in COLUMNS[key]))
+        console.print(table)
+    for note in report["meta"]["notes"]:
+        console.print(f"[dim]{escape(note)}[/dim]")
