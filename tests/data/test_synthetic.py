@@ -157,6 +157,46 @@ def test_object_box_area_in_range_and_objects_move(tiny):
         assert moving >= 0.8 * len(by_video)
 
 
+def _iou(a, b) -> float:
+    """IoU of two (x0, y0, x1, y1) boxes with inclusive pixel coordinates."""
+    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    inter = max(iw, 0) * max(ih, 0)
+    area_a = (a[2] - a[0] + 1) * (a[3] - a[1] + 1)
+    area_b = (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
+    return inter / (area_a + area_b - inter)
+
+
+def test_objects_spread_over_the_frame_and_sizes(tiny):
+    """No fixed centred box localizes many objects: they go anywhere and come in all sizes."""
+    root, _ = tiny
+    W, H = SIZES["tiny"].frame_size
+    boxes = np.array(
+        [
+            list(map(int, r[1:]))
+            for split in ("val", "test")
+            for r in _lines(root / "folds" / split / "localization.txt")
+        ]
+    )
+    dx = (boxes[:, 0] + boxes[:, 2] + 1) / 2 / W - 0.5  # box centre relative to the frame's
+    dy = (boxes[:, 1] + boxes[:, 3] + 1) / 2 / H - 0.5
+    for left in (True, False):
+        for top in (True, False):
+            assert np.mean(((dx < 0) == left) & ((dy < 0) == top)) >= 0.1, (left, top)
+    # a tenth of the centres lie outside the frame's central half (|offset| > a quarter side)
+    assert np.mean((abs(dx) > 0.25) | (abs(dy) > 0.25)) >= 0.1
+    best = 0.0
+    for side in np.arange(0.05, 1.0001, 0.05):
+        w, h = max(1, round(W * side)), max(1, round(H * side))
+        x0, y0 = (W - w) // 2, (H - h) // 2
+        hits = [_iou((x0, y0, x0 + w - 1, y0 + h - 1), b) >= 0.5 for b in boxes]
+        best = max(best, float(np.mean(hits)))
+    assert best <= 0.35, best
+    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1) / (W * H)
+    assert np.mean(area < 0.35) > 0.5  # more small and medium objects than large ones
+    assert area.min() < 0.15 and area.max() > 0.4
+
+
 def test_patch_is_a_part_of_the_object():
     for name in YTO_IDS:
         for s in range(3):

@@ -37,13 +37,9 @@ def add_core_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint file (.pth)")
     p.add_argument("--cams", nargs="+", metavar="METHOD", help="CAM methods to draw (classifiers)")
 
-    for name, help, issue in (
-        ("pseudo-labels", "compute and cache pseudo-labels for every training frame", "Pseudo-label sources"),
-        ("weights", "list named weights, the files expected and where to put them", "Pseudo-label sources"),
-    ):
-        p = sub.add_parser(name, help=f"{help} (not available yet)", description=help)
-        p.add_argument("args", nargs="*")
-        p.set_defaults(func=_missing(name, issue))
+    from wsvol.cli.pseudo_label_commands import add_commands
+
+    add_commands(sub)
 
     cfg = sub.add_parser("config", help="check or show configs")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION")
@@ -130,21 +126,14 @@ def set_threads() -> int:
 
 
 def _runner_for(args: argparse.Namespace):
-    from wsvol.engine.pipeline import ensure_data
+    from wsvol.engine.pipeline import preflight
     from wsvol.engine.runner import build_runner, prepare_work_dir
 
     cfg = load_checked_config(args)
-    ensure_data(cfg)
+    preflight(cfg)
     set_threads()
     prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
     return build_runner(cfg)
-
-
-def _missing(name: str, issue: str):
-    def handler(args: argparse.Namespace) -> int:
-        raise NotImplementedError(f"'wsvol {name}' is not implemented yet: it arrives with the issue \"{issue}\"")
-
-    return handler
 
 
 # -- handlers -------------------------------------------------------------------------------

@@ -30,20 +30,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def _pseudo_labels(args: argparse.Namespace) -> int:
     from wsvol.cli.commands import load_checked_config, set_threads
-    from wsvol.engine.pipeline import ensure_data
+    from wsvol.engine.pipeline import preflight
+    from wsvol.engine.runner import init_distributed
     from wsvol.pseudo_labels.generate import generate_pseudo_labels
 
     cfg = load_checked_config(args)  # --device restricts the visible devices
     if args.launcher == "pytorch":
-        import torch
-
-        if torch.cuda.is_available():
-            from mmengine.dist import init_dist
-
-            init_dist("pytorch", backend="nccl")
-        else:  # mmengine's init_dist always calls torch.cuda.set_device
-            torch.distributed.init_process_group("gloo")
-    ensure_data(cfg)
+        init_distributed(cfg)
+    preflight(cfg)
     set_threads()
     root = generate_pseudo_labels(cfg, overwrite=args.overwrite)
     print(f"pseudo-labels: {root}")

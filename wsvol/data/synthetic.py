@@ -8,7 +8,9 @@ its CAM covers part of the object, while the true box is the whole object.
 
 Videos are split into shots; in every frame one object of the video's class moves over a
 textured, cluttered background with distractors, under camera pan, scale change and partial
-occlusion. Splits are by video. Val/test frames get exact boxes (the bounding box of the
+occlusion. Box areas are log-uniform over 10-60 % of the frame (more small and medium objects)
+and objects go anywhere in the frame, partly out of it at times, so that no fixed box (a
+centred one, say) localizes many of them. Splits are by video. Val/test frames get exact boxes (the bounding box of the
 visible object mask, inclusive pixel coordinates) and masks. The output is byte-identical for a
 given seed and size (with the same NumPy and OpenCV builds).
 """
@@ -48,12 +50,19 @@ __all__ = [
     "object_sprite",
 ]
 
-VERSION = 1
+VERSION = 2
 CLASSES = ("aeroplane", "bird", "boat", "car", "cat", "cow", "dog", "horse", "motorbike", "train")
 #: Every object's box (visible mask, inclusive pixels) covers this fraction of its frame.
 BOX_AREA_RANGE = (0.10, 0.60)
-#: An occluder hides at most this fraction of the object's pixels.
+#: The occluder and the frame's edges together hide at most this fraction of the object's pixels.
 MAX_OCCLUDED = 0.4
+#: At least this fraction of the object's pixels lies inside the frame ...
+MIN_INSIDE = 0.75
+#: ... and at most this fraction of its box's width (height) crosses the left/right (top/bottom) edge.
+MAX_OUTSIDE = 0.15
+#: At least this fraction of the class patch is visible, so that every frame shows its class.
+MIN_PATCH_SEEN = 0.3
+_AREA_DRAW = (0.11, 0.62)  # log-uniform range of the planned box area (fraction of the frame)
 JPEG_QUALITY = 90
 _CANVAS = 256  # side of the square on which sprites are drawn
 _TEXTURE_SCALE = 0.5  # sprites are textured at half the drawing resolution
@@ -571,6 +580,16 @@ def _lerp(a, b, t: float):
     return a + (b - a) * t
 
 
+def _box_scale(sw: int, sh: int, stretch: float, area: float, deg: float, W: int, H: int):
+    """Sprite scales (sx, sy) and rotated box size (bw, bh) for a box of ``area`` × the frame."""
+    c, si = abs(np.cos(np.deg2rad(deg))), abs(np.sin(np.deg2rad(deg)))
+    ux, uy = np.sqrt(stretch), 1 / np.sqrt(stretch)
+    bw1, bh1 = sw * ux * c + sh * uy * si, sw * ux * si + sh * uy * c
+    s = np.sqrt(area * W * H / (bw1 * bh1))
+    s *= min(1.0, (W - 4) / (bw1 * s), (H - 4) / (bh1 * s))  # the rotated box fits in the frame
+    return ux * s, uy * s, bw1 * s, bh1 * s
+
+
 def _plan_shot(
     obj: Sprite,
     stretch: float,
@@ -582,24 +601,28 @@ def _plan_shot(
     rng: np.random.Generator,
     safe: bool,
 ):
-    """Per-frame placement of the object, of an optional occluder, and of the camera for a shot."""
+    """Per-frame placement of the object, of an optional occluder, and of the camera for a shot.
+
+    The box area is log-uniform (more small and medium objects than large ones) and the centre
+    anywhere that keeps the object mostly in the frame, so that no fixed box fits many frames.
+    ``safe`` gives a placement that always passes `_frame_ok`: upright, whole and unoccluded.
+    """
     sh, sw = obj.alpha.shape
-    area = [rng.uniform(0.15, 0.5)] if not safe else [0.3]
-    area.append(float(np.clip(area[0] * rng.uniform(0.7, 1.4), 0.13, 0.52)) if not safe else 0.3)
-    deg = [rng.uniform(-10, 10), rng.uniform(-10, 10)] if not safe else [0.0, 0.0]
-    scales = []
-    for a, d in zip(area, deg):
-        s = np.sqrt(a * W * H / (sw * sh))
-        sx, sy = s * np.sqrt(stretch), s / np.sqrt(stretch)
-        c, si = abs(np.cos(np.deg2rad(d))), abs(np.sin(np.deg2rad(d)))
-        bw, bh = sw * sx * c + sh * sy * si, sw * sx * si + sh * sy * c
-        k = min(1.0, (W - 4) / bw, (H - 4) / bh)  # the rotated box must fit in the frame
-        scales.append((sx * k, sy * k, bw * k, bh * k))
+    if safe:
+        area, deg, out = [0.3, 0.3], [0.0, 0.0], 0.0
+    else:
+        a0 = float(np.exp(rng.uniform(*np.log(_AREA_DRAW))))
+        area = [a0, float(np.clip(a0 * np.exp(rng.uniform(-0.35, 0.35)), *_AREA_DRAW))]
+        deg, out = [rng.uniform(-10, 10), rng.uniform(-10, 10)], MAX_OUTSIDE
+    scales = [_box_scale(sw, sh, stretch, a, d, W, H) for a, d in zip(area, deg)]
     bw, bh = max(s[2] for s in scales), max(s[3] for s in scales)
-    lo, hi = np.array([bw / 2 + 1, bh / 2 + 1]), np.array([W - bw / 2 - 1, H - bh / 2 - 1])
-    p0, p1 = (
-        (rng.uniform(lo, hi), rng.uniform(lo, hi)) if not safe else ((lo + hi) / 2, (lo + hi) / 2)
-    )
+    # `out` of the box's side may leave the frame on any edge; 1 px of slack when it may not
+    lo = np.array([bw * (0.5 - out), bh * (0.5 - out)]) + (1 if safe else 0)
+    hi = np.array([W, H]) - lo
+    # a path through up to three uniform waypoints: a straight one would pull mid-shot frames
+    # towards the frame's centre
+    way = rng.uniform(lo, hi, (min(max(n, 2), 3), 2))
+    p0 = way[0]
     cam0, cam1 = rng.uniform(0, [cw - W, ch - H]), rng.uniform(0, [cw - W, ch - H])
     occ = None
     if not safe and rng.random() < 0.5:
@@ -612,10 +635,11 @@ def _plan_shot(
     for k in range(n):
         t = k / (n - 1) if n > 1 else 0.5
         sx, sy = _lerp(scales[0][0], scales[1][0], t), _lerp(scales[0][1], scales[1][1], t)
-        cx, cy = _lerp(p0, p1, t)
+        cx, cy = (np.interp(t, np.linspace(0, 1, len(way)), way[:, i]) for i in (0, 1))
         f = {
             "obj": _affine(obj, cx, cy, sx, sy, _lerp(deg[0], deg[1], t)),
             "cam": np.round(_lerp(cam0, cam1, t)).astype(int),
+            "scale": sx * sy,  # frame pixels per sprite pixel
         }
         if occ is not None:
             f["occ"] = (occ, _affine(occ, *_lerp(o0, o1, t), so, so, odeg))
@@ -635,8 +659,13 @@ def _visible(
     return mask, occ
 
 
-def _shot_ok(obj_alpha: np.ndarray, mask: np.ndarray) -> bool:
-    if mask.sum() < (1 - MAX_OCCLUDED) * (obj_alpha >= 0.5).sum() or not mask.any():
+def _frame_ok(obj: Sprite, plan: dict, obj_alpha: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether a placed object is mostly in the frame, little occluded, its patch seen, its box in range."""
+    whole = float(obj.alpha.sum()) * plan["scale"]  # the object's area were the frame unbounded
+    if float(obj_alpha.sum()) < MIN_INSIDE * whole or mask.sum() < (1 - MAX_OCCLUDED) * whole:
+        return False
+    patch = cv2.warpAffine(obj.patch.astype(np.float32), plan["obj"], mask.shape[::-1]) >= 0.5
+    if (patch & mask).sum() < MIN_PATCH_SEEN * float(obj.patch.sum()) * plan["scale"]:
         return False
     x0, y0, x1, y1 = mask_box(mask)
     frac = (x1 - x0 + 1) * (y1 - y0 + 1) / mask.size
@@ -666,7 +695,7 @@ def _render_video(name: str, rng: np.random.Generator, W: int, H: int, shots: in
             plan = _plan_shot(obj, stretch, W, H, cw, ch, frames, rng, safe=attempt == _TRIES)
             warped = [_warp(obj, p["obj"], (W, H)) for p in plan]
             vis = [_visible(a, p, (W, H)) for (_, a), p in zip(warped, plan)]
-            if all(_shot_ok(a, m) for (_, a), (m, _) in zip(warped, vis)):
+            if all(_frame_ok(obj, p, a, m) for p, (_, a), (m, _) in zip(plan, warped, vis)):
                 break
         else:
             raise RuntimeError(f"synthetic {name}: no valid placement for a {W}x{H} frame")

@@ -14,6 +14,25 @@ from wsvol.utils.files import atomic_write_text
 
 
 # -- 1. data ---------------------------------------------------------------------------------
+def preflight(cfg) -> None:
+    """Before any work: generate synthetic data if needed, resolve named weights, and stop with
+    one message listing every missing dataset file and weight file."""
+    from wsvol.data.folds import DataError
+    from wsvol.pseudo_labels.weights import WeightsError, check_weights
+
+    problems = []
+    try:
+        ensure_data(cfg)
+    except DataError as exc:
+        problems.append(str(exc))
+    try:
+        check_weights(cfg)  # named weights → files (in place)
+    except WeightsError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise DataError("\n".join(problems))
+
+
 def ensure_data(cfg) -> None:
     """Generate the synthetic dataset a config names if needed; fail at once if other data is missing."""
     synth = cfg.get("synthetic")
@@ -45,7 +64,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from wsvol.engine.runner import build_runner, prepare_work_dir
 
     cfg = load_checked_config(args)  # 0. everything checked before any work
-    ensure_data(cfg)  # 1. data
+    preflight(cfg)  # 1. data and weights
     set_threads()
     work = prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
     runner = build_runner(cfg)  # 2. model, losses, metrics — built from the registries
@@ -66,7 +85,7 @@ def test_checkpoint(args: argparse.Namespace, overlays_only: bool = False) -> in
     from wsvol.engine.runner import build_runner, prepare_work_dir
 
     cfg = load_checked_config(args)
-    ensure_data(cfg)
+    preflight(cfg)
     set_threads()
     work = prepare_work_dir(cfg, args.config, args.work_dir, None)
     cfg.load_from = args.checkpoint

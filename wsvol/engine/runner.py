@@ -72,7 +72,7 @@ def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, 
     config, or of ``work_dir`` when given), or a checkpoint file / run dir path.
     """
     if cfg.get("launcher", "none") != "none":
-        _init_distributed(cfg)
+        init_distributed(cfg)
     ckpt: Path | None = None
     if resume == "auto":
         run = Path(work_dir) if work_dir else latest_run_dir(config_path)
@@ -103,15 +103,19 @@ def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, 
     return work
 
 
-def _init_distributed(cfg) -> None:
+def init_distributed(cfg) -> None:
     """Start torch.distributed before the runner (gloo without CUDA), so ranks can agree early."""
     import torch
+    import torch.distributed
     from mmengine.dist import init_dist, is_distributed
 
-    if not torch.cuda.is_available():
-        cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
-    if not is_distributed():
+    if is_distributed():
+        return
+    if torch.cuda.is_available():
         init_dist(cfg.launcher, **cfg.get("env_cfg", {}).get("dist_cfg", {}))
+    else:  # mmengine's init_dist insists on a CUDA device; on CPU start gloo ourselves
+        cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+        torch.distributed.init_process_group("gloo")
 
 
 def _same_on_all_ranks(obj):

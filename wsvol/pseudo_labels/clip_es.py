@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wsvol.pseudo_labels.base import PseudoLabelSource, WeightsFile
+from wsvol.pseudo_labels.weights import resolve_named
 from wsvol.registry import PSEUDO_LABEL_SOURCES
 
 #: YouTube-Objects classes, by class id.
@@ -208,10 +209,12 @@ class ClipES(PseudoLabelSource):
     ) -> None:
         """Build the model and the prompts' text features.
 
-        ``logit_scale`` None uses the model's learned scale; ``image_pooling`` "patch_mean" is the
-        reference's image embedding (ln_post tokens averaged over patches, then projected), "cls"
-        is CLIP's usual class-token embedding; ``imagenet_norm`` only switches the ``mean``/``std``
-        the pipeline normalizes with, to reproduce the reference's ImageNet normalization.
+        ``pretrained`` is a weights file, the weights name ``clip_vit_b16_openai`` (found by
+        :mod:`wsvol.pseudo_labels.weights`), or None (random init); ``logit_scale`` None uses the
+        model's learned scale; ``image_pooling`` "patch_mean" is the reference's image embedding
+        (ln_post tokens averaged over patches, then projected), "cls" is CLIP's usual class-token
+        embedding; ``imagenet_norm`` only switches the ``mean``/``std`` the pipeline normalizes
+        with, to reproduce the reference's ImageNet normalization.
         """
         super().__init__()
         if "{}" not in template:
@@ -238,6 +241,7 @@ class ClipES(PseudoLabelSource):
             (IMAGENET_MEAN, IMAGENET_STD) if imagenet_norm else (CLIP_MEAN, CLIP_STD)
         )
 
+        pretrained = resolve_named(pretrained, self.weights_files(), "clip_es.pretrained")
         model = load_clip(model_name, pretrained, model_overrides)
         _check_architecture(model, model_name)
         self.model = model.float().eval().requires_grad_(False)
