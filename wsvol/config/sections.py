@@ -63,7 +63,20 @@ class PseudoLabelsSection:
     device: str | None = None
 
 
+@dataclass
+class BaselineSection:
+    """A classifier config trained and tested first, in ``<work dir>/baseline/``.
+
+    Its best checkpoint becomes ``{baseline_checkpoint}`` in the ``pseudo_labels`` section (the
+    ``cam`` source learns from it), and its test result goes into the final report next to the
+    model trained from its pseudo-labels. ``config`` is relative to the config that names it.
+    """
+
+    config: str
+
+
 SECTIONS: dict[str, type] = {
+    "baseline": BaselineSection,
     "synthetic": SyntheticSection,
     "report": ReportSection,
     "pseudo_labels": PseudoLabelsSection,

@@ -65,7 +65,9 @@ class FoldDataset(Dataset):
     Item ``i`` of epoch ``e`` draws its augmentation from ``SeedSequence([seed, e, i])``; the epoch
     comes from the index itself when the sampler yields :class:`~wsvol.data.samplers.EpochIndex`
     (robust to persistent workers), else from :meth:`set_epoch`. ``pseudo_label_reader(frame_id)``
-    gives a float map in [0, 1] (any size; resized to the frame) put in ``results["pseudo_map"]``.
+    gives a float map in [0, 1] (any size; resized to the frame) put in ``results["pseudo_map"]``;
+    ``pseudo_label_cache`` (a cache folder written by ``wsvol pseudo-labels``) is the same from a
+    config.
     Masks are read from ``<data_root>/masks/<frame id>.png`` where present (nonzero = object).
     """
 
@@ -79,6 +81,7 @@ class FoldDataset(Dataset):
         seed: int = 0,
         check_files: bool = False,
         pseudo_label_reader: Callable[[str], np.ndarray] | None = None,
+        pseudo_label_cache: str | None = None,
     ):
         self.data_root = Path(data_root)
         self.split = read_split(folds_root, split, class_map)
@@ -90,6 +93,10 @@ class FoldDataset(Dataset):
         self.videos: dict[str, list[str]] = self.split.videos()
         self.pipeline = build_pipeline(pipeline)
         self.seed, self.epoch = int(seed), 0
+        if pseudo_label_cache is not None:
+            from wsvol.pseudo_labels.cache import PseudoLabelCache
+
+            pseudo_label_reader = PseudoLabelCache.open(pseudo_label_cache)
         self.pseudo_label_reader = pseudo_label_reader
         self.mask_root = self.data_root / "masks"
 

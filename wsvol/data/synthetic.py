@@ -10,9 +10,9 @@ Videos are split into shots; in every frame one object of the video's class move
 textured, cluttered background with distractors, under camera pan, scale change and partial
 occlusion. Box areas are log-uniform over 10-60 % of the frame (more small and medium objects)
 and objects go anywhere in the frame, partly out of it at times, so that no fixed box (a
-centred one, say) localizes many of them. Splits are by video. Val/test frames get exact boxes (the bounding box of the
-visible object mask, inclusive pixel coordinates) and masks. The output is byte-identical for a
-given seed and size (with the same NumPy and OpenCV builds).
+centred one, say) localizes many of them. Splits are by video. Val/test frames get exact boxes
+(the bounding box of the visible object mask, inclusive pixel coordinates) and masks. The
+output is byte-identical for a given seed and size (with the same NumPy and OpenCV builds).
 """
 
 from __future__ import annotations

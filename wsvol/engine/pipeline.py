@@ -25,8 +25,8 @@ def preflight(cfg) -> None:
         ensure_data(cfg)
     except DataError as exc:
         problems.append(str(exc))
-    try:
-        check_weights(cfg)  # named weights → files (in place)
+    try:  # named weights → files (in place); the baseline stage makes the pseudo-label checkpoint
+        check_weights({k: v for k, v in cfg.items() if not (k == "pseudo_labels" and cfg.get("baseline"))})
     except WeightsError as exc:
         problems.append(str(exc))
     if problems:
@@ -36,7 +36,7 @@ def preflight(cfg) -> None:
 def ensure_data(cfg) -> None:
     """Generate the synthetic dataset a config names if needed; fail at once if other data is missing."""
     synth = cfg.get("synthetic")
-    if synth and not (Path(synth["out"]) / "folds" / "synthetic.json").is_file():
+    if synth:  # kept when the same dataset is there; another version or seed there is refused
         from wsvol.data.synthetic import generate_synthetic
 
         generate_synthetic(synth["out"], seed=synth.get("seed", 0), size=synth.get("size", "small"), progress=True)
@@ -58,25 +58,95 @@ def ensure_data(cfg) -> None:
 
 # -- the job -----------------------------------------------------------------------------------
 def run_pipeline(args: argparse.Namespace) -> int:
-    """Run every stage of a config in one work dir; return the exit status."""
+    """Run every stage of a config in one work dir; return the exit status.
+
+    data → [baseline classifier] → [pseudo-labels] → model → train → test → report
+    """
     from wsvol.cli.commands import load_checked_config, set_threads
-    from wsvol.engine.checkpoint import latest_checkpoint
-    from wsvol.engine.runner import build_runner, prepare_work_dir
+    from wsvol.engine.runner import prepare_work_dir
 
     cfg = load_checked_config(args)  # 0. everything checked before any work
+    work = prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
     preflight(cfg)  # 1. data and weights
     set_threads()
-    work = prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
-    runner = build_runner(cfg)  # 2. model, losses, metrics — built from the registries
+    results = {}
+    if cfg.get("baseline"):  # 2. the classifier whose CAMs become pseudo-labels
+        checkpoint, label, results[label] = run_baseline(cfg, work, args)
+        _fill_placeholders(cfg.get("pseudo_labels"), baseline_checkpoint=checkpoint)
+    if cfg.get("pseudo_labels"):  # 3. pseudo-labels, computed once and cached
+        from wsvol.pseudo_labels.generate import generate_pseudo_labels, open_pseudo_labels
+
+        _fill_placeholders(cfg.pseudo_labels, work_dir=str(work))
+        generate_pseudo_labels(cfg)
+        results = {"pseudo-labels": pseudo_label_result(cfg), **results}  # the reference of the report
+        cfg.train_dataloader.dataset.pseudo_label_cache = str(open_pseudo_labels(cfg).root)  # checked: complete, current
+    results[method_label(cfg)] = train_and_test(cfg, work)  # 4.–5. model, losses → train → test
+    report(work, results, cfg)  # 6. report
+    return 0
+
+
+def train_and_test(cfg, work: Path):
+    """Train (continuing from the latest checkpoint), load the best one on validation, test."""
+    from wsvol.engine.checkpoint import latest_checkpoint
+    from wsvol.engine.runner import build_runner
+
+    runner = build_runner(cfg)
     last = latest_checkpoint(work)
     if not (last and last.name == f"epoch_{cfg.train_cfg.get('max_epochs')}.pth"):
-        runner.train()  # 3. train (continues from the latest checkpoint with --resume)
+        runner.train()
     best = sorted(work.glob("best_*.pth"))
     if best:  # the checkpoint chosen on validation, as in the papers
         runner.load_checkpoint(str(best[-1]))
-    results = {method_label(cfg): test(runner)}  # 4. test
-    report(work, results, cfg)  # 5. report
-    return 0
+    return test(runner)
+
+
+def run_baseline(cfg, work: Path, args: argparse.Namespace):
+    """Train and test the ``baseline`` config in ``<work>/baseline``; its best checkpoint and result."""
+    from wsvol.config import check_config, load_config
+    from wsvol.engine.runner import prepare_work_dir
+
+    path = Path(cfg.filename).parent / cfg.baseline["config"]
+    base = load_config(path)
+    check_config(base)
+    base_work = prepare_work_dir(base, path, work / "baseline", "auto")
+    preflight(base)
+    result = train_and_test(base, base_work)
+    best = sorted(base_work.glob("best_*.pth")) or sorted(base_work.glob("epoch_*.pth"))
+    return str(best[-1]), f"baseline: {method_label(base)}", result
+
+
+def _fill_placeholders(section, **values) -> None:
+    """Replace ``{name}`` in the strings of a config section (``{work_dir}``, ``{baseline_checkpoint}``)."""
+    if section is None:
+        return
+    for key, value in list(section.items()):
+        if isinstance(value, str) and "{" in value:
+            section[key] = value.format_map(_Keep(values))
+        elif isinstance(value, dict):
+            _fill_placeholders(value, **values)
+
+
+class _Keep(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def pseudo_label_result(cfg, split: str = "test"):
+    """The cached pseudo-labels of ``split`` evaluated like a model's output (no class prediction)."""
+    import numpy as np
+
+    from wsvol.data.folds import read_split, video_id_of
+    from wsvol.evaluation import evaluate_records, frame_record
+    from wsvol.pseudo_labels.generate import open_pseudo_labels, split_data
+
+    data = split_data(cfg, split)
+    cache = open_pseudo_labels(cfg, split)
+    fold = read_split(data["folds_root"], split, data["class_map"])
+    records = [frame_record({"cam": cache(f.frame_id), "gt_boxes": np.asarray(f.boxes), "ori_size": f.size,
+                             "gt_label": f.label, "pred_label": -1, "frame_id": f.frame_id,
+                             "video_id": video_id_of(f.frame_id)})
+               for f in fold.frames if len(f.boxes)]
+    return evaluate_records(records, fold.class_names)
 
 
 def test_checkpoint(args: argparse.Namespace, overlays_only: bool = False) -> int:

@@ -139,4 +139,22 @@ def save_merged_config(cfg, path: Path) -> None:
 def build_runner(cfg) -> WsvolRunner:
     """A :class:`WsvolRunner` for a loaded, checked config."""
     cfg.setdefault("default_scope", "wsvol")
+    if cfg.get("launcher", "none") != "none":
+        _distributed_defaults(cfg)
     return WsvolRunner.from_cfg(cfg)
+
+
+def _distributed_defaults(cfg) -> None:
+    """What a distributed run needs beyond mmengine's defaults (CPU wrapper, synced buffers)."""
+    import torch
+
+    if cfg.get("model_wrapper_cfg") is None and not torch.cuda.is_available():
+        # mmengine passes device_ids=[LOCAL_RANK], which DDP rejects for a CPU module
+        cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None,
+                                     broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get("find_unused_parameters", False))
+    # Ranks update BatchNorm statistics on their own batches; average them after every epoch so
+    # that all ranks evaluate (and rank 0 saves) the same model.
+    hooks = list(cfg.get("custom_hooks") or [])
+    if not any(h.get("type") in ("SyncBuffersHook", "mmengine.SyncBuffersHook") for h in hooks):
+        cfg.custom_hooks = [*hooks, dict(type="SyncBuffersHook")]
