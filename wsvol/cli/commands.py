@@ -126,13 +126,15 @@ def set_threads() -> int:
 
 
 def _runner_for(args: argparse.Namespace):
-    from wsvol.engine.pipeline import preflight
+    from wsvol.engine.pipeline import attach_pseudo_labels, preflight
     from wsvol.engine.runner import build_runner, prepare_work_dir
 
     cfg = load_checked_config(args)
     preflight(cfg)
     set_threads()
-    prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
+    work = prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
+    if cfg.get("pseudo_labels") and cfg.get("train_dataloader"):  # trained from cached pseudo-labels
+        attach_pseudo_labels(cfg, work)
     return build_runner(cfg)
 
 

@@ -43,6 +43,8 @@ INJECTED = {
     "visualizer": {"name"},
     "hook": set(),
     "head": {"backbone", "num_classes"},
+    "cam_method": {"model", "target_layer"},
+    "runner": {"cfg", "work_dir"},
 }
 
 #: Where a component config sits → its registry kind (for keys whose constructor says nothing).
@@ -81,7 +83,8 @@ DEFAULT_TYPES = {
 def _runner_keys() -> set[str]:
     from mmengine.runner import Runner
 
-    return set(inspect.signature(Runner.__init__).parameters) - {"self", "cfg"}
+    extra = {"model_wrapper_cfg", "find_unused_parameters", "sync_bn", "runner_type"}  # read from cfg by mmengine
+    return (set(inspect.signature(Runner.__init__).parameters) - {"self", "cfg"}) | extra
 
 
 def sections() -> dict[str, type]:

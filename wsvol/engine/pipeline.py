@@ -20,6 +20,10 @@ def preflight(cfg) -> None:
     from wsvol.data.folds import DataError
     from wsvol.pseudo_labels.weights import WeightsError, check_weights
 
+    if cfg.get("launcher", "none") != "none":  # early, so that only rank 0 generates data
+        from wsvol.engine.runner import init_distributed
+
+        init_distributed(cfg)
     problems = []
     try:
         ensure_data(cfg)
@@ -35,11 +39,14 @@ def preflight(cfg) -> None:
 
 def ensure_data(cfg) -> None:
     """Generate the synthetic dataset a config names if needed; fail at once if other data is missing."""
+    from mmengine.dist import barrier, get_rank
+
     synth = cfg.get("synthetic")
-    if synth:  # kept when the same dataset is there; another version or seed there is refused
+    if synth and get_rank() == 0:  # kept when the same dataset is there; another version or seed there is refused
         from wsvol.data.synthetic import generate_synthetic
 
         generate_synthetic(synth["out"], seed=synth.get("seed", 0), size=synth.get("size", "small"), progress=True)
+    barrier()  # the other ranks wait for rank 0's data (on a file system they share)
     from wsvol.cli.commands import dataset_configs
     from wsvol.data.folds import DataError
 
@@ -62,6 +69,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
     data → [baseline classifier] → [pseudo-labels] → model → train → test → report
     """
+    from mmengine.dist import is_main_process
+
     from wsvol.cli.commands import load_checked_config, set_threads
     from wsvol.engine.runner import prepare_work_dir
 
@@ -74,27 +83,29 @@ def run_pipeline(args: argparse.Namespace) -> int:
         checkpoint, label, results[label] = run_baseline(cfg, work, args)
         _fill_placeholders(cfg.get("pseudo_labels"), baseline_checkpoint=checkpoint)
     if cfg.get("pseudo_labels"):  # 3. pseudo-labels, computed once and cached
-        from wsvol.pseudo_labels.generate import generate_pseudo_labels, open_pseudo_labels
+        from wsvol.pseudo_labels.generate import generate_pseudo_labels
 
         _fill_placeholders(cfg.pseudo_labels, work_dir=str(work))
         generate_pseudo_labels(cfg)
         results = {"pseudo-labels": pseudo_label_result(cfg), **results}  # the reference of the report
-        cfg.train_dataloader.dataset.pseudo_label_cache = str(open_pseudo_labels(cfg).root)  # checked: complete, current
+        attach_pseudo_labels(cfg, work)
     results[method_label(cfg)] = train_and_test(cfg, work)  # 4.–5. model, losses → train → test
-    report(work, results, cfg)  # 6. report
+    if is_main_process():  # the metrics gathered every rank's frames on rank 0
+        report(work, results, cfg)  # 6. report
     return 0
 
 
 def train_and_test(cfg, work: Path):
     """Train (continuing from the latest checkpoint), load the best one on validation, test."""
     from wsvol.engine.checkpoint import latest_checkpoint
-    from wsvol.engine.runner import build_runner
+    from wsvol.engine.runner import build_runner, same_on_all_ranks
 
     runner = build_runner(cfg)
     last = latest_checkpoint(work)
     if not (last and last.name == f"epoch_{cfg.train_cfg.get('max_epochs')}.pth"):
         runner.train()
-    best = sorted(work.glob("best_*.pth"))
+    # rank 0 looks once it has written its last checkpoint; the other ranks wait for its answer
+    best = same_on_all_ranks(sorted(work.glob("best_*.pth")))
     if best:  # the checkpoint chosen on validation, as in the papers
         runner.load_checkpoint(str(best[-1]))
     return test(runner)
@@ -108,11 +119,20 @@ def run_baseline(cfg, work: Path, args: argparse.Namespace):
     path = Path(cfg.filename).parent / cfg.baseline["config"]
     base = load_config(path)
     check_config(base)
+    base.launcher = cfg.get("launcher", "none")  # trained by the same processes
     base_work = prepare_work_dir(base, path, work / "baseline", "auto")
     preflight(base)
     result = train_and_test(base, base_work)
     best = sorted(base_work.glob("best_*.pth")) or sorted(base_work.glob("epoch_*.pth"))
     return str(best[-1]), f"baseline: {method_label(base)}", result
+
+
+def attach_pseudo_labels(cfg, work: Path) -> None:
+    """Point the training dataset at the (complete, current) pseudo-label cache of the config."""
+    from wsvol.pseudo_labels.generate import open_pseudo_labels
+
+    _fill_placeholders(cfg.pseudo_labels, work_dir=str(work))
+    cfg.train_dataloader.dataset.pseudo_label_cache = str(open_pseudo_labels(cfg).root)
 
 
 def _fill_placeholders(section, **values) -> None:
@@ -166,7 +186,8 @@ def test_checkpoint(args: argparse.Namespace, overlays_only: bool = False) -> in
         if method:
             _model(runner).set_cam({"type": method})
         results[method_label(cfg, method)] = test(runner)
-    report(work, results, cfg, overlays_only=overlays_only)
+    if runner.rank == 0:
+        report(work, results, cfg, overlays_only=overlays_only)
     return 0
 
 
@@ -197,9 +218,11 @@ def method_label(cfg, cam: str | None = None) -> str:
 
 # -- 4. test ---------------------------------------------------------------------------------
 def test(runner):
-    """Run the test loop; return the ``corloc`` metric's per-frame result."""
-    metrics = runner.test()
+    """Run the test loop; return the ``corloc`` metric's per-frame result (None on ranks > 0)."""
+    metrics = runner.test()  # the same numbers on every rank
     metric = next(m for m in runner.test_evaluator.metrics if hasattr(m, "last_result"))
+    if runner.rank != 0:
+        return None
     atomic_write_text(Path(runner.work_dir) / "test_metrics.json", json.dumps(metrics, indent=2, default=float))
     return metric.last_result
 

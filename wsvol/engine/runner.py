@@ -91,7 +91,7 @@ def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, 
         work = Path(work_dir) if work_dir else ckpt.parent
     else:
         work = Path(work_dir) if work_dir else new_work_dir(config_path)
-    work, ckpt = _same_on_all_ranks((work, ckpt))  # rank 0 decides (timestamps and ids differ)
+    work, ckpt = same_on_all_ranks((work, ckpt))  # rank 0 decides (timestamps and ids differ)
     cfg.work_dir = str(work)
     cfg.resume = ckpt is not None
     if ckpt is not None:
@@ -118,7 +118,19 @@ def init_distributed(cfg) -> None:
         torch.distributed.init_process_group("gloo")
 
 
-def _same_on_all_ranks(obj):
+def _rank_local_buffers() -> dict:
+    """DDP arguments that keep buffers rank-local during training, as mmengine does on CUDA."""
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    # torch >= 2.14 renamed ``broadcast_buffers`` (now deprecated) to ``forward_sync_buffers``
+    params = inspect.signature(DistributedDataParallel.__init__).parameters
+    return {"forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers": False}
+
+
+def same_on_all_ranks(obj):
+    """Rank 0's ``obj`` on every rank (``obj`` itself when not distributed)."""
     from mmengine.dist import broadcast_object_list, is_distributed
 
     if not is_distributed():
@@ -151,8 +163,8 @@ def _distributed_defaults(cfg) -> None:
     if cfg.get("model_wrapper_cfg") is None and not torch.cuda.is_available():
         # mmengine passes device_ids=[LOCAL_RANK], which DDP rejects for a CPU module
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None,
-                                     broadcast_buffers=False,
-                                     find_unused_parameters=cfg.get("find_unused_parameters", False))
+                                     find_unused_parameters=cfg.get("find_unused_parameters", False),
+                                     **_rank_local_buffers())
     # Ranks update BatchNorm statistics on their own batches; average them after every epoch so
     # that all ranks evaluate (and rank 0 saves) the same model.
     hooks = list(cfg.get("custom_hooks") or [])

@@ -153,9 +153,9 @@ class CorLocMetric(BaseMetric):
     """CorLoc (MaxBoxAcc v1, per class and averaged), CL, and PxAP / pixel IoU where masks exist.
 
     ``process`` keeps one compact record per frame with true boxes (uint8 map at the evaluation
-    size), so results gather cheaply across ranks, and ``None`` for a frame without: mmengine
-    interleaves the ranks' results and cuts the sampler's padding by counting one result per
-    dataset item. After ``evaluate`` (on the main process),
+    size), so results gather cheaply across ranks, and an empty dict for a frame without:
+    mmengine interleaves the ranks' results and cuts the sampler's padding by counting one result
+    per dataset item (and drops ``None``). After ``evaluate`` (on the main process),
     ``last_result`` is the per-frame :class:`EvaluationResult` (what ``write_report`` takes).
     """
 
@@ -182,15 +182,15 @@ class CorLocMetric(BaseMetric):
         self.last_result: EvaluationResult | None = None
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        """Keep a compact record of every output frame (``None`` for one without true boxes)."""
+        """Keep a compact record of every output frame (``{}`` for one without true boxes)."""
         for sample in data_samples:
-            self.results.append(frame_record(dict(sample), self.eval_size, self.taus))
+            self.results.append(frame_record(dict(sample), self.eval_size, self.taus) or {})
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """Metrics over all gathered frame records."""
         classes = self.classes or list((self.dataset_meta or {}).get("classes") or []) or None
         self.last_result = evaluate_records(
-            [r for r in results if r is not None],
+            [r for r in results if r],
             classes,
             tau_step=self.tau_step,
             iou_threshold=self.iou_threshold,

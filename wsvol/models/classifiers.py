@@ -24,6 +24,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from wsvol.cams import build_cam
+from wsvol.config import component
 from wsvol.registry import MODELS
 
 
@@ -74,7 +75,7 @@ class TagClassifier(BaseModel):
     head reads) and the default target layer.
     """
 
-    def __init__(self, num_classes: int, pretrained: str | None, cam: dict | str | None,
+    def __init__(self, num_classes: int, pretrained: str | None, cam: component("cam_method") | str | None,
                  target_layer: str | None, data_preprocessor: dict | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -182,7 +183,7 @@ class ResNetCAM(TagClassifier):
     """
 
     def __init__(self, backbone: str = "resnet50", num_classes: int = 10, pretrained: str | None = None,
-                 cam: dict | str | None = None, target_layer: str | None = None, dilated: bool = True,
+                 cam: component("cam_method") | str | None = None, target_layer: str | None = None, dilated: bool = True,
                  backbone_kwargs: dict | None = None, **kwargs: Any) -> None:
         super().__init__(num_classes, pretrained, cam, target_layer, **kwargs)
         stride = {"output_stride": 8} if dilated else {}
@@ -225,7 +226,7 @@ class ViTClassifier(TagClassifier):
     """
 
     def __init__(self, backbone: str = "vit_small_patch16_224", num_classes: int = 10,
-                 pretrained: str | None = None, cam: dict | str | None = None,
+                 pretrained: str | None = None, cam: component("cam_method") | str | None = None,
                  target_layer: str | None = None, backbone_kwargs: dict | None = None,
                  **kwargs: Any) -> None:
         super().__init__(num_classes, pretrained, cam, target_layer, **kwargs)

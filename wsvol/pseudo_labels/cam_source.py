@@ -101,7 +101,7 @@ class CamSource(PseudoLabelSource):
     """
 
     def __init__(self, checkpoint: str, model: component("model") | None = None,
-                 cam: dict | str | None = None, target_layer: str | None = None,
+                 cam: component("cam_method") | str | None = None, target_layer: str | None = None,
                  target: Literal["true", "predicted"] = "true",
                  input_size: int | Sequence[int] | None = None,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
