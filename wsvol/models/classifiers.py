@@ -10,7 +10,6 @@ CAM method of the ``cam`` config, e.g. ``model.cam.type=gradcam`` at test time).
 
 from __future__ import annotations
 
-import pickle
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,29 +24,8 @@ from torch import Tensor, nn
 
 from wsvol.cams import build_cam
 from wsvol.config import component
+from wsvol.pseudo_labels.weights import load_state_dict
 from wsvol.registry import MODELS
-
-
-def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """Tensors of a ``.safetensors`` or torch file (``state_dict``/``model`` entries unwrapped)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"pretrained weights not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device="cpu")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(f"{path} holds more than tensors and cannot be loaded safely "
-                         f"(weights_only=True); save its state dict alone: {err}") from err
-    for key in ("state_dict", "model"):
-        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
-            state = state[key]
-    if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ValueError(f"{path} does not hold a state dict of tensors")
-    return dict(state)
 
 
 def load_weights(module: nn.Module, state: Mapping[str, Tensor], source: str,
@@ -119,7 +97,7 @@ class TagClassifier(BaseModel):
     def load_pretrained(self, path: str | Path) -> None:
         """Load backbone weights (timm/DINO keys; the file's own classifier is dropped) or a whole
         classifier state dict (keys ``backbone.*`` and ``head.*``)."""
-        state = read_state_dict(path)
+        state = load_state_dict(path)
         if any(k.startswith("backbone.") for k in state):
             load_weights(self, state, str(path))
             return

@@ -37,7 +37,8 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from wsvol.config import component
-from wsvol.models.classifiers import load_weights, read_state_dict
+from wsvol.models.classifiers import load_weights
+from wsvol.pseudo_labels.weights import load_state_dict
 from wsvol.registry import BACKBONES, HEADS, LOSSES, MODELS, PIXEL_SAMPLERS
 
 DEFAULT_BACKBONE = {"type": "timm_vit", "arch": "vit_small_patch16_224.dino", "frozen": True}
@@ -206,7 +207,7 @@ class TrCAMV(BaseModel):
 
     def load_cls_head(self, path: str) -> None:
         """Load the classification head's weights from ``path`` (strict; see ``cls_head_checkpoint``)."""
-        state = read_state_dict(path)
+        state = load_state_dict(path)
         if any(k.startswith("cls_head.") for k in state):
             state = {k[len("cls_head."):]: v for k, v in state.items() if k.startswith("cls_head.")}
         elif state and all(k.startswith("module.") for k in state):
