@@ -15,33 +15,21 @@ Batch 32 runs once after a warm-up; use ``OMP_NUM_THREADS=1`` on a busy machine.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Sequence
 
 import torch
 
 from wsvol.cams import build_cam
 from wsvol.models.classifiers import ResNetCAM
+from wsvol.utils.timing import best_seconds
 
 METHODS = ("cam", "gradcam", "gradcampp", "smooth_gradcampp", "xgradcam", "layercam")
 SLACK = 1.2  # timing noise allowed over the ideal cost
 
 
 def _seconds(step: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Best wall time of ``repeats`` calls (after one warm-up call)."""
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    step()
-    sync()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        sync()
-        best = min(best, time.perf_counter() - start)
-    return best
+    """Best wall time of ``repeats`` calls after one warm-up call."""
+    return best_seconds(step, repeats, device)
 
 
 def _rows(model: ResNetCAM, batch: int, size: int, repeats: int, smooth_n: int, dev: torch.device) -> list[dict]:

@@ -9,31 +9,18 @@ Each measurement follows a warm-up at batch 1; ``ratio`` is the time over the Vi
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Sequence
 
 import timm
 import torch
 
 from wsvol.losses import DenseCRFLoss
+from wsvol.utils.timing import best_seconds
 
 
-def _seconds(
-    step: Callable[[int], None], batch_size: int, device: torch.device, repeats: int
-) -> float:
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    step(1)  # warm-up
-    sync()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step(batch_size)
-        sync()
-        best = min(best, time.perf_counter() - start)
-    return best
+def _seconds(step: Callable[[int], object], batch_size: int, device: torch.device, repeats: int) -> float:
+    """Best time of ``step(batch_size)`` after a warm-up ``step(1)``."""
+    return best_seconds(lambda: step(batch_size), repeats, device, warmup=lambda: step(1))
 
 
 def run(

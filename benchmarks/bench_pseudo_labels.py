@@ -27,22 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from wsvol.utils.timing import best_seconds
+
 
 def _seconds(step: Callable[[], object], repeats: int, device: torch.device) -> float:
     """Best wall time of ``repeats`` calls after one warm-up call."""
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    step()
-    sync()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        sync()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_seconds(step, repeats, device)
 
 
 def _clip_rows(batch: int, repeats: int, device: torch.device) -> tuple[list[dict], float]:

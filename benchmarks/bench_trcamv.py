@@ -17,7 +17,6 @@ quantized, its largest contour's box), against the network forward alone (``tens
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Sequence
 
 import torch
@@ -27,22 +26,12 @@ from mmengine.optim import OptimWrapper
 from wsvol.evaluation.localization import box_at_threshold, prepare_map
 from wsvol.losses import DenseCRFLoss
 from wsvol.models.trcamv import TrCAMV
+from wsvol.utils.timing import best_seconds
 
 
 def _seconds(step: Callable[[int], object], batch_size: int, device: torch.device, repeats: int) -> float:
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    step(1)  # warm-up
-    sync()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step(batch_size)
-        sync()
-        best = min(best, time.perf_counter() - start)
-    return best
+    """Best time of ``step(batch_size)`` after a warm-up ``step(1)``."""
+    return best_seconds(lambda: step(batch_size), repeats, device, warmup=lambda: step(1))
 
 
 def _batch(b: int, size: int, device: torch.device) -> tuple[torch.Tensor, list[dict]]:
