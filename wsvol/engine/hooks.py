@@ -106,3 +106,27 @@ class RichProgressHook(Hook):
 
     def after_test_epoch(self, runner, metrics=None) -> None:
         self._finish("test")
+
+
+@HOOKS.register_module(name="val_overlays")
+class ValOverlayHook(Hook):
+    """After each validation, write overlay PNGs (heatmap, predicted box red, true boxes green) of
+    ``limit`` frames to ``<work_dir>/overlays/val_epoch_<e>/`` — to watch localization improve."""
+
+    priority = "LOW"
+
+    def __init__(self, limit: int = 16) -> None:
+        self.limit = limit
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if get_rank() != 0:
+            return
+        from pathlib import Path
+
+        from wsvol.visualization.frames import frame_loader, save_overlays
+
+        result = next((m.last_result for m in runner.val_evaluator.metrics if getattr(m, "last_result", None)), None)
+        if result is None:
+            return
+        loader = frame_loader(runner.val_dataloader.dataset.data_root)
+        save_overlays(Path(runner.work_dir) / "overlays" / f"val_epoch_{runner.epoch}", result, loader, self.limit)
