@@ -136,23 +136,11 @@ def set_threads() -> int:
     return free
 
 
-def _runner_for(args: argparse.Namespace):
-    from wsvol.engine.pipeline import attach_pseudo_labels, preflight
-    from wsvol.engine.runner import build_runner, prepare_work_dir
-
-    cfg = load_checked_config(args)
-    preflight(cfg)
-    set_threads()
-    work = prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
-    if cfg.get("pseudo_labels") and cfg.get("train_dataloader"):  # trained from cached pseudo-labels
-        attach_pseudo_labels(cfg, work)
-    return build_runner(cfg)
-
-
 # -- handlers -------------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
-    runner = _runner_for(args)
-    runner.train()
+    from wsvol.engine.pipeline import prepare_runner
+
+    prepare_runner(args, resume=args.resume, train=True)[0].train()
     return 0
 
 

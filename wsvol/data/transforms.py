@@ -101,9 +101,10 @@ class Resize:
         return resize_results(results, h, w)
 
 
-@TRANSFORMS.register_module(name="random_crop")
-class RandomCrop:
-    """Crop a random (h, w) window (the image must be at least that large)."""
+class _Crop:
+    """A (h, w) window of an image at least that large; subclasses choose where it starts."""
+
+    name = "crop"
 
     def __init__(self, size: int | Sequence[int]):
         self.h, self.w = _hw(size)
@@ -112,28 +113,34 @@ class RandomCrop:
         H, W = results["img"].shape[:2]
         if H < self.h or W < self.w:
             raise ValueError(
-                f"random_crop of {self.h}x{self.w} (h×w) from a smaller {H}x{W} image; resize first"
+                f"{self.name} of {self.h}x{self.w} (h×w) from a smaller {H}x{W} image; resize first"
             )
-        rng = _rng(results)
-        top, left = int(rng.integers(0, H - self.h + 1)), int(rng.integers(0, W - self.w + 1))
+        top, left = self.origin(H, W, results)
         return crop_results(results, top, left, self.h, self.w)
+
+    def origin(self, H: int, W: int, results: dict) -> tuple[int, int]:
+        raise NotImplementedError
+
+
+@TRANSFORMS.register_module(name="random_crop")
+class RandomCrop(_Crop):
+    """Crop a random (h, w) window (the image must be at least that large)."""
+
+    name = "random_crop"
+
+    def origin(self, H: int, W: int, results: dict) -> tuple[int, int]:
+        rng = _rng(results)
+        return int(rng.integers(0, H - self.h + 1)), int(rng.integers(0, W - self.w + 1))
 
 
 @TRANSFORMS.register_module(name="center_crop")
-class CenterCrop:
+class CenterCrop(_Crop):
     """Crop the central (h, w) window (torchvision's rounding)."""
 
-    def __init__(self, size: int | Sequence[int]):
-        self.h, self.w = _hw(size)
+    name = "center_crop"
 
-    def __call__(self, results: dict) -> dict:
-        H, W = results["img"].shape[:2]
-        if H < self.h or W < self.w:
-            raise ValueError(
-                f"center_crop of {self.h}x{self.w} (h×w) from a smaller {H}x{W} image; resize first"
-            )
-        top, left = int(round((H - self.h) / 2)), int(round((W - self.w) / 2))
-        return crop_results(results, top, left, self.h, self.w)
+    def origin(self, H: int, W: int, results: dict) -> tuple[int, int]:
+        return int(round((H - self.h) / 2)), int(round((W - self.w) / 2))
 
 
 @TRANSFORMS.register_module(name="random_resized_crop")

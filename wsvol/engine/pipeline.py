@@ -169,17 +169,27 @@ def pseudo_label_result(cfg, split: str = "test"):
     return evaluate_records(records, fold.class_names)
 
 
-def test_checkpoint(args: argparse.Namespace, overlays_only: bool = False) -> int:
-    """``wsvol test``: evaluate a checkpoint, with one or several CAM methods, and report."""
+def prepare_runner(args: argparse.Namespace, resume: str | None = None, load_from: str | None = None,
+                   train: bool = False):
+    """``(runner, cfg, work dir)`` for one stage (``wsvol train`` / ``test``): config checked,
+    data and weights found, work dir ready; training reads the config's pseudo-label cache."""
     from wsvol.cli.commands import load_checked_config, set_threads
     from wsvol.engine.runner import build_runner, prepare_work_dir
 
     cfg = load_checked_config(args)
     preflight(cfg)
     set_threads()
-    work = prepare_work_dir(cfg, args.config, args.work_dir, None)
-    cfg.load_from = args.checkpoint
-    runner = build_runner(cfg)
+    work = prepare_work_dir(cfg, args.config, args.work_dir, resume)
+    if train and cfg.get("pseudo_labels") and cfg.get("train_dataloader"):
+        attach_pseudo_labels(cfg, work)
+    if load_from:
+        cfg.load_from = load_from
+    return build_runner(cfg), cfg, work
+
+
+def test_checkpoint(args: argparse.Namespace, overlays_only: bool = False) -> int:
+    """``wsvol test``: evaluate a checkpoint, with one or several CAM methods, and report."""
+    runner, cfg, work = prepare_runner(args, load_from=args.checkpoint)
     methods = _cam_methods(getattr(args, "cams", None))
     results = {}
     for method in methods or [None]:
