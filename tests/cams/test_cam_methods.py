@@ -164,3 +164,16 @@ def test_cam_head_weights_sources(gapnet, deepnet, images):
                                 torch.nn.Flatten(), torch.nn.Linear(4, 3))
     with pytest.raises(ValueError, match="no cam_weights"):
         CAM(plain, "1").raw(images)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", NAMES)
+def test_cuda_maps_equal_the_cpu_maps(deepnet, images, name):
+    cpu, _ = build_cam(name, deepnet, "act").raw(images, None)
+    net = deepnet.cuda()
+    try:
+        gpu, _ = build_cam(name, net, "act").raw(images.cuda(), None)
+    finally:
+        deepnet.cpu()
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu().double(), cpu.double(), rtol=1e-4, atol=1e-6)

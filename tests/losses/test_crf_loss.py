@@ -160,3 +160,18 @@ def test_properties_and_errors():
         loss(logits, images[:, :, :4])
     with pytest.raises(ValueError, match="scale"):
         DenseCRFLoss(scale=0.0)
+
+
+@pytest.mark.cuda
+def test_cuda_float32_matches_the_cpu_float64_value_and_gradient():
+    logits, images = _inputs(2, 2, 24, 20, seed=9)
+    loss = DenseCRFLoss(sigma_xy=10.0, sigma_rgb=15.0, scale=1.0, loss_weight=1.0)
+    ref_logits = logits.clone().requires_grad_()
+    ref = loss(ref_logits, images)
+    ref.backward()
+    gpu_logits = logits.float().cuda().requires_grad_()
+    got = loss(gpu_logits, images.float().cuda())
+    got.backward()
+    assert got.device.type == "cuda"
+    torch.testing.assert_close(got.double().cpu(), ref.detach(), rtol=1e-3, atol=0)
+    torch.testing.assert_close(gpu_logits.grad.double().cpu(), ref_logits.grad, rtol=1e-3, atol=1e-6)

@@ -105,6 +105,7 @@ BACKBONES = {  # arch, img size, extra kwargs, expected upsampling blocks
     "p8": ("vit_small_patch8_224.dino", (32, 32), {}, 3),
     "p14_reg4": ("vit_small_patch14_reg4_dinov2", (56, 56), {}, 4),
     "p16_reg_tokens": ("vit_small_patch16_224.dino", (32, 32), {"reg_tokens": 2}, 4),
+    "hybrid_stride8": ("vit_tiny_r_s16_p8_224", (48, 48), {"patch_size": 2}, 3),  # ResNet stem + 2×2 patches
 }
 
 

@@ -232,3 +232,29 @@ def test_config_errors_are_named():
         tiny(losses=dict(cls=dict(type="partial_ce")))
     with pytest.raises(ValueError, match="unknown forward mode 'logits'"):
         tiny()(torch.zeros(1, 3, SIZE, SIZE), mode="logits")
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_cuda_amp_training_lowers_the_loss_and_predicts_on_the_cpu(dtype):
+    """The --amp path (mmengine's AmpOptimWrapper): finite terms in mixed precision, a loss that
+    falls as on the CPU, a float32 CRF, and predictions handed back on the CPU."""
+    from mmengine.optim import AmpOptimWrapper
+
+    model = tiny(losses=ALL_LOSSES, train_cls_head=True, pixel_sampler=dict(k=8))
+    b = batch(model)
+    model.cuda().train()
+    gpu = {"inputs": [x.cuda() for x in b["inputs"]],
+           "data_samples": [{**s, "pseudo_map": s["pseudo_map"].cuda()} for s in b["data_samples"]]}  # fmt: skip
+    params = [p for p in model.parameters() if p.requires_grad]
+    wrapper = AmpOptimWrapper(optimizer=torch.optim.SGD(params, lr=0.05, momentum=0.9), dtype=dtype)
+    before = total(model, gpu)
+    logs = [model.train_step(gpu, wrapper) for _ in range(15)]
+    after = total(model, gpu)
+    assert all(torch.isfinite(v) for log in logs for v in log.values())
+    assert after < 0.7 * before, (before, after)
+    with torch.autocast("cuda", dtype=getattr(torch, dtype)):
+        terms = model(gpu["inputs"], gpu["data_samples"], mode="loss")
+    assert terms["loss_crf"].dtype == torch.float32
+    out = model.eval().test_step(gpu)
+    assert out[0]["cam"].device.type == "cpu" and out[0]["cam"].shape == (SIZE, SIZE)

@@ -23,6 +23,8 @@ CASES = {
         16,
         5,
     ),
+    # hybrid: a ResNet stem (stride 4) then 2×2 patches of its features, tokens at stride 8
+    "hybrid_stem_p2": ("vit_tiny_r_s16_p8_224", 32, {"patch_size": 2}, 8, 1),
 }
 
 
@@ -93,7 +95,8 @@ def test_geometry(case):
     assert backbone.patch_size == (patch, patch)
     assert backbone.grid_size == (img // patch, img // patch)
     assert backbone.img_size == (img, img)
-    assert backbone.mean == IMAGENET_DEFAULT_MEAN and backbone.std == IMAGENET_DEFAULT_STD
+    mean, std = ((0.5,) * 3, (0.5,) * 3) if case.startswith("hybrid") else (IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD)
+    assert backbone.mean == mean and backbone.std == std  # timm's normalization of that model
 
 
 def test_mean_std_follow_the_pretrained_cfg():

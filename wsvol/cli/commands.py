@@ -93,6 +93,11 @@ def add_core_commands(sub: argparse._SubParsersAction) -> None:
     plugins_sub = plugins.add_subparsers(dest="plugins_command", metavar="ACTION")
     plugins_sub.add_parser("list", help="plugins, distributions, components").set_defaults(func=_plugins_list)
 
+    p = sub.add_parser("bench", help="run the benchmarks of a source checkout (python -m benchmarks): one table of ratios",
+                       description="run benchmarks/ of a wsvol source checkout; arguments go to python -m benchmarks",
+                       add_help=False)
+    p.set_defaults(func=_bench, pass_through=True)  # every argument goes on, e.g. --only bench_crf, --help
+
 
 # -- shared steps ---------------------------------------------------------------------------
 def load_checked_config(args: argparse.Namespace):
@@ -137,6 +142,25 @@ def set_threads() -> int:
 
 
 # -- handlers -------------------------------------------------------------------------------
+def _bench(args: argparse.Namespace) -> int:
+    import importlib
+    import sys
+
+    import wsvol
+
+    # benchmarks/ sits beside wsvol/ in a checkout (editable install), or in the current folder
+    roots = [Path(wsvol.__file__).resolve().parents[1], Path.cwd()]
+    root = next((r for r in roots if (r / "benchmarks" / "__main__.py").is_file()), None)
+    if root is None:
+        raise FileNotFoundError(
+            "wsvol bench runs the benchmarks/ folder of a wsvol source checkout, and none was found in "
+            + " or ".join(str(r) for r in dict.fromkeys(roots))
+            + ": clone the repository and run it from its root"
+        )
+    sys.path.insert(0, str(root))
+    return int(importlib.import_module("benchmarks.__main__").main(args.extra_args) or 0)
+
+
 def _train(args: argparse.Namespace) -> int:
     from wsvol.engine.pipeline import prepare_runner
 

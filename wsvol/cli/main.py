@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get("WSVOL_DEBUG") == "1"
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and not getattr(args, "pass_through", False):
+            parser.parse_args(argv)  # the usual "unrecognized arguments" error
+        args.extra_args = extra
         if not getattr(args, "func", None):
             target = getattr(args, "_parser", parser)
             target.print_help()

@@ -86,8 +86,9 @@ class TimmViT(nn.Module):
         self.num_heads: int = attn.num_heads
         self.num_prefix_tokens: int = model.num_prefix_tokens
         self.img_size: tuple[int, int] = _pair(model.patch_embed.img_size)
-        self.patch_size: tuple[int, int] = _pair(model.patch_embed.patch_size)
         self.grid_size: tuple[int, int] = _pair(model.patch_embed.grid_size)
+        # input pixels per token: the patch size, or a hybrid's stem stride × its patch size
+        self.patch_size: tuple[int, int] = (self.img_size[0] // self.grid_size[0], self.img_size[1] // self.grid_size[1])
         self.num_patches: int = self.grid_size[0] * self.grid_size[1]
         self.mean: tuple[float, ...] = tuple(model.pretrained_cfg["mean"])
         self.std: tuple[float, ...] = tuple(model.pretrained_cfg["std"])

@@ -1,0 +1,83 @@
+"""Data loading with 1 vs 2 worker processes: the synthetic training loader of the shipped configs.
+
+    python benchmarks/bench_workers.py [--frames 640] [--data data/synthetic-small]
+
+The loader is ``configs/_base_/datasets/synthetic_small.yaml``'s ``train_dataloader`` (JPEG
+decode, resize, random crop, flip, normalize, pack, collate; batch 32), built through the same
+runner code as training, over the training split of the ``small`` synthetic set (generated into
+a temporary folder unless ``--data`` names one). Each setting reads the same ``--frames`` frames
+after a warm-up batch (worker start-up excluded) and keeps the best of ``--repeats``. The ratio is
+the 2-worker time over the 1-worker time: at most 0.75 (2 workers at least 1.33x as fast) is the
+target on a machine with 2 free cores; a busy machine shows less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+CONFIG = Path(__file__).parents[1] / "configs" / "_base_" / "datasets" / "synthetic_small.yaml"
+
+
+def _loader_seconds(loader_cfg: dict, workers: int, batches: int) -> float:
+    """Seconds to draw ``batches`` batches after the first one (which starts the workers)."""
+    from wsvol.engine.runner import WsvolRunner
+
+    cfg = {**copy.deepcopy(loader_cfg), "num_workers": workers, "persistent_workers": workers > 0}
+    loader = WsvolRunner.build_dataloader(cfg, seed=0)
+    it = iter(loader)
+    next(it)
+    start = time.perf_counter()
+    for _ in itertools.islice(it, batches):
+        pass
+    seconds = time.perf_counter() - start
+    del it, loader
+    return seconds
+
+
+def run(frames: int = 640, data: str | None = None, repeats: int = 2) -> list[dict]:
+    """Rows {name, seconds, ratio, target}: 0, 1 and 2 workers; the 2-vs-1 ratio has the target."""
+    from wsvol.config import load_config
+    from wsvol.data.synthetic import generate_synthetic
+
+    with tempfile.TemporaryDirectory(prefix="wsvol-bench-") as tmp:
+        root = Path(data) if data else Path(tmp) / "synthetic-small"
+        generate_synthetic(root, size="small", progress=False)
+        loader_cfg = load_config(CONFIG).train_dataloader.to_dict()
+        loader_cfg["dataset"].update(data_root=str(root), folds_root=str(root / "folds"))
+        batches = max(1, frames // loader_cfg["batch_size"])
+        seconds = {w: min(_loader_seconds(loader_cfg, w, batches) for _ in range(repeats)) for w in (0, 1, 2)}
+    n = batches * loader_cfg["batch_size"]
+    return [
+        {"name": f"1 worker ({n} frames)", "seconds": seconds[1], "ratio": 1.0, "target": None},
+        {"name": "0 workers (in the main process) / 1 worker", "seconds": seconds[0],
+         "ratio": seconds[0] / seconds[1], "target": None},
+        {"name": "2 workers / 1 worker", "seconds": seconds[2], "ratio": seconds[2] / seconds[1], "target": 0.75},
+    ]  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print ``run()`` as a rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=640)
+    parser.add_argument("--data", help="an existing synthetic 'small' dataset (default: generate one)")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+    table = Table(title="data loading: 1 vs 2 workers")
+    for col in ("measure", "seconds", "ratio", "target"):
+        table.add_column(col, justify="left" if col == "measure" else "right")
+    for r in run(args.frames, args.data, args.repeats):
+        table.add_row(r["name"], f"{r['seconds']:.3f}", f"{r['ratio']:.3g}", "" if r["target"] is None else f"≤ {r['target']}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
