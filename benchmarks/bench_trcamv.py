@@ -50,7 +50,7 @@ def run(
     size: int = 224,
     crf_scales: Sequence[float] = (0.5, 0.25),
     tau: float = 0.5,
-    repeats: int = 1,
+    repeats: int = 3,
     device: str | None = None,
 ) -> list[dict]:
     """Rows {name, seconds, ratio, target}: ratio ≤ target is the goal (target None: information)."""
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--crf-scales", type=float, nargs="+", default=[0.5, 0.25],
                         help="the model's CRF scale first; the others are timed alone")
     parser.add_argument("--tau", type=float, default=0.5)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default=None)
     args = parser.parse_args(argv)
     rows = run(args.batch_size, args.size, args.crf_scales, args.tau, args.repeats, args.device)

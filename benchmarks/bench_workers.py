@@ -26,8 +26,14 @@ CONFIG = Path(__file__).parents[1] / "configs" / "_base_" / "datasets" / "synthe
 
 def _loader_seconds(loader_cfg: dict, workers: int, batches: int) -> float:
     """Seconds to draw ``batches`` batches after the first one (which starts the workers)."""
-    from wsvol.engine.runner import WsvolRunner
+    from mmengine.registry import DefaultScope
 
+    from wsvol.engine.runner import WsvolRunner
+    from wsvol.plugin_manager import register_all
+
+    register_all()
+    if DefaultScope.get_current_instance() is None:
+        DefaultScope.get_instance("wsvol-bench-workers", scope_name="wsvol")
     cfg = {**copy.deepcopy(loader_cfg), "num_workers": workers, "persistent_workers": workers > 0}
     loader = WsvolRunner.build_dataloader(cfg, seed=0)
     it = iter(loader)

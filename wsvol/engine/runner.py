@@ -153,7 +153,37 @@ def build_runner(cfg) -> WsvolRunner:
     cfg.setdefault("default_scope", "wsvol")
     if cfg.get("launcher", "none") != "none":
         _distributed_defaults(cfg)
-    return WsvolRunner.from_cfg(cfg)
+    runner = WsvolRunner.from_cfg(cfg)
+    check_normalization(cfg, runner.model.module if is_model_wrapper(runner.model) else runner.model)
+    return runner
+
+
+def check_normalization(cfg, model) -> None:
+    """A model that undoes the input normalization (``mean``/``std`` buffers, e.g. TrCAM-V for
+    the CRF's colours) must undo what the data pipelines' ``normalize`` did; else raise, naming both."""
+    import torch
+
+    from wsvol.config.loader import ConfigError, provenance_of, where
+    from wsvol.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    mean, std = getattr(model, "mean", None), getattr(model, "std", None)
+    if not (isinstance(mean, torch.Tensor) and isinstance(std, torch.Tensor) and mean.numel() == std.numel() == 3):
+        return
+    ours = (mean.flatten().tolist(), std.flatten().tolist())
+    for split in ("train", "val", "test"):
+        steps = ((cfg.get(f"{split}_dataloader") or {}).get("dataset") or {}).get("pipeline") or []
+        for i, step in enumerate(steps):
+            if not isinstance(step, dict) or step.get("type") != "normalize":
+                continue
+            theirs = (list(step.get("mean", IMAGENET_MEAN)), list(step.get("std", IMAGENET_STD)))
+            if any(abs(a - b) > 1e-4 for x, y in zip(ours, theirs) for a, b in zip(x, y)):
+                key = f"{split}_dataloader.dataset.pipeline"
+                fmt = lambda v: "[" + ", ".join(f"{x:.4g}" for x in v) + "]"  # noqa: E731
+                raise ConfigError(
+                    f"{where(provenance_of(cfg), key)}: {key}[{i}] normalizes with mean {fmt(theirs[0])}, "
+                    f"std {fmt(theirs[1])}, but model ({type(model).__name__}) undoes mean {fmt(ours[0])}, "
+                    f"std {fmt(ours[1])} (model.mean / model.std, by default its backbone's): set one to match"
+                )
 
 
 def _distributed_defaults(cfg) -> None:
