@@ -130,15 +130,37 @@ def _select_device(device: str) -> None:
 
 
 def set_threads() -> int:
-    """Torch threads follow the free cores (busy cores make extra threads several times slower)."""
+    """Torch threads follow the free cores (busy cores make extra threads several times slower).
+
+    ``OMP_NUM_THREADS`` wins when set. Busy cores are counted from the tasks runnable right now
+    (Linux), not the 1-minute load average, which still counts a ``pip install`` that just ended.
+    """
     import torch
 
     if "OMP_NUM_THREADS" in os.environ:
         return torch.get_num_threads()
-    cores = os.cpu_count() or 1
-    free = max(1, min(cores, round(cores - os.getloadavg()[0])))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    free = max(1, min(cores, round(cores - busy_cores())))
     torch.set_num_threads(free)
     return free
+
+
+def busy_cores(samples: int = 5, interval: float = 0.04) -> float:
+    """Other tasks running now: the median of a few reads of /proc/loadavg's runnable count, less
+    this process's own thread; elsewhere the 1-minute load average."""
+    import statistics
+    import time
+
+    try:
+        counts = []
+        for i in range(samples):
+            if i:
+                time.sleep(interval)
+            runnable = Path("/proc/loadavg").read_text().split()[3].split("/")[0]
+            counts.append(max(0, int(runnable) - 1))
+        return float(statistics.median(counts))
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0]
 
 
 # -- handlers -------------------------------------------------------------------------------
