@@ -49,6 +49,17 @@ def wsvol(*args, cwd):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
+def kill_once_written(run: subprocess.Popen, checkpoint: Path, timeout: float) -> None:
+    """SIGKILL ``run`` half a second after ``checkpoint`` appears (i.e. in the next epoch)."""
+    deadline = time.time() + timeout
+    while not checkpoint.exists():
+        assert run.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+
+
 def weights(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
 
@@ -65,13 +76,7 @@ def test_sigkill_then_resume_gives_the_same_weights(tmp_path):
     assert full.wait(timeout=600) == 0, full.stderr.read()
 
     run = wsvol("train", str(cfg), "--work-dir", "killed", cwd=tmp_path)
-    deadline = time.time() + 600
-    while not (tmp_path / "killed" / "epoch_2.pth").exists():  # kill during epoch 3
-        assert run.poll() is None and time.time() < deadline, "training ended before it could be killed"
-        time.sleep(0.05)
-    time.sleep(0.5)
-    run.send_signal(signal.SIGKILL)
-    run.wait()
+    kill_once_written(run, tmp_path / "killed" / "epoch_2.pth", timeout=600)  # kill during epoch 3
     assert not (tmp_path / "killed" / "epoch_4.pth").exists()
     kept = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "killed").glob("epoch_*.pth")}
 
@@ -117,13 +122,7 @@ def test_trcamv_run_sigkill_then_resume_gives_the_same_weights_and_report(tmp_pa
     assert full.wait(timeout=900) == 0, full.stderr.read()
 
     run = wsvol("run", "trc.yaml", "--work-dir", "killed", cwd=tmp_path)
-    deadline = time.time() + 900
-    while not (tmp_path / "killed" / "epoch_2.pth").exists():  # TrCAM-V's own checkpoints: kill in epoch 3
-        assert run.poll() is None and time.time() < deadline, "the run ended before it could be killed"
-        time.sleep(0.05)
-    time.sleep(0.5)
-    run.send_signal(signal.SIGKILL)
-    run.wait()
+    kill_once_written(run, tmp_path / "killed" / "epoch_2.pth", timeout=900)  # TrCAM-V's own: kill in epoch 3
     assert not (tmp_path / "killed" / "epoch_4.pth").exists()
     assert not (tmp_path / "killed" / "report").exists()
 
