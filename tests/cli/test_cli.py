@@ -76,3 +76,11 @@ def test_busy_cores_counts_tasks_running_now():
         for p in spin:
             p.kill()
             p.wait()
+
+
+def test_amp_without_cuda_stops_before_any_work(tmp_path):
+    out = run("-m", "wsvol", "train", str(Path(__file__).parents[2] / "configs/cam/layercam_synthetic.yaml"),
+              "--amp", "--device", "cpu", "--work-dir", str(tmp_path / "run"))
+    assert out.returncode == 1
+    assert "--amp" in out.stderr and "CUDA device" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "run").exists()

@@ -111,6 +111,13 @@ def load_checked_config(args: argparse.Namespace):
         cfg.setdefault("randomness", {})
         cfg.randomness["seed"] = args.seed
     if getattr(args, "amp", False):
+        import torch
+
+        from wsvol.config.loader import ConfigError
+
+        if not torch.cuda.is_available():
+            raise ConfigError("--amp: mixed precision runs on a CUDA device (mmengine's AmpOptimWrapper) "
+                              "and torch sees none here; leave --amp out on a CPU")
         cfg.setdefault("optim_wrapper", {})
         cfg.optim_wrapper["type"] = "AmpOptimWrapper"
     if getattr(args, "launcher", None):

@@ -34,7 +34,7 @@ def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
 
 @BACKBONES.register_module(name="timm_vit")
 class TimmViT(nn.Module):
-    """Any timm vision transformer (DeiT, DINO ViT, ViT with registers, ...) as a backbone.
+    """Any timm vision transformer (DeiT, DINO ViT, ViT with registers, hybrid ViT with a ResNet stem, ...) as a backbone.
 
     Args:
         arch: timm model name, e.g. ``vit_small_patch16_224.dino`` (the reference's DINO ViT-S/16)
@@ -48,7 +48,11 @@ class TimmViT(nn.Module):
             (the reference code freezes it).
         num_last_blocks: how many of the last blocks give a CLS token.
         **timm_kwargs: passed to ``timm.create_model`` (e.g. ``depth``, ``embed_dim``,
-            ``num_heads``, ``reg_tokens``, ``qk_norm``).
+            ``num_heads``, ``reg_tokens``, ``qk_norm``; for a hybrid such as
+            ``vit_tiny_r_s16_p8_224``, ``patch_size`` counts stem-feature pixels).
+
+    ``patch_size`` (attribute) is input pixels per token: the patch size, or for a hybrid its
+    stem's stride times its patch size.
     """
 
     def __init__(
