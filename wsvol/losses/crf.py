@@ -19,7 +19,8 @@ colour. Notes on how it relates to the reference (TCAM/TrCAM's ``DenseCRFLoss``)
   reference's σ_xy × scale. Each low-res pixel stands for (H·W)/(h·w) input pixels and L is a
   sum over pairs, so the low-res sum is multiplied by ((H·W)/(h·w))² to estimate the
   full-resolution value (the reference does not rescale; at its scale 1 the two agree).
-  The computation at h×w itself is exact: no lattice, no truncation of the kernel.
+  The computation at h×w itself is exact: no lattice, no truncation of the kernel (only kernel
+  values below e⁻⁸⁰ ≈ 2e-35 are raised to it; see ``_MIN_EXPONENT``).
 * Memory and speed: W is never stored. It is built in cache-sized square tiles of at most
   ``block_elems`` entries (over the whole batch), only on and above the diagonal (W is
   symmetric), multiplied with [S, 1] and dropped; the backward pass reuses
