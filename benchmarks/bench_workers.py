@@ -26,14 +26,8 @@ CONFIG = Path(__file__).parents[1] / "configs" / "_base_" / "datasets" / "synthe
 
 def _loader_seconds(loader_cfg: dict, workers: int, batches: int) -> float:
     """Seconds to draw ``batches`` batches after the first one (which starts the workers)."""
-    from mmengine.registry import DefaultScope
-
     from wsvol.engine.runner import WsvolRunner
-    from wsvol.plugin_manager import register_all
 
-    register_all()
-    if DefaultScope.get_current_instance() is None:
-        DefaultScope.get_instance("wsvol-bench-workers", scope_name="wsvol")
     cfg = {**copy.deepcopy(loader_cfg), "num_workers": workers, "persistent_workers": workers > 0}
     loader = WsvolRunner.build_dataloader(cfg, seed=0)
     it = iter(loader)
@@ -48,9 +42,15 @@ def _loader_seconds(loader_cfg: dict, workers: int, batches: int) -> float:
 
 def run(frames: int = 640, data: str | None = None, repeats: int = 2) -> list[dict]:
     """Rows {name, seconds, ratio, target}: 0, 1 and 2 workers; the 2-vs-1 ratio has the target."""
+    from mmengine.registry import DefaultScope
+
     from wsvol.config import load_config
     from wsvol.data.synthetic import generate_synthetic
+    from wsvol.plugin_manager import register_all
 
+    register_all()  # the loader's components are built by name, in wsvol's registry scope
+    if DefaultScope.get_current_instance() is None:
+        DefaultScope.get_instance("wsvol-bench-workers", scope_name="wsvol")
     with tempfile.TemporaryDirectory(prefix="wsvol-bench-") as tmp:
         root = Path(data) if data else Path(tmp) / "synthetic-small"
         generate_synthetic(root, size="small", progress=False)
