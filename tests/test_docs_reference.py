@@ -155,7 +155,7 @@ def test_constructor_keys_follow_kwargs_up_to_the_base():
 
 
 def test_weights_doc_names_every_known_weights_file():
-    from wsvol.pseudo_labels.weights import known_weights
+    from wsvol.weights import known_weights
 
     text = (ROOT / "docs" / "weights.md").read_text(encoding="utf-8")
     for name, known in known_weights().items():

@@ -135,7 +135,7 @@ def arg_docs(*docs: str | None) -> dict[str, str]:
 
 def format_hint(hint: Any) -> str:
     """A type hint as a reader writes it: ``int | None``, ``component("backbone")``, ``list[str]``."""
-    from wsvol.config.checker import Kind
+    from wsvol.config.types import Kind
 
     if hint is inspect.Parameter.empty:
         return ""

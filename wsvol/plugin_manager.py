@@ -1,9 +1,11 @@
 """Discovers plugins (entry-point group ``wsvol.plugins``) and calls their hooks.
 
 The built-in plugin (``wsvol.builtin_plugin``) is registered first and goes through the same
-hooks as third-party ones. A plugin that fails to import, to validate against the hook specs
-or to register is reported (plugin, distribution, short reason), rolled back, and all other
-plugins still load. ``WSVOL_DISABLE_PLUGINS=a,b`` blocks plugins by entry-point name.
+hooks as third-party ones. Every hook is called through pluggy one plugin at a time, so that a
+fault is contained: a plugin that fails to import or to validate against the hook specs is not
+loaded; one whose hook raises (or registers a name, or adds a command, that is taken) is
+reported by name (plugin, distribution, short reason), rolled back and skipped for that hook,
+and every other plugin works. ``WSVOL_DISABLE_PLUGINS=a,b`` blocks plugins by entry-point name.
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ class PluginRecord:
     name: str
     distribution: str
     version: str
-    status: str = "ok"  # ok | disabled | failed
+    status: str = "ok"  # ok | disabled | failed (not loaded) | partial (a hook failed)
     reason: str = ""
     components: dict[str, list[str]] = field(default_factory=dict)  # registry kind → names
+    hook_failures: dict[str, str] = field(default_factory=dict)  # hook → reason
 
 
 class _Manager:
@@ -58,10 +61,12 @@ class _Manager:
         for ep in sorted(md.entry_points(group=hookspecs.ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else "?"
-            if ep.name in self.records:
-                self._fail(PluginRecord(ep.name, dist, version),
-                           f"plugin name {ep.name!r} is already taken by distribution "
-                           f"{self.records[ep.name].distribution!r}")
+            if ep.name in self.records:  # the first one keeps the name; only the newcomer is refused
+                taken = self.records[ep.name]
+                record = PluginRecord(f"{ep.name} ({dist})", dist, version)
+                self.records[record.name] = record
+                self._fail(record, f"plugin name {ep.name!r} is already taken by distribution "
+                                   f"{taken.distribution!r} (kept)")
                 continue
             if ep.name in disabled:
                 self.records[ep.name] = PluginRecord(ep.name, dist, version, "disabled", f"listed in ${DISABLE_ENV}")
@@ -89,11 +94,31 @@ class _Manager:
 
     def _fail(self, record: PluginRecord, reason: str) -> None:
         record.status, record.reason = "failed", reason
-        self.records[record.name] = record
         if self.pm.has_plugin(record.name):
             self.pm.unregister(name=record.name)
         warnings.warn(f"wsvol plugin {record.name!r} (distribution {record.distribution} "
                       f"{record.version}) was not loaded: {reason}", PluginWarning, stacklevel=3)
+
+    def _hook_failed(self, name: str, hook: str, reason: str) -> None:
+        """Plugin ``name`` stays loaded but is skipped for ``hook``, whose call failed."""
+        record = self.records.setdefault(name, PluginRecord(name, "?", "?"))
+        if hook not in record.hook_failures:
+            record.hook_failures[hook] = reason
+            record.status = "partial" if record.status == "ok" else record.status
+            record.reason = "; ".join(f"{h}: {r}" for h, r in record.hook_failures.items())
+            warnings.warn(f"wsvol plugin {name!r} (distribution {record.distribution} {record.version}) is "
+                          f"skipped for {hook}: {reason}", PluginWarning, stacklevel=4)
+
+    def each(self, hook: str):
+        """(plugin name, hook caller of that plugin alone) for every plugin implementing ``hook``,
+        in pluggy's call order, skipping plugins whose ``hook`` failed before."""
+        caller = getattr(self.pm.hook, hook)
+        everyone = self.pm.get_plugins()
+        for impl in reversed(caller.get_hookimpls()):
+            record = self.records.get(impl.plugin_name)  # None: registered by hand (pm.register)
+            if record is not None and hook in record.hook_failures:
+                continue
+            yield impl.plugin_name, self.pm.subset_hook_caller(hook, [p for p in everyone if p is not impl.plugin])
 
     # -- registration ----------------------------------------------------------------------
     def register_all(self) -> None:
@@ -104,25 +129,73 @@ class _Manager:
 
         regs = Registries.all()
         builtin = {name for name, _ in DEFAULT_PLUGINS}
-        impls = sorted(self.pm.hook.wsvol_register.get_hookimpls(), key=lambda i: i.plugin_name not in builtin)
-        for impl in impls:  # built-ins first, so a clash is always blamed on the newcomer
-            record = self.records[impl.plugin_name]
+        plugins = sorted(self.each("wsvol_register"), key=lambda item: item[0] not in builtin)
+        for name, call in plugins:  # built-ins first, so a clash is always blamed on the newcomer
             before = {k: set(r.module_dict) for k, r in regs.items()}
-            token = current_provider.set(impl.plugin_name)
+            token = current_provider.set(name)
             try:
-                impl.function(registries=Registries)
+                call(registries=Registries)
             except Exception as exc:
                 for k, reg in regs.items():  # roll back what this plugin registered
-                    for name in set(reg.module_dict) - before[k]:
-                        reg.unregister(name)
-                self._fail(record, f"registration failed: {type(exc).__name__}: {exc}")
+                    for added in set(reg.module_dict) - before[k]:
+                        reg.unregister(added)
+                self._hook_failed(name, "wsvol_register", f"registration failed: {type(exc).__name__}: {exc}")
                 continue
             finally:
                 current_provider.reset(token)
             for k, reg in regs.items():
                 added = sorted(set(reg.module_dict) - before[k])
                 if added:
-                    record.components[reg.kind] = added
+                    self.records.setdefault(name, PluginRecord(name, "?", "?")).components[reg.kind] = added
+
+    def resolve_weights(self, name: str) -> str | None:
+        """The first plugin answer to ``wsvol_resolve_weights(name)``; a plugin that raises is named and skipped."""
+        for plugin, call in self.each("wsvol_resolve_weights"):
+            try:
+                answer = call(name=name)
+            except Exception as exc:
+                self._hook_failed(plugin, "wsvol_resolve_weights", f"{type(exc).__name__}: {exc}")
+                continue
+            if answer is not None:
+                return answer
+        return None
+
+    def add_cli_commands(self, subparsers) -> None:
+        """Every plugin's sub-commands; a plugin that raises or takes an existing command name adds none."""
+        for plugin, call in self.each("wsvol_add_cli_commands"):
+            guarded = _GuardedSubparsers(subparsers, plugin)
+            try:
+                call(subparsers=guarded)
+            except Exception as exc:
+                guarded.roll_back()
+                self._hook_failed(plugin, "wsvol_add_cli_commands", f"{type(exc).__name__}: {exc}")
+
+
+class _GuardedSubparsers:
+    """argparse's sub-parsers as one plugin sees them: a taken command name is refused before
+    anything changes, and what the plugin added can be taken back."""
+
+    def __init__(self, subparsers, plugin: str) -> None:
+        self._subparsers, self._plugin, self._added = subparsers, plugin, []
+
+    def add_parser(self, name: str, **kwargs):
+        taken = self._subparsers._name_parser_map
+        for n in (name, *kwargs.get("aliases", ())):
+            if n in taken:
+                raise ValueError(f"command {n!r} is taken (by wsvol or another plugin)")
+        parser = self._subparsers.add_parser(name, **kwargs)
+        self._added.append((name, *kwargs.get("aliases", ())))
+        return parser
+
+    def roll_back(self) -> None:
+        names = {n for group in self._added for n in group}
+        for n in names:
+            self._subparsers._name_parser_map.pop(n, None)
+        self._subparsers._choices_actions[:] = [a for a in self._subparsers._choices_actions
+                                               if a.dest not in names]
+
+    def __getattr__(self, attr):
+        return getattr(self._subparsers, attr)
 
 
 _MANAGER: _Manager | None = None
@@ -150,12 +223,12 @@ def plugin_records() -> list[PluginRecord]:
 
 def resolve_weights(name: str) -> str | None:
     """First plugin answer to ``wsvol_resolve_weights(name)``."""
-    return get_manager().pm.hook.wsvol_resolve_weights(name=name)
+    return get_manager().resolve_weights(name)
 
 
 def add_cli_commands(subparsers) -> None:
     """Let every plugin add its CLI sub-commands."""
-    get_manager().pm.hook.wsvol_add_cli_commands(subparsers=subparsers)
+    get_manager().add_cli_commands(subparsers)
 
 
 def plugin_module(name: str) -> ModuleType | None:

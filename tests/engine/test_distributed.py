@@ -125,7 +125,7 @@ def wsvol(args: list[str], cwd: Path, procs: int = 1) -> str:
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
 def val_metrics(work: Path) -> list[dict[str, float]]:

@@ -61,7 +61,7 @@ def kill_once_written(run: subprocess.Popen, checkpoint: Path, timeout: float) -
 
 
 def weights(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
 @pytest.mark.slow

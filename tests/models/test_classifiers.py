@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 
 from wsvol.cams import CAM, GradCAM, GradCAMpp, LayerCAM
 from wsvol.models.classifiers import ResNetCAM, ViTClassifier
-from wsvol.pseudo_labels.weights import WeightsError
+from wsvol.weights import WeightsError
 
 TINY_VIT = dict(img_size=32, depth=2, reg_tokens=2)
 TINY_RES = dict(channels=(8, 16, 32, 64))  # resnet18 layout, narrow: fast tests

@@ -11,9 +11,9 @@ import yaml
 
 from wsvol.cams import build_cam
 from wsvol.data.synthetic import generate_synthetic
-from wsvol.engine.checkpoint import load_checkpoint_file
 from wsvol.models.classifiers import ResNetCAM
 from wsvol.pseudo_labels.cam_source import CamSource
+from wsvol.weights import load_checkpoint_file
 
 MODEL = {"type": "resnet50_cam", "backbone": "resnet18", "num_classes": 10,
          "backbone_kwargs": {"channels": [8, 16, 32, 64]}, "cam": {"type": "gradcampp"}}
@@ -53,7 +53,8 @@ def trained(tmp_path_factory) -> Path:
     """``iter_2.pth`` written by ``wsvol train``'s runner (with config.yaml and the run marker)."""
     from mmengine.config import Config
 
-    from wsvol.engine.runner import build_runner, prepare_work_dir
+    from wsvol.engine.job import prepare_work_dir
+    from wsvol.engine.runner import build_runner
 
     tmp = tmp_path_factory.mktemp("cam_source")
     generate_synthetic(tmp / "data", size="tiny", progress=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 
@@ -21,6 +20,8 @@ def add_core_commands(sub: argparse._SubParsersAction) -> None:
     common.add_argument("--launcher", choices=["none", "pytorch"], default="none",
                         help="'pytorch' under torchrun for distributed runs")
     common.add_argument("--seed", type=int, help="random seed (overrides randomness.seed)")
+    common.add_argument("--threads", type=int, metavar="N",
+                        help="torch threads (default: OMP_NUM_THREADS, else every core this process may use)")
 
     def command(name: str, handler, help: str, parents=(common,)) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, parents=list(parents))
@@ -46,6 +47,7 @@ def add_core_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stride", type=int, default=1, help="every N-th frame")
     p.add_argument("--max-frames", type=int, help="at most this many frames")
     p.add_argument("--no-overlays", action="store_true", help="only the tables")
+    p.add_argument("--threads", type=int, metavar="N", help="torch threads (default: every core this process may use)")
     p.set_defaults(func=_predict)
 
     from wsvol.cli.pseudo_label_commands import add_commands
@@ -99,77 +101,6 @@ def add_core_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_bench, pass_through=True)  # every argument goes on, e.g. --only bench_crf, --help
 
 
-# -- shared steps ---------------------------------------------------------------------------
-def load_checked_config(args: argparse.Namespace):
-    """Load the config with overrides and CLI flags applied, and check it before any work."""
-    if getattr(args, "device", None):
-        _select_device(args.device)
-    from wsvol.config import check_config, load_config
-
-    cfg = load_config(args.config, args.cfg_options)
-    if getattr(args, "seed", None) is not None:
-        cfg.setdefault("randomness", {})
-        cfg.randomness["seed"] = args.seed
-    if getattr(args, "amp", False):
-        import torch
-
-        from wsvol.config.loader import ConfigError
-
-        if not torch.cuda.is_available():
-            raise ConfigError("--amp: mixed precision runs on a CUDA device (mmengine's AmpOptimWrapper) "
-                              "and torch sees none here; leave --amp out on a CPU")
-        cfg.setdefault("optim_wrapper", {})
-        cfg.optim_wrapper["type"] = "AmpOptimWrapper"
-    if getattr(args, "launcher", None):
-        cfg.launcher = args.launcher
-    check_config(cfg)
-    return cfg
-
-
-def _select_device(device: str) -> None:
-    """Restrict visible devices before torch initialises CUDA."""
-    if device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    elif device.startswith("cuda:"):
-        os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
-    elif device != "cuda":
-        raise ValueError(f"--device {device!r}: expected cpu, cuda or cuda:N")
-
-
-def set_threads() -> int:
-    """Torch threads follow the free cores (busy cores make extra threads several times slower).
-
-    ``OMP_NUM_THREADS`` wins when set. Busy cores are counted from the tasks runnable right now
-    (Linux), not the 1-minute load average, which still counts a ``pip install`` that just ended.
-    """
-    import torch
-
-    if "OMP_NUM_THREADS" in os.environ:
-        return torch.get_num_threads()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    free = max(1, min(cores, round(cores - busy_cores())))
-    torch.set_num_threads(free)
-    return free
-
-
-def busy_cores(samples: int = 5, interval: float = 0.04) -> float:
-    """Other tasks running now: the median of a few reads of /proc/loadavg's runnable count, less
-    this process's own thread; elsewhere the 1-minute load average."""
-    import statistics
-    import time
-
-    try:
-        counts = []
-        for i in range(samples):
-            if i:
-                time.sleep(interval)
-            runnable = Path("/proc/loadavg").read_text().split()[3].split("/")[0]
-            counts.append(max(0, int(runnable) - 1))
-        return float(statistics.median(counts))
-    except (OSError, ValueError, IndexError):
-        return os.getloadavg()[0]
-
-
 # -- handlers -------------------------------------------------------------------------------
 def _bench(args: argparse.Namespace) -> int:
     import importlib
@@ -206,9 +137,10 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from wsvol.engine.job import set_threads
     from wsvol.engine.predict import predict_video
 
-    set_threads()
+    set_threads(args.threads)
     out = predict_video(args.checkpoint, args.video, args.out, tau=args.tau, stride=args.stride,
                         max_frames=args.max_frames, overlays=not args.no_overlays)
     print(f"predictions: {out / 'predictions.csv'}")
@@ -282,22 +214,13 @@ def _data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def dataset_configs(cfg) -> dict[str, dict]:
-    """The fold datasets a config reads, by dataloader (train/val/test)."""
-    out = {}
-    for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        ds = (cfg.get(key) or {}).get("dataset")
-        if ds and {"data_root", "folds_root", "split"} <= set(ds):
-            out[key.removesuffix("_dataloader")] = ds
-    return out
-
-
 def _data_check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from wsvol.config import load_config
     from wsvol.data.folds import check_files, read_split
     from wsvol.data.summary import split_table
+    from wsvol.engine.job import dataset_configs
 
     cfg = load_config(args.config, args.cfg_options)
     console = Console()

@@ -19,6 +19,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
     p.add_argument("--launcher", choices=["none", "pytorch"], default="none",
                    help="'pytorch' under torchrun: ranks split the frames and write their own shards")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch threads (default: OMP_NUM_THREADS, else every core this process may use)")
     p.set_defaults(func=_pseudo_labels)
 
     w = sub.add_parser("weights", help="list named weights, the files expected and where to put them")
@@ -29,17 +31,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _pseudo_labels(args: argparse.Namespace) -> int:
-    from wsvol.cli.commands import load_checked_config, set_threads
-    from wsvol.engine.pipeline import preflight
-    from wsvol.engine.runner import init_distributed
+    from wsvol.engine.job import setup_job
     from wsvol.pseudo_labels.generate import generate_pseudo_labels
 
-    cfg = load_checked_config(args)  # --device restricts the visible devices
-    if args.launcher == "pytorch":
-        init_distributed(cfg)
-    preflight(cfg)
-    set_threads()
-    root = generate_pseudo_labels(cfg, overwrite=args.overwrite)
+    job = setup_job(args, work_dir=False)  # --device restricts the visible devices
+    root = generate_pseudo_labels(job.cfg, overwrite=args.overwrite)
     print(f"pseudo-labels: {root}")
     return 0
 
@@ -48,7 +44,7 @@ def _weights_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from wsvol.pseudo_labels import weights as w
+    import wsvol.weights as w
 
     known = w.known_weights()
     table = Table(title=f"named weights (weights folder: {w.weights_dir()}; set ${w.ENV} to move it)",

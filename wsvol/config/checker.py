@@ -9,7 +9,6 @@ file, line and dotted key at fault.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import inspect
 import types
@@ -19,19 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from wsvol.config.loader import ConfigError, provenance_of, where
-
-
-@dataclasses.dataclass(frozen=True)
-class Kind:
-    """Annotation marker: this argument is the config of a component of registry ``name``."""
-
-    name: str
-
-
-def component(kind: str):
-    """Type of a constructor argument holding a component config: ``backbone: component("backbone")``."""
-    return Annotated[dict, Kind(kind)]
-
+from wsvol.config.types import Kind
 
 #: Arguments the runner (not the config) passes when it builds a component of a kind.
 INJECTED = {

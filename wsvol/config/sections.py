@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wsvol.config.checker import component
+from wsvol.config.types import component
 
 
 @dataclass

@@ -1,22 +1,27 @@
-"""Checkpoint files: atomic writes, and loading that never unpickles foreign code.
+"""wsvol's own checkpoints: atomic writes, found by epoch, and held in types that load safely.
 
-A checkpoint the project wrote in one of its own work dirs (a directory holding
-``wsvol-run.json``) may contain mmengine's runtime objects and is loaded with
-``weights_only=False``; every other file is loaded with ``weights_only=True``.
+Every checkpoint loads with ``torch.load(weights_only=True)`` (:func:`wsvol.weights.load_checkpoint_file`),
+ours included: nothing next to a file proves who wrote it. mmengine puts a few runtime objects
+into a checkpoint (the message hub's ``HistoryBuffer``, numpy arrays and scalars, ``Counter`` of
+multi-step schedulers); :func:`to_safe` turns them into tensors and plain containers before the
+file is written and :func:`from_safe` turns them back after it is read.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from wsvol.utils.files import atomic_open, atomic_write_text
 
 RUN_MARKER = "wsvol-run.json"
+_TAG = "__wsvol_type__"
 
 
 def mark_work_dir(work_dir: str | Path, info: dict[str, Any]) -> None:
@@ -24,27 +29,64 @@ def mark_work_dir(work_dir: str | Path, info: dict[str, Any]) -> None:
     atomic_write_text(Path(work_dir) / RUN_MARKER, json.dumps(info, indent=2, default=str))
 
 
-def is_own_checkpoint(path: str | Path) -> bool:
-    """True if ``path`` lies in a wsvol work dir (its folder or the folder above is marked)."""
-    p = Path(path).resolve()
-    return any((d / RUN_MARKER).is_file() for d in (p.parent, p.parent.parent))
+def to_safe(obj: Any, key: str = "checkpoint") -> Any:
+    """``obj`` with mmengine's runtime objects replaced by tagged dicts of tensors and plain values.
+
+    Raises a ``TypeError`` naming the key of anything else that ``weights_only`` would refuse, so
+    that a checkpoint wsvol cannot read back is never written.
+    """
+    from mmengine.logging import HistoryBuffer
+
+    if isinstance(obj, np.generic):  # before float: np.float64 is a float
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes, torch.Tensor, torch.device,
+                                       torch.dtype, torch.Size)):
+        return obj
+    if isinstance(obj, HistoryBuffer):
+        log, count = obj.data
+        return {_TAG: "HistoryBuffer", "max_length": int(obj.max_length),
+                "log": torch.from_numpy(np.asarray(log).copy()), "count": torch.from_numpy(np.asarray(count).copy())}
+    if isinstance(obj, np.ndarray):
+        return {_TAG: "ndarray", "data": torch.from_numpy(obj.copy())}
+    if isinstance(obj, Counter):
+        return {_TAG: "Counter", "items": [[to_safe(k, key), int(v)] for k, v in obj.items()]}
+    if isinstance(obj, dict):
+        out = type(obj)() if type(obj) in (dict, OrderedDict) else {}
+        for k, v in obj.items():
+            out[k] = to_safe(v, f"{key}.{k}")
+        return out
+    if isinstance(obj, (list, tuple)):
+        items = [to_safe(v, f"{key}[{i}]") for i, v in enumerate(obj)]
+        return items if isinstance(obj, list) else tuple(items)
+    if isinstance(obj, (set, frozenset)):
+        return {_TAG: "set", "items": [to_safe(v, key) for v in sorted(obj, key=repr)]}
+    raise TypeError(f"{key}: a {type(obj).__module__}.{type(obj).__qualname__} cannot be stored in a "
+                    "checkpoint that loads with weights_only=True")
 
 
-def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
-    """Load a checkpoint; foreign files with ``weights_only=True``, with a clear error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    if is_own_checkpoint(path):
-        return torch.load(path, map_location=map_location, weights_only=False)
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise RuntimeError(
-            f"{path}: cannot be loaded with weights_only=True ({str(exc).splitlines()[0]}). wsvol only "
-            f"unpickles full checkpoints that it wrote in its own work dirs (next to {RUN_MARKER}); "
-            "for external weights save a plain state dict (torch.save(model.state_dict(), f)) or safetensors."
-        ) from None
+def from_safe(obj: Any) -> Any:
+    """Undo :func:`to_safe`."""
+    if isinstance(obj, dict):
+        tag = obj.get(_TAG)
+        if tag == "HistoryBuffer":
+            from mmengine.logging import HistoryBuffer
+
+            return HistoryBuffer(obj["log"].numpy().tolist(), obj["count"].numpy().tolist(), obj["max_length"])
+        if tag == "ndarray":
+            return obj["data"].numpy()
+        if tag == "Counter":
+            return Counter({from_safe(k): v for k, v in obj["items"]})
+        if tag == "set":
+            return {from_safe(v) for v in obj["items"]}
+        out = type(obj)()
+        for k, v in obj.items():
+            out[k] = from_safe(v)
+        return out
+    if isinstance(obj, list):
+        return [from_safe(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(from_safe(v) for v in obj)
+    return obj
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:

@@ -13,56 +13,6 @@ from pathlib import Path
 from wsvol.utils.files import atomic_write_text
 
 
-# -- 1. data ---------------------------------------------------------------------------------
-def preflight(cfg) -> None:
-    """Before any work: generate synthetic data if needed, resolve named weights, and stop with
-    one message listing every missing dataset file and weight file."""
-    from wsvol.data.folds import DataError
-    from wsvol.pseudo_labels.weights import WeightsError, check_weights
-
-    if cfg.get("launcher", "none") != "none":  # early, so that only rank 0 generates data
-        from wsvol.engine.runner import init_distributed
-
-        init_distributed(cfg)
-    problems = []
-    try:
-        ensure_data(cfg)
-    except DataError as exc:
-        problems.append(str(exc))
-    try:  # named weights → files (in place); the baseline stage makes the pseudo-label checkpoint
-        check_weights({k: v for k, v in cfg.items() if not (k == "pseudo_labels" and cfg.get("baseline"))})
-    except WeightsError as exc:
-        problems.append(str(exc))
-    if problems:
-        raise DataError("\n".join(problems))
-
-
-def ensure_data(cfg) -> None:
-    """Generate the synthetic dataset a config names if needed; fail at once if other data is missing."""
-    from mmengine.dist import barrier, get_rank
-
-    synth = cfg.get("synthetic")
-    if synth and get_rank() == 0:  # kept when the same dataset is there; another version or seed there is refused
-        from wsvol.data.synthetic import generate_synthetic
-
-        generate_synthetic(synth["out"], seed=synth.get("seed", 0), size=synth.get("size", "small"), progress=True)
-    barrier()  # the other ranks wait for rank 0's data (on a file system they share)
-    from wsvol.cli.commands import dataset_configs
-    from wsvol.data.folds import DataError
-
-    missing = []
-    for name, ds in dataset_configs(cfg).items():
-        if not Path(ds["data_root"]).is_dir():
-            missing.append(f"frames folder {ds['data_root']}/ (data_root)")
-        ids = Path(ds["folds_root"]) / ds["split"] / "image_ids.txt"
-        if not ids.is_file():
-            missing.append(f"{name}: fold files in {ids.parent}/ (image_ids.txt, class_labels.txt, image_sizes.txt"
-                           + (", localization.txt)" if ds["split"] != "train" else ")"))
-    if missing:
-        raise DataError(f"{cfg.filename}: dataset files are missing (docs/data.md says what goes where "
-                        "and where to get it):", sorted(set(missing)))
-
-
 # -- the job -----------------------------------------------------------------------------------
 def run_pipeline(args: argparse.Namespace) -> int:
     """Run every stage of a config in one work dir; return the exit status.
@@ -71,16 +21,13 @@ def run_pipeline(args: argparse.Namespace) -> int:
     """
     from mmengine.dist import is_main_process
 
-    from wsvol.cli.commands import load_checked_config, set_threads
-    from wsvol.engine.runner import prepare_work_dir
+    from wsvol.engine.job import setup_job
 
-    cfg = load_checked_config(args)  # 0. everything checked before any work
-    work = prepare_work_dir(cfg, args.config, args.work_dir, args.resume)
-    preflight(cfg)  # 1. data and weights
-    set_threads()
+    job = setup_job(args, resume=args.resume)  # 0.–1. config checked, data and weights found
+    cfg, work = job.cfg, job.work_dir
     results = {}
     if cfg.get("baseline"):  # 2. the classifier whose CAMs become pseudo-labels
-        checkpoint, label, results[label] = run_baseline(cfg, work, args)
+        checkpoint, label, results[label] = run_baseline(cfg, work, job.threads)
         _fill_placeholders(cfg.get("pseudo_labels"), baseline_checkpoint=checkpoint)
     if cfg.get("pseudo_labels"):  # 3. pseudo-labels, computed once and cached
         from wsvol.pseudo_labels.generate import generate_pseudo_labels
@@ -111,17 +58,16 @@ def train_and_test(cfg, work: Path):
     return test(runner)
 
 
-def run_baseline(cfg, work: Path, args: argparse.Namespace):
+def run_baseline(cfg, work: Path, threads: int):
     """Train and test the ``baseline`` config in ``<work>/baseline``; its best checkpoint and result."""
     from wsvol.config import check_config, load_config
-    from wsvol.engine.runner import prepare_work_dir
+    from wsvol.engine.job import start_job
 
     path = Path(cfg.filename).parent / cfg.baseline["config"]
     base = load_config(path)
     check_config(base)
     base.launcher = cfg.get("launcher", "none")  # trained by the same processes
-    base_work = prepare_work_dir(base, path, work / "baseline", "auto")
-    preflight(base)
+    base_work = start_job(base, path, work_dir=work / "baseline", resume="auto", threads=threads).work_dir
     result = train_and_test(base, base_work)
     best = sorted(base_work.glob("best_*.pth")) or sorted(base_work.glob("epoch_*.pth"))
     return str(best[-1]), f"baseline: {method_label(base)}", result
@@ -173,13 +119,11 @@ def prepare_runner(args: argparse.Namespace, resume: str | None = None, load_fro
                    train: bool = False):
     """``(runner, cfg, work dir)`` for one stage (``wsvol train`` / ``test``): config checked,
     data and weights found, work dir ready; training reads the config's pseudo-label cache."""
-    from wsvol.cli.commands import load_checked_config, set_threads
-    from wsvol.engine.runner import build_runner, prepare_work_dir
+    from wsvol.engine.job import setup_job
+    from wsvol.engine.runner import build_runner
 
-    cfg = load_checked_config(args)
-    preflight(cfg)
-    set_threads()
-    work = prepare_work_dir(cfg, args.config, args.work_dir, resume)
+    job = setup_job(args, resume=resume)
+    cfg, work = job.cfg, job.work_dir
     if train and cfg.get("pseudo_labels") and cfg.get("train_dataloader"):
         attach_pseudo_labels(cfg, work)
     if load_from:

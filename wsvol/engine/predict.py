@@ -20,9 +20,8 @@ from wsvol.utils.files import atomic_write_text
 def load_trained(checkpoint: str | Path):
     """(model in eval mode, its config) from a checkpoint in a wsvol work dir."""
     from wsvol.config import load_config
-    from wsvol.engine.checkpoint import load_checkpoint_file
-    from wsvol.models.classifiers import load_weights
     from wsvol.registry import MODELS
+    from wsvol.weights import load_checkpoint_file, load_weights
 
     checkpoint = Path(checkpoint)
     cfg_path = checkpoint.parent / "config.yaml"

@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-import secrets
-import time
-from pathlib import Path
 
-from mmengine.dist import get_rank, master_only
+from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from wsvol.engine.checkpoint import latest_checkpoint, load_checkpoint_file, mark_work_dir
+from wsvol.engine.checkpoint import from_safe, to_safe
 from wsvol.registry import FUNCTIONS, RUNNERS
+from wsvol.weights import load_checkpoint_file
 
 
 @RUNNERS.register_module(name="wsvol_runner")
 class WsvolRunner(Runner):
-    """mmengine ``Runner`` with atomic checkpoint writes and weights-only-safe loading."""
+    """mmengine ``Runner`` with atomic checkpoint writes and weights-only-safe checkpoints."""
+
+    def call_hook(self, fn_name: str, **kwargs) -> None:
+        super().call_hook(fn_name, **kwargs)
+        if fn_name == "before_save_checkpoint":  # after every hook added its part: only safe types
+            checkpoint = kwargs["checkpoint"]
+            checkpoint.update(to_safe(dict(checkpoint)))
 
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
@@ -44,78 +48,14 @@ class WsvolRunner(Runner):
 
     def load_checkpoint(self, filename: str, map_location="cpu", strict: bool = False,
                         revise_keys: list = [(r"^module\.", "")]):  # noqa: B006 (mmengine's signature)
-        checkpoint = load_checkpoint_file(filename, map_location="cpu" if map_location == "default" else map_location)
+        checkpoint = from_safe(load_checkpoint_file(filename, map_location="cpu" if map_location == "default"
+                                                    else map_location))
         self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f"Loaded checkpoint {filename}")
         return checkpoint
-
-
-def new_work_dir(config_path: str | Path, root: str | Path = "work_dirs") -> Path:
-    """``work_dirs/<config stem>/<timestamp>-<short id>/``; unique even within one second."""
-    stem = Path(config_path).stem
-    return Path(root) / stem / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-
-
-def latest_run_dir(config_path: str | Path, root: str | Path = "work_dirs") -> Path | None:
-    """The most recent run dir of this config that holds a checkpoint."""
-    runs = sorted((Path(root) / Path(config_path).stem).glob("*-*"), reverse=True)
-    return next((r for r in runs if latest_checkpoint(r) is not None), None)
-
-
-def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, resume: str | None) -> Path:
-    """Decide the work dir and resume point from the CLI flags; write the merged config there.
-
-    ``resume``: None (fresh run), ``"auto"`` (latest checkpoint of the latest run of this
-    config, or of ``work_dir`` when given), or a checkpoint file / run dir path.
-    """
-    if cfg.get("launcher", "none") != "none":
-        init_distributed(cfg)
-    ckpt: Path | None = None
-    if resume == "auto":
-        run = Path(work_dir) if work_dir else latest_run_dir(config_path)
-        ckpt = latest_checkpoint(run) if run else None
-        work = run if run else Path(work_dir or new_work_dir(config_path))
-    elif resume:
-        target = Path(resume)
-        if target.is_dir():
-            ckpt = latest_checkpoint(target)
-            if ckpt is None:
-                raise FileNotFoundError(f"--resume {resume}: no epoch_*.pth / iter_*.pth checkpoint in that folder")
-        elif target.is_file():
-            ckpt = target
-        else:
-            raise FileNotFoundError(f"--resume {resume}: no such checkpoint file or run folder")
-        work = Path(work_dir) if work_dir else ckpt.parent
-    else:
-        work = Path(work_dir) if work_dir else new_work_dir(config_path)
-    work, ckpt = same_on_all_ranks((work, ckpt))  # rank 0 decides (timestamps and ids differ)
-    cfg.work_dir = str(work)
-    cfg.resume = ckpt is not None
-    if ckpt is not None:
-        cfg.load_from = str(ckpt)
-    if get_rank() == 0:
-        work.mkdir(parents=True, exist_ok=True)
-        mark_work_dir(work, {"config": str(config_path), "created": time.strftime("%Y-%m-%d %H:%M:%S")})
-        save_merged_config(cfg, work / "config.yaml")
-    return work
-
-
-def init_distributed(cfg) -> None:
-    """Start torch.distributed before the runner (gloo without CUDA), so ranks can agree early."""
-    import torch
-    import torch.distributed
-    from mmengine.dist import init_dist, is_distributed
-
-    if is_distributed():
-        return
-    if torch.cuda.is_available():
-        init_dist(cfg.launcher, **cfg.get("env_cfg", {}).get("dist_cfg", {}))
-    else:  # mmengine's init_dist insists on a CUDA device; on CPU start gloo ourselves
-        cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
-        torch.distributed.init_process_group("gloo")
 
 
 def _rank_local_buffers() -> dict:
@@ -138,14 +78,6 @@ def same_on_all_ranks(obj):
     box = [obj]
     broadcast_object_list(box, src=0)
     return box[0]
-
-
-def save_merged_config(cfg, path: Path) -> None:
-    """The merged config as YAML (what ``wsvol config show`` prints)."""
-    from wsvol.config.loader import dump_yaml
-    from wsvol.utils.files import atomic_write_text
-
-    atomic_write_text(path, dump_yaml(cfg))
 
 
 def build_runner(cfg) -> WsvolRunner:

@@ -24,8 +24,8 @@ from torch import Tensor, nn
 
 from wsvol.cams import build_cam
 from wsvol.config import component
-from wsvol.pseudo_labels.weights import load_state_dict
 from wsvol.registry import MODELS
+from wsvol.weights import load_state_dict
 
 
 def load_weights(module: nn.Module, state: Mapping[str, Tensor], source: str,

@@ -37,9 +37,8 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from wsvol.config import component
-from wsvol.models.classifiers import load_weights
-from wsvol.pseudo_labels.weights import load_state_dict
 from wsvol.registry import BACKBONES, HEADS, LOSSES, MODELS, PIXEL_SAMPLERS
+from wsvol.weights import load_state_dict, load_weights
 
 DEFAULT_BACKBONE = {"type": "timm_vit", "arch": "vit_small_patch16_224.dino", "frozen": True}
 DEFAULT_CLS_HEAD = {"type": "linear_probe"}

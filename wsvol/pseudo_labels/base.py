@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-
-@dataclass(frozen=True)
-class WeightsFile:
-    """A named weights file a source needs; the resolver finds it and passes its path as ``arg``."""
-
-    name: str  #: stable key, e.g. ``"clip_vit_b16_openai"``
-    filename: str  #: the file name a user is expected to have, e.g. ``"ViT-B-16.pt"``
-    source: str  #: where a user gets it (URL and a word on what it is)
-    arg: str = "pretrained"  #: the constructor argument that receives the local path
+from wsvol.weights import WeightsFile
 
 
 class PseudoLabelSource(nn.Module, ABC):

@@ -63,8 +63,7 @@ def eval_preprocessing(cfg: Mapping) -> tuple[tuple[int, int] | None, tuple | No
 def load_classifier(checkpoint: Path, model_cfg: Mapping | nn.Module) -> nn.Module:
     """Build the classifier (without its ``pretrained`` file: the checkpoint holds every weight)
     and load the checkpoint strictly; mismatches are reported key by key."""
-    from wsvol.engine.checkpoint import load_checkpoint_file
-    from wsvol.models.classifiers import load_weights
+    from wsvol.weights import load_checkpoint_file, load_weights
 
     if isinstance(model_cfg, nn.Module):
         model = model_cfg

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from wsvol.pseudo_labels.base import PseudoLabelSource, WeightsFile
-from wsvol.pseudo_labels.weights import resolve_named
+from wsvol.pseudo_labels.base import PseudoLabelSource
 from wsvol.registry import PSEUDO_LABEL_SOURCES
+from wsvol.weights import WEIGHTS, WeightsFile, resolve_named
 
 #: YouTube-Objects classes, by class id.
 YTO_CLASSES = (
@@ -41,10 +41,6 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 POOLINGS = ("patch_mean", "cls")
-OPENAI_VIT_B16_URL = (
-    "https://openaipublic.azureedge.net/clip/models/"
-    "5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt"
-)
 
 
 @dataclass
@@ -210,7 +206,7 @@ class ClipES(PseudoLabelSource):
         """Build the model and the prompts' text features.
 
         ``pretrained`` is a weights file, the weights name ``clip_vit_b16_openai`` (found by
-        :mod:`wsvol.pseudo_labels.weights`), or None (random init); ``logit_scale`` None uses the
+        :mod:`wsvol.weights`), or None (random init); ``logit_scale`` None uses the
         model's learned scale; ``image_pooling`` "patch_mean" is the reference's image embedding
         (ln_post tokens averaged over patches, then projected), "cls" is CLIP's usual class-token
         embedding; ``imagenet_norm`` only switches the ``mean``/``std`` the pipeline normalizes
@@ -261,18 +257,7 @@ class ClipES(PseudoLabelSource):
     @classmethod
     def weights_files(cls) -> tuple[WeightsFile, ...]:
         """The OpenAI CLIP ViT-B/16 weights, passed as ``pretrained``."""
-        return (
-            WeightsFile(
-                name="clip_vit_b16_openai",
-                filename="ViT-B-16.pt",
-                source=(
-                    f"OpenAI CLIP ViT-B/16 (the TorchScript archive CLIP-ES and TrCAM-V load): "
-                    f"{OPENAI_VIT_B16_URL} ; the same weights as a plain state dict: "
-                    f"open_clip_pytorch_model.bin from https://huggingface.co/timm/vit_base_patch16_clip_224.openai"
-                ),
-                arg="pretrained",
-            ),
-        )
+        return (WEIGHTS["clip_vit_b16_openai"],)
 
     def forward(self, images: Tensor, labels: Tensor) -> Tensor:
         """Pseudo-label maps (B, H, W) in [0, 1] for normalized ``images`` of classes ``labels``."""

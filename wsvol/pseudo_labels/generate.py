@@ -29,8 +29,8 @@ import torch.nn.functional as F
 
 from wsvol.config.sections import PseudoLabelsSection
 from wsvol.pseudo_labels.cache import CacheError, PseudoLabelCache, frames_digest
-from wsvol.pseudo_labels.weights import WEIGHT_KEYS, check_weights, file_digest
 from wsvol.utils.files import atomic_write_text
+from wsvol.weights import WEIGHT_KEYS, check_weights, file_digest
 
 EVAL_FILE = "eval.json"
 

@@ -18,19 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from wsvol.pseudo_labels.base import PseudoLabelSource, WeightsFile
+from wsvol.pseudo_labels.base import PseudoLabelSource
 from wsvol.pseudo_labels.clip_es import YTO_CLASSES
+from wsvol.weights import WEIGHTS, WeightsFile
 from wsvol_clipseg.tokens import tokenize
 
-#: what a user downloads: the Hugging Face repository, as a folder
-WEIGHTS_REPO = "https://huggingface.co/CIDAS/clipseg-rd64-refined"
-WEIGHTS_DIRNAME = "clipseg-rd64-refined"
-WHERE_TO_GET = (
-    f"CLIPSeg rd64-refined: download the folder {WEIGHTS_REPO} (config.json and "
-    f"model.safetensors or pytorch_model.bin; its tokenizer and preprocessor files are "
-    f"optional), e.g. `hf download CIDAS/clipseg-rd64-refined --local-dir <folder>` or "
-    f"`git clone {WEIGHTS_REPO}`"
-)
+#: the folder a user downloads (wsvol's weights catalogue says from where)
+WEIGHTS_DIRNAME = WEIGHTS["clipseg_rd64_refined"].filename
+WHERE_TO_GET = WEIGHTS["clipseg_rd64_refined"].source
 MODEL_FILES = (
     "model.safetensors", "model.safetensors.index.json",
     "pytorch_model.bin", "pytorch_model.bin.index.json",
@@ -182,14 +177,7 @@ class ClipSeg(PseudoLabelSource):
     @classmethod
     def weights_files(cls) -> tuple[WeightsFile, ...]:
         """The CLIPSeg rd64-refined folder, passed as ``pretrained``."""
-        return (
-            WeightsFile(
-                name="clipseg_rd64_refined",
-                filename=WEIGHTS_DIRNAME,
-                source=WHERE_TO_GET,
-                arg="pretrained",
-            ),
-        )
+        return (WEIGHTS["clipseg_rd64_refined"],)
 
     @torch.no_grad()
     def forward(self, images: Tensor, labels: Tensor) -> Tensor:

@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from wsvol.config import component
-from wsvol.pseudo_labels.base import PseudoLabelSource, WeightsFile
+from wsvol.pseudo_labels.base import PseudoLabelSource
 from wsvol.pseudo_labels.clip_es import YTO_CLASSES, minmax
-from wsvol.pseudo_labels.weights import resolve_named
 from wsvol.registry import BACKBONES
+from wsvol.weights import WEIGHTS, WeightsFile, resolve_named
 
 #: The backbone used when the config names none: DINO ViT-S/16 at 224×224.
 DINO_VITS16 = {"type": "timm_vit", "arch": "vit_small_patch16_224.dino", "img_size": 224,
@@ -98,18 +98,7 @@ class DinoAttention(PseudoLabelSource):
     @classmethod
     def weights_files(cls) -> tuple[WeightsFile, ...]:
         """DINO ViT-S/16 (the default backbone), passed as ``pretrained``."""
-        return (
-            WeightsFile(
-                name="dino_vits16",
-                filename="dino_deitsmall16_pretrain.pth",
-                source=(
-                    "DINO ViT-S/16 backbone (Caron et al. 2021, github.com/facebookresearch/dino): "
-                    "https://dl.fbaipublicfiles.com/dino/dino_deitsmall16_pretrain/"
-                    "dino_deitsmall16_pretrain.pth"
-                ),
-                arg="pretrained",
-            ),
-        )
+        return (WEIGHTS["dino_vits16"],)
 
     @torch.no_grad()
     def attention_grid(self, images: Tensor) -> Tensor:

@@ -1,7 +1,7 @@
-"""Named weights: what each component needs, where a user gets it, and where wsvol finds it.
+"""Where a weights argument of a config points: a file path, or a name of the catalogue.
 
 A weights argument of a component config (``pretrained``, ``checkpoint``, or the ``arg`` of a
-:class:`~wsvol.pseudo_labels.base.WeightsFile`) holds either
+:class:`~wsvol.weights.WeightsFile`) holds either
 
 - a **file path** (the explicit path: used as it is; a bare file name is also looked up in the
   weights folder), or
@@ -10,69 +10,25 @@ A weights argument of a component config (``pretrained``, ``checkpoint``, or the
   ``<weights folder>/<file name>``.
 
 The weights folder is ``$WSVOL_WEIGHTS``, else ``$XDG_CACHE_HOME/wsvol/weights``, else
-``~/.cache/wsvol/weights``. Names are declared by the components themselves (a
-``weights_files()`` classmethod on a registered class, plugins included) and, for timm
-backbones, by :data:`TIMM_WEIGHTS`. :func:`check_weights` resolves every weights argument of a
-config before any work and raises one :class:`WeightsError` naming each missing file, the folder
-to put it in and where to get it. External files load with ``weights_only=True`` (safetensors
-where the file is one): :func:`load_state_dict`.
+``~/.cache/wsvol/weights``. :func:`check_weights` resolves every weights argument of a config
+before any work and raises one :class:`WeightsError` naming each missing file, the folder to
+put it in and where to get it.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
-import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wsvol.pseudo_labels.base import WeightsFile
+from wsvol.weights.catalogue import KnownWeights, WeightsError, WeightsFile, known_weights
 
 ENV = "WSVOL_WEIGHTS"
 #: Config keys that hold a weights file (path or name) in any component config.
 WEIGHT_KEYS = frozenset({"pretrained", "checkpoint"})
-
-_DEIT = "https://dl.fbaipublicfiles.com/deit"
-_DINO = "https://dl.fbaipublicfiles.com/dino"
-_HF = "https://huggingface.co/timm"
-#: timm architectures (name without/with pretrained tag) → the weights wsvol knows for them.
-TIMM_WEIGHTS: dict[str, WeightsFile] = {
-    "deit_small_patch16_224": WeightsFile(
-        "deit_s16_in1k", "deit_small_patch16_224-cd65a155.pth",
-        f"DeiT-S/16, ImageNet-1k (Touvron et al.): {_DEIT}/deit_small_patch16_224-cd65a155.pth ; "
-        f"or model.safetensors of {_HF}/deit_small_patch16_224.fb_in1k (give its path in the config)"),
-    "vit_small_patch16_224.dino": WeightsFile(
-        "dino_vits16", "dino_deitsmall16_pretrain.pth",
-        f"DINO ViT-S/16 (Caron et al.): {_DINO}/dino_deitsmall16_pretrain/dino_deitsmall16_pretrain.pth ; "
-        f"or model.safetensors of {_HF}/vit_small_patch16_224.dino (give its path in the config)"),
-    "deit_base_patch16_224": WeightsFile(
-        "deit_b16_in1k", "deit_base_patch16_224-b5f2ef4d.pth",
-        f"DeiT-B/16, ImageNet-1k: {_DEIT}/deit_base_patch16_224-b5f2ef4d.pth ; "
-        f"or model.safetensors of {_HF}/deit_base_patch16_224.fb_in1k (give its path in the config)"),
-    "vit_base_patch16_224.dino": WeightsFile(
-        "dino_vitb16", "dino_vitbase16_pretrain.pth",
-        f"DINO ViT-B/16: {_DINO}/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth ; "
-        f"or model.safetensors of {_HF}/vit_base_patch16_224.dino (give its path in the config)"),
-    "resnet50": WeightsFile(
-        "resnet50_in1k", "resnet50-0676ba61.pth",
-        "torchvision ResNet-50 ImageNet-1k V1 (what wsolevaluation/TCAM start from): "
-        "https://download.pytorch.org/models/resnet50-0676ba61.pth"),
-}  # fmt: skip
-
-
-class WeightsError(FileNotFoundError):
-    """Weights that cannot be found or loaded; the message says what to put where."""
-
-
-@dataclass(frozen=True)
-class KnownWeights:
-    """A named weights file and the components that use it."""
-
-    file: WeightsFile
-    used_by: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -91,34 +47,6 @@ def weights_dir() -> Path:
         return Path(os.environ[ENV]).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache).expanduser() / "wsvol" / "weights"
-
-
-def known_weights() -> dict[str, KnownWeights]:
-    """Every named weights file that registered components (plugins included) or timm backbones know."""
-    from wsvol.registry import Registries
-
-    found: dict[str, tuple[WeightsFile, list[str]]] = {}
-
-    def add(wf: WeightsFile, user: str) -> None:
-        file, users = found.setdefault(wf.name, (wf, []))
-        if file.filename != wf.filename:  # a plugin's clash must not hide every other weights
-            warnings.warn(f"weights name {wf.name!r} is declared with file {file.filename!r} by "
-                          f"{', '.join(users)} and with {wf.filename!r} by {user}; keeping the first",
-                          stacklevel=3)
-            return
-        users.append(user)
-
-    for registry in Registries.all().values():
-        for name in registry.entries():
-            cls = registry.get(name)
-            files = getattr(cls, "weights_files", None)
-            if callable(files):
-                for wf in files():
-                    add(wf, f"{registry.kind} {name}")
-    for arch, wf in TIMM_WEIGHTS.items():
-        add(wf, f"model resnet50_cam (backbone: {arch})" if arch.startswith("resnet") else
-            f"backbone timm_vit (arch: {arch}), model vit_classifier (backbone: {arch.split('.')[0]})")
-    return {n: KnownWeights(wf, tuple(users)) for n, (wf, users) in sorted(found.items())}
 
 
 def find_weights(name: str, known: Mapping[str, KnownWeights] | None = None) -> tuple[Path | None, str]:
@@ -220,57 +148,3 @@ def resolve_named(value: str | os.PathLike | None, files: tuple[WeightsFile, ...
     if value is None or os.fspath(value) not in {wf.name for wf in files}:
         return None if value is None else os.fspath(value)
     return str(resolve_weights(value, key).path)
-
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's content (of every file, by relative path, for a folder); memoized per
-    (path, size, mtime) within a process."""
-    path = Path(path)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    h = hashlib.sha256()
-    for f in files:
-        st = f.stat()
-        memo = (str(f.resolve()), st.st_size, st.st_mtime_ns)
-        if memo not in _DIGESTS:
-            fh = hashlib.sha256()
-            with open(f, "rb") as stream:
-                for chunk in iter(lambda: stream.read(1 << 22), b""):
-                    fh.update(chunk)
-            _DIGESTS[memo] = fh.hexdigest()
-        h.update(f"{f.relative_to(path) if path.is_dir() else ''}\0{_DIGESTS[memo]}\n".encode())
-    return h.hexdigest()
-
-
-def load_state_dict(path: str | Path) -> dict:
-    """Tensors of an external weights file: safetensors, or ``torch.load(weights_only=True)``.
-
-    A file that holds pickled objects (anything but tensors and plain containers) is refused with
-    a :class:`WeightsError` naming it; ``state_dict``/``model`` wrappers are unwrapped.
-    """
-    import pickle
-
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} not found")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device="cpu")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise WeightsError(
-            f"{path}: refused, it cannot be loaded with weights_only=True ({first}). External weights "
-            f"must be tensors only: save model.state_dict() with torch.save, or use safetensors") from None
-    for wrapper in ("state_dict", "model"):
-        if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
-            state = state[wrapper]
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path}: does not hold a state dict of tensors")
-    return dict(state)

@@ -12,8 +12,9 @@ import torch
 from safetensors.torch import save_file
 
 from wsvol.plugin_manager import get_manager
-from wsvol.pseudo_labels.weights import (
+from wsvol.weights import (
     TIMM_WEIGHTS,
+    WEIGHTS,
     WeightsError,
     check_weights,
     file_digest,
@@ -80,9 +81,12 @@ def test_known_weights_cover_sources_and_timm_backbones():
     assert "pseudo_label_source clip_es" in known[CLIP].used_by
     for arch in ("deit_small_patch16_224", "vit_small_patch16_224.dino", "deit_base_patch16_224",
                  "vit_base_patch16_224.dino"):
-        wf = TIMM_WEIGHTS[arch]
+        wf = WEIGHTS[TIMM_WEIGHTS[arch]]
         assert known[wf.name].file.filename == wf.filename
         assert "https://" in wf.source
+        assert any(arch in user for user in known[wf.name].used_by)
+    # the whole catalogue is known, whichever components are installed
+    assert set(WEIGHTS) <= set(known) and "clipseg_rd64_refined" in known
 
 
 def test_resolution_order_plugin_then_folder(folder, tmp_path, plugin):

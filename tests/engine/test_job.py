@@ -1,0 +1,59 @@
+"""Job setup: one order for every command, a fixed thread rule, no work dir before the checks pass."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from wsvol.engine.job import available_cores, set_threads, setup_job
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_threads_are_the_cores_the_process_may_use_whatever_the_load(monkeypatch, restore_threads):
+    """The default does not follow the machine's load: two spinning processes change nothing."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    idle = set_threads()
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.3)
+        busy = set_threads()
+    finally:
+        for p in spin:
+            p.kill()
+            p.wait()
+    assert idle == busy == available_cores() == torch.get_num_threads()
+
+
+def test_threads_flag_then_environment(monkeypatch, restore_threads):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert set_threads() == 1 == torch.get_num_threads()
+    assert set_threads(2) == 2 == torch.get_num_threads()
+    with pytest.raises(ValueError, match="--threads 0"):
+        set_threads(0)
+
+
+def test_a_failed_preflight_leaves_no_work_dir(tmp_path):
+    """Data missing: the job stops before any file is written."""
+    cfg = tmp_path / "c.yaml"
+    nowhere = tmp_path / "nowhere"
+    cfg.write_text(
+        "model: {type: resnet50_cam, backbone: resnet18, num_classes: 10}\n"
+        f"test_dataloader: {{batch_size: 1, dataset: {{type: youtube_objects, data_root: {nowhere}, "
+        f"folds_root: {nowhere}/folds, split: test}}}}\n")
+    args = argparse.Namespace(config=str(cfg), cfg_options=[], work_dir=str(tmp_path / "work"))
+    from wsvol.data.folds import DataError
+
+    with pytest.raises(DataError, match="dataset files are missing"):
+        setup_job(args)
+    assert not (tmp_path / "work").exists()
