@@ -13,7 +13,8 @@ import time
 import cv2
 import numpy as np
 
-from wsvol.evaluation.localization import correct_matrix, prepare_map, thresholds
+from wsvol.evaluation.corloc import correct_matrix
+from wsvol.evaluation.maps import prepare_map, thresholds
 
 
 def make_frames(n: int, seed: int = 0, size: int = 224) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -68,7 +68,7 @@ def _clip_rows(batch: int, repeats: int, device: torch.device) -> tuple[list[dic
 
 def _cache_rows(regen_s_per_frame: float, frames: int, size: int) -> list[dict]:
     """Cache read speed against regeneration, and cache size against float32 per-frame files."""
-    from wsvol.pseudo_labels.cache import PseudoLabelCache
+    from wsvol.data.pseudo_label_cache import PseudoLabelCache
 
     rng = np.random.default_rng(0)
     ids = [f"aeroplane/video-{i // 200:04d}/shot-{i // 20:06d}/frame_{i:06d}.jpg" for i in range(frames)]

@@ -10,7 +10,7 @@ measurement follows a warm-up at batch 1 and keeps the best of ``--repeats``. Tr
 loss on the decoder's logits. Their shares are of the whole ``train_step`` (with the SGD
 update). The CRF at every further ``--crf-scales`` value is timed alone and its share taken of
 the step with it in place of the first one (estimated, not re-run). Inference per frame: class
-+ map (``predict``) + the box at τ (``wsvol.evaluation.localization``: the map resized to 224²,
++ map (``predict``) + the box at τ (``wsvol.evaluation.maps``: the map resized to 224²,
 quantized, its largest contour's box), against the network forward alone (``tensor`` mode).
 """
 
@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 
-from wsvol.evaluation.localization import box_at_threshold, prepare_map
+from wsvol.evaluation.corloc import box_at_threshold
+from wsvol.evaluation.maps import prepare_map
 from wsvol.losses import DenseCRFLoss
 from wsvol.models.trcamv import TrCAMV
 from wsvol.utils.timing import best_seconds

@@ -11,8 +11,8 @@ from wsvol.hookspecs import hookimpl
 def wsvol_register(registries) -> None:
     """Import every built-in module; their decorators register the components."""
     for registry in registries.all().values():
-        for location in registry._locations:
-            importlib.import_module(location)
+        for module in registry.builtin_modules:
+            importlib.import_module(module)
 
 
 @hookimpl(tryfirst=True)

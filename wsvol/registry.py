@@ -55,6 +55,8 @@ class WsvolRegistry(Registry):
     def __init__(self, kind: str, *, parent: Registry | None = None, locations=()):
         super().__init__(kind, parent=parent, scope=SCOPE, locations=list(locations))
         self.kind = kind
+        #: the modules holding wsvol's own components of this kind (the built-in plugin imports them)
+        self.builtin_modules: tuple[str, ...] = tuple(locations)
         self._providers: dict[str, str] = {}
 
     def _register_module(self, module, module_name=None, force: bool = False) -> None:

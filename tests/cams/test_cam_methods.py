@@ -177,3 +177,4 @@ def test_cuda_maps_equal_the_cpu_maps(deepnet, images, name):
         deepnet.cpu()
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu().double(), cpu.double(), rtol=1e-4, atol=1e-6)
+

@@ -12,8 +12,9 @@ import yaml
 from PIL import Image
 
 from wsvol.data.dataset import FoldDataset, collate_frames
-from wsvol.data.folds import YOUTUBE_OBJECTS_CLASSES, DataError
-from wsvol.data.samplers import EpochIndex
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
+from wsvol.data.folds import DataError
+from wsvol.data.frame_samplers import EpochIndex
 from wsvol.data.transforms import Normalize, PackInputs, RandomCrop, RandomFlip, Resize
 
 # (frame id, label, width, height, box)
@@ -29,7 +30,7 @@ def make_data(root: Path, split: str = "test", masks: bool = True) -> tuple[Path
     """Frames with a white box drawn in, their fold files and (optionally) masks."""
     data, folds = root / "data", root / "folds"
     (folds / split).mkdir(parents=True)
-    (folds / "class_id.yaml").write_text(yaml.safe_dump(YOUTUBE_OBJECTS_CLASSES))
+    (folds / "class_id.yaml").write_text(yaml.safe_dump(YOUTUBE_OBJECTS_CLASS_MAP))
     rng = np.random.default_rng(0)
     for fid, _, w, h, (x0, y0, x1, y1) in FRAMES:
         img = rng.integers(0, 100, (h, w, 3), dtype=np.uint8)
@@ -54,7 +55,7 @@ def make_data(root: Path, split: str = "test", masks: bool = True) -> tuple[Path
 def test_item_follows_the_contract(tmp_path):
     data, folds = make_data(tmp_path)
     ds = FoldDataset(data, folds, "test", pipeline=[Resize((32, 32)), Normalize(), PackInputs()])
-    assert len(ds) == 4 and ds.metainfo["classes"] == tuple(YOUTUBE_OBJECTS_CLASSES)
+    assert len(ds) == 4 and ds.metainfo["classes"] == tuple(YOUTUBE_OBJECTS_CLASS_MAP)
     assert ds.shots == {
         "cat/video-0001/shot-000001": [0, 1],
         "cat/video-0001/shot-000002": [2],

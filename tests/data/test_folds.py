@@ -9,7 +9,7 @@ from PIL import Image
 from rich.console import Console
 
 from wsvol.data.folds import (
-    YOUTUBE_OBJECTS_CLASSES,
+    YOUTUBE_OBJECTS_CLASS_MAP,
     DataError,
     check_files,
     read_class_map,
@@ -22,7 +22,7 @@ B = "aeroplane/video-0001/shot-000002/frame_000007.jpg"
 C = "cat/video-0003/shot-000001/frame_000004.jpg"
 
 
-def write_split(root, split, files: dict[str, str], class_map=YOUTUBE_OBJECTS_CLASSES):
+def write_split(root, split, files: dict[str, str], class_map=YOUTUBE_OBJECTS_CLASS_MAP):
     """Write fold files verbatim (name → text) and the class map."""
     (root / split).mkdir(parents=True, exist_ok=True)
     (root / "class_id.yaml").write_text(yaml.safe_dump(class_map))
@@ -145,7 +145,7 @@ def test_class_map_validation(tmp_path):
     (tmp_path / "c.yaml").write_text("cat: 0\ndog: [1\n")
     with pytest.raises(DataError, match="c.yaml:3"):
         read_class_map(tmp_path / "c.yaml")
-    assert read_class_map(_yaml(tmp_path, YOUTUBE_OBJECTS_CLASSES)) == YOUTUBE_OBJECTS_CLASSES
+    assert read_class_map(_yaml(tmp_path, YOUTUBE_OBJECTS_CLASS_MAP)) == YOUTUBE_OBJECTS_CLASS_MAP
 
 
 def _yaml(tmp_path, data):

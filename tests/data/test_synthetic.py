@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from wsvol.data import synthetic
-from wsvol.data.synthetic import BOX_AREA_RANGE, SIZES, generate_synthetic, object_sprite
+from wsvol.data.sprites import object_sprite
+from wsvol.data.synthetic import BOX_AREA_RANGE, SIZES, generate_synthetic
 
 YTO_IDS = {
     "aeroplane": 0,

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from wsvol.data.folds import YOUTUBE_OBJECTS_CLASSES, DataError, check_files, read_split
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
+from wsvol.data.folds import DataError, check_files, read_split
 from wsvol.data.video import import_videos
 
 N, W, H = 20, 64, 48
@@ -49,7 +50,7 @@ def test_import_video_with_stride_and_max_frames(tmp_path):
     assert [f.frame_id for f in split.frames] == expected
     assert all(f.label == 3 and f.size == (W, H) for f in split.frames)
     assert (out / "folds" / "train" / "image_ids.txt").read_text().split() == expected
-    assert yaml.safe_load((out / "folds" / "class_id.yaml").read_text()) == YOUTUBE_OBJECTS_CLASSES
+    assert yaml.safe_load((out / "folds" / "class_id.yaml").read_text()) == YOUTUBE_OBJECTS_CLASS_MAP
     assert "car/video-0001," in (out / "folds" / "train" / "video_sources.txt").read_text()
     for fid, i in zip(expected, (0, 3, 6, 9)):  # the right source frames were kept
         img = cv2.imread(str(out / fid))

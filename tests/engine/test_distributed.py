@@ -28,62 +28,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_configs import tiny_config  # beside this file (pytest puts its folder on sys.path)
 
-from wsvol.data.samplers import FrameSampler
+from wsvol.data.frame_samplers import FrameSampler
 from wsvol.evaluation.metrics import CorLocMetric
 
 pytestmark = pytest.mark.dist
 
-RUNTIME = Path(__file__).parents[2] / "configs" / "_base_" / "default_runtime.yaml"
-CONFIG = """\
-_base_: {runtime}
+TINY = """\
 synthetic: {{out: {data}, size: tiny, seed: 0}}
-model:
-  type: resnet50_cam
-  backbone: resnet10t
-  num_classes: 10
-  cam: {{type: cam}}
-  backbone_kwargs: {{norm_layer: {norm}}}
-train_dataloader:
-  batch_size: 4
-  num_workers: 0
-  sampler: {{type: shot_sampler}}
-  collate_fn: {{type: collate_frames}}
-  dataset:
-    type: youtube_objects
-    data_root: {data}
-    folds_root: {data}/folds
-    split: train
-    seed: 0
-    pipeline:
-      - {{type: resize, size: [40, 40]}}
-      - {{type: random_crop, size: 32}}
-      - {{type: random_flip}}
-      - {{type: normalize}}
-      - {{type: pack_inputs}}
-val_dataloader:
-  batch_size: 5
-  num_workers: 0
-  sampler: {{type: frame_sampler, shuffle: false}}
-  collate_fn: {{type: collate_frames}}
-  dataset: {{type: youtube_objects, data_root: {data}, folds_root: {data}/folds, split: val, pipeline: {eval_pipeline}}}
-test_dataloader:
-  batch_size: 5
-  num_workers: 0
-  sampler: {{type: frame_sampler, shuffle: false}}
-  collate_fn: {{type: collate_frames}}
-  dataset: {{type: youtube_objects, data_root: {data}, folds_root: {data}/folds, split: test, pipeline: {eval_pipeline}}}
-val_evaluator: {{type: corloc}}
-test_evaluator: {{type: corloc}}
-optim_wrapper: {{optimizer: {{type: SGD, lr: 0.05, momentum: 0.9}}}}
+model: {{cam: {{type: cam}}, backbone_kwargs: {{norm_layer: {norm}}}}}
+train_dataloader: {{batch_size: 4}}
 param_scheduler: [{{type: StepLR, by_epoch: true, step_size: 2, gamma: 0.5}}]
 train_cfg: {{by_epoch: true, max_epochs: 3, val_interval: 1}}
-val_cfg: {{}}
-test_cfg: {{}}
 report: {{overlays: 2}}
 default_hooks: {{checkpoint: {{type: CheckpointHook, interval: 1, max_keep_ckpts: 5}}}}
 """
-EVAL_PIPELINE = "[{type: resize, size: [32, 32]}, {type: normalize}, {type: pack_inputs}]"
 WEIGHT_ATOL = 1e-5  # float summation order (two ranks' gradients averaged vs one batch)
 METRIC_ATOL = 0.1  # percentage points; one frame of the 30 would move CorLoc by 3.3
 TIMEOUT = 300
@@ -94,8 +54,7 @@ def space(tmp_path_factory) -> Path:
     """A folder with the configs: ``gn.yaml`` (GroupNorm) and ``bn.yaml`` (BatchNorm)."""
     root = tmp_path_factory.mktemp("dist")
     for name, norm in (("gn", "groupnorm1"), ("bn", "batchnorm2d")):
-        text = CONFIG.format(runtime=RUNTIME, data=root / "data", norm=norm, eval_pipeline=EVAL_PIPELINE)
-        (root / f"{name}.yaml").write_text(text)
+        tiny_config(root, root / "data", TINY.format(data=root / "data", norm=norm), f"{name}.yaml", validate=True)
     return root
 
 

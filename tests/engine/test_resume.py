@@ -13,33 +13,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_configs import tiny_config  # beside this file (pytest puts its folder on sys.path)
 
 from wsvol.data.synthetic import generate_synthetic
 
-CONFIG = """
-_base_: {runtime}
-model: {{type: resnet50_cam, backbone: resnet18, num_classes: 10, cam: {{type: gradcam}}}}
-train_dataloader:
-  batch_size: 8
-  num_workers: 0
-  sampler: {{type: shot_sampler}}
-  collate_fn: {{type: collate_frames}}
-  dataset:
-    type: youtube_objects
-    data_root: {data}
-    folds_root: {data}/folds
-    split: train
-    seed: 0
-    pipeline:
-      - {{type: resize, size: [40, 40]}}
-      - {{type: random_crop, size: 32}}
-      - {{type: random_flip}}
-      - {{type: normalize}}
-      - {{type: pack_inputs}}
-optim_wrapper: {{optimizer: {{type: SGD, lr: 0.05, momentum: 0.9, nesterov: true}}}}
-param_scheduler: [{{type: StepLR, by_epoch: true, step_size: 2, gamma: 0.5}}]
-train_cfg: {{by_epoch: true, max_epochs: 4}}
-default_hooks: {{checkpoint: {{type: CheckpointHook, interval: 1, max_keep_ckpts: 5}}}}
+TINY = """\
+model: {backbone: resnet18}
+optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9, nesterov: true}}
+param_scheduler: [{type: StepLR, by_epoch: true, step_size: 2, gamma: 0.5}]
+train_cfg: {by_epoch: true, max_epochs: 4}
+default_hooks: {checkpoint: {type: CheckpointHook, interval: 1, max_keep_ckpts: 5}}
 """
 
 
@@ -68,9 +51,7 @@ def weights(path: Path) -> dict:
 def test_sigkill_then_resume_gives_the_same_weights(tmp_path):
     data = tmp_path / "data"
     generate_synthetic(data, size="tiny", progress=False)
-    runtime = Path(__file__).parents[2] / "configs" / "_base_" / "default_runtime.yaml"
-    cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(textwrap.dedent(CONFIG.format(runtime=runtime, data=data)))
+    cfg = tiny_config(tmp_path, data, TINY)
 
     full = wsvol("train", str(cfg), "--work-dir", "full", cwd=tmp_path)
     assert full.wait(timeout=600) == 0, full.stderr.read()

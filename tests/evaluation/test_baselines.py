@@ -3,7 +3,7 @@
 import numpy as np
 
 from wsvol.evaluation.baselines import centred_box, centred_box_corloc
-from wsvol.evaluation.localization import evaluate_quantized
+from wsvol.evaluation.corloc import evaluate_quantized
 
 
 def test_centred_box_by_hand():

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from wsvol.evaluation.localization import evaluate_localization, thresholds
+from wsvol.evaluation.corloc import evaluate_localization
+from wsvol.evaluation.maps import thresholds
 from wsvol.evaluation.metrics import CorLocMetric, evaluate_records, frame_record
 from wsvol.registry import METRICS
 

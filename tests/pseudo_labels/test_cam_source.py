@@ -138,7 +138,7 @@ def test_generation_with_the_cam_source(trained, tmp_path):
     import torch.nn.functional as F
 
     from wsvol.data.folds import read_split
-    from wsvol.pseudo_labels.cache import PseudoLabelCache
+    from wsvol.data.pseudo_label_cache import PseudoLabelCache
     from wsvol.pseudo_labels.generate import generate_pseudo_labels
 
     data = trained.parent.parent / "data"

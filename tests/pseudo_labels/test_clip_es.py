@@ -13,10 +13,10 @@ import torch.nn.functional as F
 
 open_clip = pytest.importorskip("open_clip")
 
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES  # noqa: E402
 from wsvol.pseudo_labels.base import PseudoLabelSource  # noqa: E402
 from wsvol.pseudo_labels.clip_es import (  # noqa: E402
     BACKGROUND_WORDS,
-    YTO_CLASSES,
     ClipES,
     block_attention,
     cam_box_mask,
@@ -88,7 +88,7 @@ def direct_last_block(model, x, z):
 
 
 def direct_probs(model, feats, labels, scale):
-    classes = text_features(model, YTO_CLASSES)
+    classes = text_features(model, YOUTUBE_OBJECTS_CLASSES)
     background = text_features(model, BACKGROUND_WORDS)
     text = torch.cat([classes[labels][:, None], background.expand(len(labels), -1, -1)], dim=1)
     return torch.softmax(
@@ -160,7 +160,7 @@ def random_attention(n, seed):
 # ---------------------------------------------------------------- tests
 def test_is_a_pseudo_label_source(source):
     assert isinstance(source, PseudoLabelSource)
-    assert source.class_names == YTO_CLASSES and len(source.background_text) == 25
+    assert source.class_names == YOUTUBE_OBJECTS_CLASSES and len(source.background_text) == 25
     assert source.input_size == (64, 64) and source.grid_size == (8, 8)
     assert (
         source.mean == open_clip.OPENAI_DATASET_MEAN and source.std == open_clip.OPENAI_DATASET_STD

@@ -25,9 +25,9 @@ pytest.importorskip("open_clip")
 
 from wsvol.data.dataset import FoldDataset  # noqa: E402
 from wsvol.data.folds import read_split  # noqa: E402
+from wsvol.data.pseudo_label_cache import CacheError, PseudoLabelCache  # noqa: E402
 from wsvol.data.synthetic import generate_synthetic  # noqa: E402
 from wsvol.evaluation import evaluate_localization  # noqa: E402
-from wsvol.pseudo_labels.cache import CacheError, PseudoLabelCache  # noqa: E402
 from wsvol.pseudo_labels.clip_es import ClipES  # noqa: E402
 from wsvol.pseudo_labels.generate import generate_pseudo_labels, open_pseudo_labels  # noqa: E402
 

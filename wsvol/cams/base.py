@@ -73,11 +73,16 @@ def tokens_to_grid(tokens: Tensor, vit: nn.Module, image_size: tuple[int, int]) 
     return patches.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], gh, gw)
 
 
-def minmax_normalize(maps: Tensor) -> Tensor:
-    """Scale each map of (B, ...) to [0, 1] independently; a constant map becomes zeros."""
+def minmax_normalize(maps: Tensor, eps: float = 0.0) -> Tensor:
+    """Scale each map of (B, ...) to [0, 1] independently; a constant map becomes zeros.
+
+    With ``eps`` > 0 this is ``(x - min) / (max - min + eps)``, as CLIP-ES's reference writes it.
+    """
     flat = maps.flatten(1)
     lo = flat.min(1, keepdim=True).values
     span = flat.max(1, keepdim=True).values - lo
+    if eps > 0:
+        return ((flat - lo) / (span + eps)).reshape(maps.shape)
     out = torch.where(span > 0, (flat - lo) / torch.where(span > 0, span, 1), 0.0)
     return out.reshape(maps.shape)
 
@@ -138,7 +143,9 @@ class BaseCAM:
 
     def combine(self, acts: Tensor, grads: Any, targets: Tensor) -> Tensor:
         """(B, h, w) map before ReLU from maps ``acts`` (B, K, h, w) and their gradients."""
-        return torch.einsum("bk,bkhw->bhw", self.channel_weights(acts, grads, targets), acts)
+        # a product and a sum over channels (as pytorch-grad-cam): a batched matmul would sum in an
+        # order that changes with the batch size
+        return (self.channel_weights(acts, grads, targets)[:, :, None, None] * acts).sum(1)
 
     # -- shared machinery ------------------------------------------------------------------
     @contextmanager

@@ -32,11 +32,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def _pseudo_labels(args: argparse.Namespace) -> int:
     from wsvol.engine.job import setup_job
-    from wsvol.pseudo_labels.generate import generate_pseudo_labels
+    from wsvol.pseudo_labels.generate import generate_pseudo_labels, section_of
 
     job = setup_job(args, work_dir=False)  # --device restricts the visible devices
-    root = generate_pseudo_labels(job.cfg, overwrite=args.overwrite)
-    print(f"pseudo-labels: {root}")
+    generate_pseudo_labels(job.cfg, overwrite=args.overwrite)
+    print(f"pseudo-labels: {section_of(job.cfg).cache_dir}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Data: YouTube-Objects fold reading and validation, datasets, samplers, transforms, video import,
 and the embedded synthetic video dataset."""
 
-from wsvol.data import dataset, samplers, transforms  # noqa: F401  (registers the built-ins)
+from wsvol.data import dataset, frame_samplers, transforms  # noqa: F401  (registers the built-ins)
 from wsvol.data.dataset import FoldDataset, collate_frames
 from wsvol.data.folds import DataError, check_files, read_split
 from wsvol.data.synthetic import generate_synthetic

@@ -63,7 +63,7 @@ class FoldDataset(Dataset):
     """Frames of ``<folds_root>/<split>`` read from ``<data_root>/<frame id>``, one item per frame.
 
     Item ``i`` of epoch ``e`` draws its augmentation from ``SeedSequence([seed, e, i])``; the epoch
-    comes from the index itself when the sampler yields :class:`~wsvol.data.samplers.EpochIndex`
+    comes from the index itself when the sampler yields :class:`~wsvol.data.frame_samplers.EpochIndex`
     (robust to persistent workers), else from :meth:`set_epoch`. ``pseudo_label_reader(frame_id)``
     gives a float map in [0, 1] (any size; resized to the frame) put in ``results["pseudo_map"]``;
     ``pseudo_label_cache`` (a cache folder written by ``wsvol pseudo-labels``) is the same from a
@@ -94,7 +94,7 @@ class FoldDataset(Dataset):
         self.pipeline = build_pipeline(pipeline)
         self.seed, self.epoch = int(seed), 0
         if pseudo_label_cache is not None:
-            from wsvol.pseudo_labels.cache import PseudoLabelCache
+            from wsvol.data.pseudo_label_cache import PseudoLabelCache
 
             pseudo_label_reader = PseudoLabelCache.open(pseudo_label_cache)
         self.pseudo_label_reader = pseudo_label_reader

@@ -19,11 +19,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-#: YouTube-Objects class map (v1.0 and v2.2).
-YOUTUBE_OBJECTS_CLASSES: dict[str, int] = {
-    name: i
-    for i, name in enumerate("aeroplane bird boat car cat cow dog horse motorbike train".split())
-}
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
+
 EVAL_SPLITS = ("val", "test")
 FOLD_FILES = ("image_ids.txt", "class_labels.txt", "image_sizes.txt", "localization.txt")
 MAX_LISTED = 20

@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from wsvol.data.folds import (
-    YOUTUBE_OBJECTS_CLASSES,
+    YOUTUBE_OBJECTS_CLASS_MAP,
     DataError,
     Split,
     read_split,
@@ -163,7 +163,7 @@ def import_videos(
             f"stride, max_frames and shot_length must be >= 1, got {stride}, {max_frames}, {shot_length}"
         )
     if classes is None:
-        class_map = dict(YOUTUBE_OBJECTS_CLASSES)
+        class_map = dict(YOUTUBE_OBJECTS_CLASS_MAP)
     elif isinstance(classes, Mapping):
         class_map = validate_class_map(classes, "classes")
     else:

@@ -33,8 +33,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
         from wsvol.pseudo_labels.generate import generate_pseudo_labels
 
         _fill_placeholders(cfg.pseudo_labels, work_dir=str(work))
-        generate_pseudo_labels(cfg)
-        results = {"pseudo-labels": pseudo_label_result(cfg), **results}  # the reference of the report
+        judged = generate_pseudo_labels(cfg)
+        if "test" in judged:  # the reference of the report
+            results = {"pseudo-labels": judged["test"], **results}
         attach_pseudo_labels(cfg, work)
     results[method_label(cfg)] = train_and_test(cfg, work)  # 4.–5. model, losses → train → test
     if is_main_process():  # the metrics gathered every rank's frames on rank 0
@@ -95,24 +96,6 @@ def _fill_placeholders(section, **values) -> None:
 class _Keep(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
-
-
-def pseudo_label_result(cfg, split: str = "test"):
-    """The cached pseudo-labels of ``split`` evaluated like a model's output (no class prediction)."""
-    import numpy as np
-
-    from wsvol.data.folds import read_split, video_id_of
-    from wsvol.evaluation import evaluate_records, frame_record
-    from wsvol.pseudo_labels.generate import open_pseudo_labels, split_data
-
-    data = split_data(cfg, split)
-    cache = open_pseudo_labels(cfg, split)
-    fold = read_split(data["folds_root"], split, data["class_map"])
-    records = [frame_record({"cam": cache(f.frame_id), "gt_boxes": np.asarray(f.boxes), "ori_size": f.size,
-                             "gt_label": f.label, "pred_label": -1, "frame_id": f.frame_id,
-                             "video_id": video_id_of(f.frame_id)})
-               for f in fold.frames if len(f.boxes)]
-    return evaluate_records(records, fold.class_names)
 
 
 def prepare_runner(args: argparse.Namespace, resume: str | None = None, load_from: str | None = None,
@@ -187,7 +170,7 @@ def report(work: Path, results: dict, cfg, overlays_only: bool = False) -> Path:
     from rich.console import Console
 
     from wsvol.evaluation.baselines import centred_box_corloc
-    from wsvol.evaluation.report import print_report, write_report
+    from wsvol.report import print_report, write_report
     from wsvol.visualization.frames import frame_loader, save_overlays
 
     opts = dict(cfg.get("report") or {})

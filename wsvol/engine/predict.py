@@ -48,7 +48,8 @@ def predict_video(checkpoint: str | Path, source: str | Path, out_dir: str | Pat
 
     from wsvol.data.dataset import build_pipeline
     from wsvol.data.video import _folder_frames, _video_frames
-    from wsvol.evaluation.localization import box_at_threshold, prepare_map
+    from wsvol.evaluation.corloc import box_at_threshold
+    from wsvol.evaluation.maps import prepare_map
     from wsvol.visualization.overlay import draw_overlay, save_png
 
     model, cfg = load_trained(checkpoint)
@@ -99,9 +100,10 @@ def _run_pipeline(pipeline, rgb: np.ndarray, frame_id: str) -> dict:
 
 
 def _class_names(cfg) -> list[str]:
-    from wsvol.data.folds import YOUTUBE_OBJECTS_CLASSES, read_class_map
+    from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
+    from wsvol.data.folds import read_class_map
 
     ds = cfg.test_dataloader.dataset
     path = Path(ds.get("class_map") or Path(ds.folds_root) / "class_id.yaml")
-    names = read_class_map(path) if path.is_file() else YOUTUBE_OBJECTS_CLASSES
+    names = read_class_map(path) if path.is_file() else YOUTUBE_OBJECTS_CLASS_MAP
     return [n for n, _ in sorted(names.items(), key=lambda kv: kv[1])]

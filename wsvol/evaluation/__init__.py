@@ -5,14 +5,14 @@ Importing this package registers the ``corloc`` metric.
 
 from wsvol.evaluation.bootstrap import Interval, bootstrap_corloc, bootstrap_corloc_difference
 from wsvol.evaluation.classification import ClassificationResult, evaluate_classification
-from wsvol.evaluation.localization import (
+from wsvol.evaluation.corloc import (
     LocalizationResult,
-    PixelResult,
     correct_matrix,
     evaluate_localization,
     evaluate_quantized,
 )
 from wsvol.evaluation.metrics import CorLocMetric, EvaluationResult, evaluate_records, frame_record
+from wsvol.evaluation.pxap import PixelResult
 
 __all__ = [
     "ClassificationResult",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wsvol.evaluation.localization import IOU_THRESHOLD, LocalizationResult, box_iou
+from wsvol.evaluation.corloc import IOU_THRESHOLD, LocalizationResult, box_iou
 
 
 def centred_box(width: int, height: int, side: float) -> np.ndarray:

@@ -10,21 +10,17 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from wsvol.evaluation.classification import ClassificationResult, evaluate_classification
-from wsvol.evaluation.localization import (
+from wsvol.evaluation.corloc import IOU_THRESHOLD, LocalizationResult, evaluate_quantized
+from wsvol.evaluation.maps import (
     DEFAULT_EVAL_SIZE,
-    IOU_THRESHOLD,
-    LocalizationResult,
-    PixelResult,
     as_size,
-    evaluate_quantized,
     normalize_map,
-    pixel_histograms,
-    pixel_scores,
     quantize_map,
     rescale_boxes,
     resize_mask,
     thresholds,
 )
+from wsvol.evaluation.pxap import PixelResult, pixel_histograms, pixel_scores
 from wsvol.registry import METRICS
 
 

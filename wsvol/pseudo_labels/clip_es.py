@@ -22,14 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wsvol.cams import minmax_normalize
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 from wsvol.pseudo_labels.base import PseudoLabelSource
 from wsvol.registry import PSEUDO_LABEL_SOURCES
 from wsvol.weights import WEIGHTS, WeightsFile, resolve_named
 
-#: YouTube-Objects classes, by class id.
-YTO_CLASSES = (
-    "aeroplane", "bird", "boat", "car", "cat", "cow", "dog", "horse", "motorbike", "train",
-)  # fmt: skip
 #: CLIP-ES background words (its ``BACKGROUND_CATEGORY`` for VOC, which TrCAM-V reuses).
 BACKGROUND_WORDS = (
     "ground", "land", "grass", "tree", "building", "wall", "sky", "lake", "water", "river", "sea",
@@ -52,19 +50,6 @@ class ClipESResult:
     attn: Tensor  #: (B, N, N) attention among the N = h·w patch tokens, mean of heads and blocks
     refined: Tensor  #: (B, h, w) attention-refined map, before scaling
     maps: Tensor  #: (B, H, W) refined map upsampled to the input size, in [0, 1]
-
-
-def minmax(x: Tensor, eps: float = 0.0) -> Tensor:
-    """Scale each item of ``x`` (over all dims but the first) to [0, 1].
-
-    With ``eps`` > 0 this is the reference's ``(x - min) / (max - min + eps)``; with ``eps`` = 0
-    the span divides exactly and a constant item becomes all zeros.
-    """
-    flat = x.flatten(1)
-    lo = flat.min(1, keepdim=True).values
-    span = flat.max(1, keepdim=True).values - lo
-    span = span + eps if eps > 0 else torch.where(span > 0, span, torch.ones_like(span))
-    return ((flat - lo) / span).view_as(x)
 
 
 def block_attention(block: nn.Module, x: Tensor) -> Tensor:
@@ -190,7 +175,7 @@ class ClipES(PseudoLabelSource):
 
     def __init__(
         self,
-        class_names: Sequence[str] = YTO_CLASSES,
+        class_names: Sequence[str] = YOUTUBE_OBJECTS_CLASSES,
         model_name: str = "ViT-B-16-quickgelu",
         pretrained: str | None = None,
         model_overrides: dict | None = None,
@@ -265,61 +250,46 @@ class ClipES(PseudoLabelSource):
 
     def run(self, images: Tensor, labels: Tensor) -> ClipESResult:
         """The full CLIP-ES pass over a batch, every stage kept (one backward for the batch)."""
+        from wsvol.cams import GradCAM
+
         labels = self.check_inputs(images, labels)
         visual = self.model.visual
         blocks = list(visual.transformer.resblocks)
         watched = blocks[-self.attn_layers :]
         batch_first = getattr(visual.transformer, "batch_first", True)
         attn_inputs: list[Tensor] = []
-        store: dict[str, Tensor] = {}
 
         def keep_attn_input(_module, _args, out: Tensor) -> None:
             attn_inputs.append(out.detach() if batch_first else out.detach().transpose(0, 1))
 
-        def grad_leaf(_module, _args, out: Tensor) -> Tensor:
-            # the model is frozen, so autograd records nothing before this point
-            store["act"] = out.detach().requires_grad_(True)
-            return store["act"]
+        def patch_grid(tokens: Tensor, _size) -> Tensor:  # (B, 1 + N, D) or (1 + N, B, D) → (B, D, h, w)
+            tokens = tokens if batch_first else tokens.transpose(0, 1)
+            return tokens[:, 1:].transpose(1, 2).reshape(tokens.shape[0], -1, *self.grid_size)
 
-        def keep_tokens(_module, _args, out: Tensor) -> None:
-            store["tokens"] = out
-
+        # GradCAM of the frame class's softmax score at the last block's input LayerNorm
+        gradcam = GradCAM(_ClassScore(self, labels), blocks[-1].ln_1, reshape=patch_grid)
         handles = [b.ln_1.register_forward_hook(keep_attn_input) for b in watched]
-        handles.append(blocks[-1].ln_1.register_forward_hook(grad_leaf))
-        handles.append(visual.ln_post.register_forward_hook(keep_tokens))
         try:
-            with torch.inference_mode(False), torch.enable_grad():
+            with torch.inference_mode(False):
                 x = images.clone() if images.is_inference() else images
-                visual(x.to(visual.conv1.weight.dtype))
-                tokens = store["tokens"]  # (B, 1 + N, D), ln_post applied to every token
-                pooled = (
-                    tokens[:, 1:].mean(1) if self.image_pooling == "patch_mean" else tokens[:, 0]
-                )
-                probs = self._probs(F.normalize((pooled @ visual.proj).float(), dim=-1), labels)
-                (grad,) = torch.autograd.grad(probs[:, 0].sum(), store["act"])
+                grid, probs = gradcam.raw(x.to(visual.conv1.weight.dtype), targets=0)
         finally:
             for handle in handles:
                 handle.remove()
 
         with torch.no_grad():
-            act = store["act"].detach()
-            if not batch_first:
-                act, grad = act.transpose(0, 1), grad.transpose(0, 1)
-            b, (h, w) = images.shape[0], self.grid_size
-            patches, patch_grads = act[:, 1:].float(), grad[:, 1:].float()
-            cam = (patches * patch_grads.mean(1, keepdim=True)).sum(-1).relu()
-            cam = minmax(cam, eps=1e-7).view(b, h, w)
+            cam = minmax_normalize(grid, eps=1e-7)
             attn = torch.stack(
                 [block_attention(blk, a) for blk, a in zip(watched, attn_inputs, strict=True)]
             )
             attn = attn.float().mean(0)[:, 1:, 1:]
             refined = refine_cam(cam, attn, self.box_threshold, self.sinkhorn_iters)
-            grid = minmax(refined, eps=1e-7)
+            grid = minmax_normalize(refined, eps=1e-7)
             maps = F.interpolate(
                 grid[:, None], size=images.shape[-2:], mode="bilinear", align_corners=False
             )
-            maps = minmax(maps[:, 0])
-        return ClipESResult(probs=probs.detach(), cam=cam, attn=attn, refined=refined, maps=maps)
+            maps = minmax_normalize(maps[:, 0])
+        return ClipESResult(probs=probs, cam=cam, attn=attn, refined=refined, maps=maps)
 
     def _probs(self, image_features: Tensor, labels: Tensor) -> Tensor:
         """Softmax over [class, background words] of scale · cosine; (B, 1 + K)."""
@@ -331,3 +301,26 @@ class ClipES(PseudoLabelSource):
             dim=1,
         )
         return (scale * torch.einsum("bd,bkd->bk", image_features, text)).softmax(-1)
+
+
+class _ClassScore(nn.Module):
+    """CLIP as a CAM method sees it: images → the softmax over [each frame's class, the background
+    words] (B, 1 + K), so that the frame's class is target 0."""
+
+    def __init__(self, source: ClipES, labels: Tensor) -> None:
+        super().__init__()
+        self.__dict__["source"] = source  # not a submodule: the source holds the model
+        self.labels = labels
+
+    def forward(self, images: Tensor) -> Tensor:
+        source = self.source
+        visual = source.model.visual
+        store: dict[str, Tensor] = {}
+        handle = visual.ln_post.register_forward_hook(lambda _m, _a, out: store.update(tokens=out))
+        try:
+            visual(images)
+        finally:
+            handle.remove()
+        tokens = store["tokens"]  # (B, 1 + N, D), ln_post applied to every token
+        pooled = tokens[:, 1:].mean(1) if source.image_pooling == "patch_mean" else tokens[:, 0]
+        return source._probs(F.normalize((pooled @ visual.proj).float(), dim=-1), self.labels)

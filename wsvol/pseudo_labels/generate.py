@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from wsvol.config.sections import PseudoLabelsSection
-from wsvol.pseudo_labels.cache import CacheError, PseudoLabelCache, frames_digest
+from wsvol.data.pseudo_label_cache import CacheError, PseudoLabelCache, frames_digest
 from wsvol.utils.files import atomic_write_text
 from wsvol.weights import WEIGHT_KEYS, check_weights, file_digest
 
@@ -162,9 +162,10 @@ def open_pseudo_labels(cfg: Mapping, split: str = "train") -> PseudoLabelCache:
     return cache
 
 
-def generate_pseudo_labels(cfg: Mapping, overwrite: bool = False, progress: bool = True) -> Path:
-    """Compute (or finish) the caches of every split of the ``pseudo_labels`` section, then print
-    and save (``<cache_dir>/eval.json``) CorLoc of the cached maps; return ``cache_dir``."""
+def generate_pseudo_labels(cfg: Mapping, overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Compute (or finish) the caches of every split of the ``pseudo_labels`` section, then judge
+    the cached maps: print and save (``<cache_dir>/eval.json``) their CorLoc on every split with
+    boxes, and return those evaluations by split (on rank 0; empty on the other ranks)."""
     from mmengine.dist import barrier, get_dist_info
 
     from wsvol.data.folds import read_split
@@ -207,11 +208,12 @@ def generate_pseudo_labels(cfg: Mapping, overwrite: bool = False, progress: bool
         if incomplete:  # only when another rank failed, or ran apart from this one
             print(f"pseudo-labels: not evaluated, caches still incomplete: {', '.join(incomplete)}")
         results = {s: r for s in splits if s not in incomplete
-                   and (r := evaluate_cache(caches[s], splits[s])) is not None}
+                   and (r := evaluate_pseudo_labels(caches[s], splits[s])) is not None}
         if results:
             report = _report(results, splits, section)
             atomic_write_text(root / EVAL_FILE, json.dumps(report, indent=2, default=float))
-    return root
+        return results
+    return {}
 
 
 def _progress(show: bool):
@@ -260,30 +262,16 @@ def _fill(cache: PseudoLabelCache, data: dict, split: str, shards: list[int], so
             bar.advance(task, len(labels))
 
 
-class _LazyMaps(Sequence):
-    """Maps read from the cache one at a time (a split's float32 maps may not fit in memory)."""
+def evaluate_pseudo_labels(cache: PseudoLabelCache, split) -> Any:
+    """The cached maps of ``split`` evaluated like a model's output (CorLoc, no class prediction) on
+    its frames that carry boxes; None when none does."""
+    from wsvol.evaluation import evaluate_records, frame_record
 
-    def __init__(self, cache: PseudoLabelCache, frame_ids: list[str]) -> None:
-        self.cache, self.frame_ids = cache, frame_ids
-
-    def __len__(self) -> int:
-        return len(self.frame_ids)
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        return self.cache(self.frame_ids[i])
-
-
-def evaluate_cache(cache: PseudoLabelCache, split) -> Any:
-    """CorLoc (MaxBoxAcc v1) of the cached maps on the frames of ``split`` that carry boxes, or None."""
-    from wsvol.evaluation import evaluate_localization
-
-    frames = [f for f in split.frames if len(f.boxes)]
-    if not frames:
-        return None
-    return evaluate_localization(_LazyMaps(cache, [f.frame_id for f in frames]), [f.boxes for f in frames],
-                                 [f.size for f in frames], [f.label for f in frames],
-                                 num_classes=len(split.classes), frame_ids=[f.frame_id for f in frames],
-                                 keep_maps=False)
+    records = [frame_record({"cam": cache(f.frame_id), "gt_boxes": f.boxes, "ori_size": f.size,
+                             "gt_label": f.label, "pred_label": -1, "frame_id": f.frame_id,
+                             "video_id": f.video_id})
+               for f in split.frames if len(f.boxes)]
+    return evaluate_records(records, split.class_names) if records else None
 
 
 def _report(results: dict, splits: dict, section: PseudoLabelsSection) -> dict:
@@ -296,7 +284,8 @@ def _report(results: dict, splits: dict, section: PseudoLabelsSection) -> dict:
     for col in ("split", "frames", "CorLoc", "best τ", "mean of classes"):
         table.add_column(col, justify="left" if col == "split" else "right")
     report = {"source": asdict(section)["source"], "cache_dir": str(section.cache_dir), "splits": {}}
-    for s, res in results.items():
+    for s, result in results.items():
+        res = result.localization
         per_class = res.per_class()[0]
         names = splits[s].class_names
         table.add_row(s, str(len(res)), f"{res.corloc:.1f}", f"{res.best_tau:.3f}", f"{res.corloc_mean:.1f}")

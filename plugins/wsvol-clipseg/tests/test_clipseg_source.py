@@ -13,8 +13,8 @@ from safetensors.torch import load_file, save_file
 from transformers import CLIPSegForImageSegmentation
 from wsvol_clipseg.source import ClipSeg
 
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 from wsvol.pseudo_labels.base import PseudoLabelSource
-from wsvol.pseudo_labels.clip_es import YTO_CLASSES
 
 SIZE = 48  # 6×6 patches of 8: position embeddings interpolated from the 4×4 grid
 
@@ -42,7 +42,7 @@ def direct_maps(folder, images, prompts, size=None) -> torch.Tensor:
 
 def test_is_a_frozen_pseudo_label_source(source):
     assert isinstance(source, PseudoLabelSource)
-    assert source.class_names == YTO_CLASSES and source.prompts == YTO_CLASSES
+    assert source.class_names == YOUTUBE_OBJECTS_CLASSES and source.prompts == YOUTUBE_OBJECTS_CLASSES
     assert source.input_size == (SIZE, SIZE) and source.tokenizer_kind == "open_clip"
     # no preprocessor_config.json in the folder: CLIPSeg's published processor statistics
     assert source.mean == (0.485, 0.456, 0.406) and source.std == (0.229, 0.224, 0.225)
@@ -61,7 +61,7 @@ def test_maps_shape_and_range(source, images):
 def test_equals_direct_clipseg_call(clipseg_dirs, images, eos):
     labels = torch.tensor([2, 0, 7, 2])
     source = ClipSeg(pretrained=str(clipseg_dirs[eos]), image_size=SIZE)
-    expected = direct_maps(clipseg_dirs[eos], images, [YTO_CLASSES[i] for i in labels])
+    expected = direct_maps(clipseg_dirs[eos], images, [YOUTUBE_OBJECTS_CLASSES[i] for i in labels])
     torch.testing.assert_close(source(images, labels), expected, atol=1e-5, rtol=1e-5)
 
 
@@ -70,7 +70,7 @@ def test_resized_to_the_input_when_the_decoder_grid_does_not_cover_it(clipseg_di
     images = torch.randn(2, 3, 44, 44, generator=torch.Generator().manual_seed(2))
     source = ClipSeg(pretrained=str(clipseg_dir), image_size=44, template="a photo of a {}.")
     labels = torch.tensor([1, 8])
-    prompts = [f"a photo of a {YTO_CLASSES[i]}." for i in labels]
+    prompts = [f"a photo of a {YOUTUBE_OBJECTS_CLASSES[i]}." for i in labels]
     expected = direct_maps(clipseg_dir, images, prompts, size=(44, 44))
     maps = source(images, labels)
     assert maps.shape == (2, 44, 44)

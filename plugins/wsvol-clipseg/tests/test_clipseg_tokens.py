@@ -14,11 +14,12 @@ from transformers import CLIPSegForImageSegmentation, CLIPTokenizer
 from wsvol_clipseg.source import ClipSeg
 from wsvol_clipseg.tokens import has_local_tokenizer, open_clip_tokenize, tokenize
 
-from wsvol.pseudo_labels.clip_es import BACKGROUND_WORDS, YTO_CLASSES
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
+from wsvol.pseudo_labels.clip_es import BACKGROUND_WORDS
 
 SOT, EOT = 49406, 49407
 PROMPTS = (
-    *YTO_CLASSES, *BACKGROUND_WORDS, "a clean origami aeroplane.", "A photo of a Motorbike!",
+    *YOUTUBE_OBJECTS_CLASSES, *BACKGROUND_WORDS, "a clean origami aeroplane.", "A photo of a Motorbike!",
     "two  cats,  one dog's tail", "train #9 at 5pm", "cat !~ dog", "",
 )  # fmt: skip
 

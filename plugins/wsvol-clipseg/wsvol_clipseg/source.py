@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 from wsvol.pseudo_labels.base import PseudoLabelSource
-from wsvol.pseudo_labels.clip_es import YTO_CLASSES
 from wsvol.weights import WEIGHTS, WeightsFile
 from wsvol_clipseg.tokens import tokenize
 
@@ -133,7 +133,7 @@ class ClipSeg(PseudoLabelSource):
 
     def __init__(
         self,
-        class_names: Sequence[str] = YTO_CLASSES,
+        class_names: Sequence[str] = YOUTUBE_OBJECTS_CLASSES,
         pretrained: str | None = None,
         template: str = "{}",
         image_size: int | None = None,

@@ -23,9 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from wsvol.cams import minmax_normalize
 from wsvol.config import component
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 from wsvol.pseudo_labels.base import PseudoLabelSource
-from wsvol.pseudo_labels.clip_es import YTO_CLASSES, minmax
 from wsvol.registry import BACKBONES
 from wsvol.weights import WEIGHTS, WeightsFile, resolve_named
 
@@ -56,7 +57,7 @@ class DinoAttention(PseudoLabelSource):
         pretrained: str | None = None,
         head: int | None = None,
         keep_mass: float | None = None,
-        class_names: Sequence[str] = YTO_CLASSES,
+        class_names: Sequence[str] = YOUTUBE_OBJECTS_CLASSES,
     ) -> None:
         """Build the (frozen) backbone.
 
@@ -115,4 +116,4 @@ class DinoAttention(PseudoLabelSource):
         self.check_inputs(images, labels)
         grid = self.attention_grid(images)
         maps = F.interpolate(grid[:, None], size=images.shape[-2:], mode="bilinear", align_corners=False)
-        return minmax(maps[:, 0])
+        return minmax_normalize(maps[:, 0])

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from wsvol.evaluation.localization import pixel_histograms, pixel_scores, resize_mask, thresholds
+from wsvol.evaluation.maps import resize_mask, thresholds
+from wsvol.evaluation.pxap import pixel_histograms, pixel_scores
 
 
 def brute_force(maps, masks, taus):

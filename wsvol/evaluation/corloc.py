@@ -1,11 +1,8 @@
-"""CorLoc (MaxBoxAcc v1) and PxAP with the exact conventions of wsolevaluation (Choe et al., 2020).
+"""CorLoc (MaxBoxAcc v1) with the exact conventions of wsolevaluation (Choe et al., 2020).
 
-Conventions (each one changes the numbers, so each is part of the metric):
+Conventions (each one changes the numbers, so each is part of the metric), beside the map and box
+preparation of :mod:`wsvol.evaluation.maps`:
 
-* a map is resized to the evaluation size with ``cv2.resize(..., INTER_CUBIC)`` in float64 and
-  min-max normalized (a constant or NaN map becomes all zeros), then quantized with
-  ``uint8(map * 255)``;
-* true boxes are rescaled from the frame size with ``int(x * 224 / width)``;
 * at threshold τ the binary map is ``q > int(τ · max(q))``; the box is the bounding rectangle of
   the contour with the largest ``cv2.contourArea`` (first one on ties), ``x1 = min(x + w, W - 1)``;
   no contour gives ``(0, 0, 0, 0)``;
@@ -26,70 +23,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-DEFAULT_EVAL_SIZE = 224
+from wsvol.evaluation.maps import DEFAULT_EVAL_SIZE, prepare_map, rescale_boxes, thresholds
+
 IOU_THRESHOLD = 0.5
-
-
-def thresholds(step: float = 0.001) -> np.ndarray:
-    """The CAM thresholds τ = 0, step, …, < 1 (``np.arange`` exactly as wsolevaluation)."""
-    if not 0 < step < 1:
-        raise ValueError(f"tau_step must be in (0, 1), got {step!r}")
-    return np.arange(0, 1, step)
-
-
-def as_size(eval_size: int | Sequence[int]) -> tuple[int, int]:
-    """``224`` or ``(width, height)`` → ``(width, height)``."""
-    if isinstance(eval_size, int | np.integer):
-        w = h = int(eval_size)
-    else:
-        w, h = (int(s) for s in eval_size)
-    if w <= 0 or h <= 0:
-        raise ValueError(f"eval_size must be positive, got {eval_size!r}")
-    return w, h
-
-
-def normalize_map(
-    cam: np.ndarray, eval_size: int | Sequence[int] = DEFAULT_EVAL_SIZE
-) -> np.ndarray:
-    """Resize a 2-D map to ``eval_size`` (bicubic, float64) and min-max normalize it to [0, 1]."""
-    cam = np.asarray(cam, dtype=np.float64)
-    if cam.ndim != 2 or 0 in cam.shape:
-        raise ValueError(f"a localization map must be a non-empty 2-D array, got shape {cam.shape}")
-    w, h = as_size(eval_size)
-    cam = cv2.resize(cam, (w, h), interpolation=cv2.INTER_CUBIC)
-    if np.isnan(cam).any() or cam.min() == cam.max():
-        return np.zeros_like(cam)
-    cam -= cam.min()
-    cam /= cam.max()
-    return cam
-
-
-def quantize_map(normalized: np.ndarray) -> np.ndarray:
-    """``uint8(map * 255)`` (truncation) of a map in [0, 1]."""
-    return (np.asarray(normalized) * 255).astype(np.uint8)
-
-
-def prepare_map(cam: np.ndarray, eval_size: int | Sequence[int] = DEFAULT_EVAL_SIZE) -> np.ndarray:
-    """Map at any size → quantized uint8 map at the evaluation size."""
-    return quantize_map(normalize_map(cam, eval_size))
-
-
-def rescale_boxes(
-    boxes: np.ndarray, ori_size: Sequence[int], eval_size: int | Sequence[int] = DEFAULT_EVAL_SIZE
-) -> np.ndarray:
-    """Rescale (N, 4) x0,y0,x1,y1 boxes from ``ori_size`` = (width, height) with int truncation."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    ow, oh = (float(s) for s in ori_size)
-    if ow <= 0 or oh <= 0:
-        raise ValueError(f"ori_size must be positive (width, height), got {tuple(ori_size)!r}")
-    if (boxes < 0).any() or (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
-        raise ValueError(
-            f"boxes must be non-negative x0,y0,x1,y1 with x1>=x0, y1>=y0; got {boxes.tolist()}"
-        )
-    w, h = as_size(eval_size)
-    scale = np.array([w, h, w, h], dtype=np.float64)
-    size = np.array([ow, oh, ow, oh])
-    return (boxes * scale / size).astype(np.int64)
 
 
 def box_iou(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -600,53 +536,3 @@ def evaluate_localization(
         video_ids=video_ids,
         keep_maps=keep_maps,
     )
-
-
-@dataclass
-class PixelResult:
-    """PxAP (area under the pixel precision-recall curve, %) and the best-τ pixel IoU (%)."""
-
-    pxap: float
-    pxiou: float
-    pxiou_tau: float
-    precision: np.ndarray
-    recall: np.ndarray
-
-
-def resize_mask(mask: np.ndarray, eval_size: int | Sequence[int] = DEFAULT_EVAL_SIZE) -> np.ndarray:
-    """Bool mask at any size → bool mask at the evaluation size (nearest neighbour, > 0.5)."""
-    mask = np.asarray(mask, dtype=np.float32)
-    if mask.ndim != 2:
-        raise ValueError(f"a mask must be 2-D, got shape {mask.shape}")
-    return cv2.resize(mask, as_size(eval_size), interpolation=cv2.INTER_NEAREST) > 0.5
-
-
-def pixel_histograms(normalized: np.ndarray, mask: np.ndarray, taus: np.ndarray) -> np.ndarray:
-    """(2, T + 2) int64 histograms of map scores on foreground (row 0) and background (row 1).
-
-    Bins are [τ_0, τ_1), …, [τ_{T-1}, 1), [1, 2), [2, 3] as in wsolevaluation's MaskEvaluator.
-    """
-    if normalized.shape != mask.shape:
-        raise ValueError(f"map shape {normalized.shape} differs from mask shape {mask.shape}")
-    edges = np.append(taus, [1.0, 2.0, 3.0])
-    pos = np.histogram(normalized[mask], bins=edges)[0]
-    neg = np.histogram(normalized[~mask], bins=edges)[0]
-    return np.stack([pos, neg]).astype(np.int64)
-
-
-def pixel_scores(histograms: np.ndarray, taus: np.ndarray) -> PixelResult:
-    """PxAP and best pixel IoU from histograms summed over frames (NaN without positives)."""
-    pos, neg = (np.asarray(h, dtype=np.float64) for h in histograms)
-    tp, fp = pos[::-1].cumsum(), neg[::-1].cumsum()
-    fn = pos.sum() - tp
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = tp / (tp + fp)
-        recall = tp / (tp + fn)
-        iou = tp / (tp + fp + fn)
-    if pos.sum() == 0 or not (tp + fp > 0).any():
-        return PixelResult(float("nan"), float("nan"), float("nan"), precision, recall)
-    defined = (tp + fp) != 0
-    pxap = float((precision[1:] * np.diff(recall))[defined[1:]].sum() * 100)
-    cut_edges = np.append(taus, [1.0, 2.0])[::-1]  # cut i keeps scores >= cut_edges[i]
-    k = int(np.nanargmax(iou))
-    return PixelResult(pxap, float(iou[k] * 100), float(cut_edges[k]), precision, recall)

@@ -5,8 +5,8 @@ is listed with the plugin that provides it, the first line of its docstring and 
 (its constructor's arguments, with type hints and defaults, and the description its ``Args:``
 section gives). The top-level sections come from the dataclasses of ``wsvol.config.sections``.
 
-    python -m wsvol.docs_reference > docs/reference.md          # what this environment has
-    python -m wsvol.docs_reference --plugin-dir plugins/wsvol-clipseg \\
+    python -m wsvol.config.reference > docs/reference.md          # what this environment has
+    python -m wsvol.config.reference --plugin-dir plugins/wsvol-clipseg \\
         --plugin-dir plugins/wsvol-example > docs/reference.md  # wsvol + these plugins only
 
 ``--plugin-dir`` makes a plugin's source tree discoverable without installing it, and limits
@@ -57,8 +57,8 @@ KIND_PLACES = {
 #: Constructor arguments that the caller passes in (not config keys), beyond the checker's list.
 EXTRA_INJECTED: dict[str, set[str]] = {}  # beyond wsvol.config.checker.INJECTED
 
-HEADER = ("<!-- Generated from the registries by `python -m wsvol.docs_reference --plugin-dir plugins/<each>`:"
-          " do not edit. tests/test_docs_reference.py fails when it is stale and prints the command. -->")
+HEADER = ("<!-- Generated from the registries by `python -m wsvol.config.reference --plugin-dir plugins/<each>`:"
+          " do not edit. tests/config/test_reference.py fails when it is stale and prints the command. -->")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -456,7 +456,7 @@ def add_plugin_sources(dirs: Sequence[str | Path], scratch: Path) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the reference; with ``--plugin-dir``, for wsvol and those plugin source trees only."""
-    parser = argparse.ArgumentParser(prog="python -m wsvol.docs_reference", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m wsvol.config.reference", description=__doc__.splitlines()[0])
     parser.add_argument("--plugin-dir", action="append", default=[], metavar="DIR",
                         help="a plugin's source tree (with pyproject.toml) to document; repeatable")
     args = parser.parse_args(argv)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wsvol.evaluation import evaluate_localization
-from wsvol.pseudo_labels.cache import CacheError, PseudoLabelCache, dequantize, quantize
+from wsvol.data.pseudo_label_cache import CacheError, PseudoLabelCache, dequantize, quantize
 
 
 def ids(n: int) -> list[str]:
@@ -48,7 +48,7 @@ def test_round_trip_is_floor_of_255_levels(tmp_path):
 
 def test_quantization_is_exactly_what_corloc_evaluation_sees():
     """A map min-max normalized to [0, 1] quantizes to the uint8 map evaluation computes itself."""
-    from wsvol.evaluation.localization import prepare_map
+    from wsvol.evaluation.maps import prepare_map
 
     rng = np.random.default_rng(3)
     for _ in range(20):
@@ -159,7 +159,7 @@ def test_leftovers_of_a_killed_writer_are_cleaned_on_resume(tmp_path):
 
 
 def test_open_memory_maps_are_bounded(tmp_path, monkeypatch):
-    import wsvol.pseudo_labels.cache as cache_module
+    import wsvol.data.pseudo_label_cache as cache_module
 
     monkeypatch.setattr(cache_module, "MAX_OPEN_SHARDS", 2)
     cache = make(tmp_path / "c")

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from torch.utils.data import DataLoader
 
-import wsvol.data.samplers as samplers
-from wsvol.data.samplers import EpochIndex, FrameSampler, ShotSampler
+import wsvol.data.frame_samplers as samplers
+from wsvol.data.frame_samplers import EpochIndex, FrameSampler, ShotSampler
 
 
 class Shots:

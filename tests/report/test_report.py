@@ -9,9 +9,9 @@ import pytest
 from rich.console import Console
 
 from wsvol.evaluation.classification import evaluate_classification
-from wsvol.evaluation.localization import evaluate_quantized
+from wsvol.evaluation.corloc import evaluate_quantized
 from wsvol.evaluation.metrics import EvaluationResult
-from wsvol.evaluation.report import print_report, size_names, write_report
+from wsvol.report import print_report, size_names, write_report
 
 S = 32
 # frame: (video, label, pred, square of the map (x0, y0, x1, y1), true box, largest-box area share)

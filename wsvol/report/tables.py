@@ -1,29 +1,19 @@
-"""Evaluation report: tables (CSV, JSON), one self-contained HTML page, and a terminal summary.
+"""The report's tables: per-method results turned into rows (summary, per class, per video, by
+object size, bootstrap intervals, worst frames, CorLoc vs τ), and the columns each table shows.
 
-``build_report`` turns per-method :class:`EvaluationResult` s into plain tables; ``write_report``
-writes them (``report.html`` with embedded pictures, ``report.json``, ``tables/*.csv``);
-``print_report`` shows the main tables with rich. Per-video and per-size CorLoc use each method's
-best threshold over all frames; per-class CorLoc sweeps the threshold within each class.
+Per-video and per-size CorLoc use each method's best threshold over all frames; per-class CorLoc
+sweeps the threshold within each class.
 """
 
 from __future__ import annotations
 
-import base64
-import csv
-import html
-import io
-import json
 import math
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
-import cv2
 import numpy as np
 
 from wsvol.evaluation.bootstrap import bootstrap_corloc, bootstrap_corloc_difference
 from wsvol.evaluation.metrics import EvaluationResult
-from wsvol.utils.files import atomic_write_text
-from wsvol.visualization.overlay import draw_overlay, encode_png
 
 SIZE_BINS = (0.05, 0.25)  # largest true box area / frame area: small < 5% <= medium < 25% <= large
 TABLES = (
@@ -214,59 +204,6 @@ def _interval_row(method: str, statistic: str, ci) -> dict:
     }
 
 
-def write_report(
-    out_dir: str | Path,
-    results: Mapping[str, EvaluationResult],
-    *,
-    image_loader: Callable[[str], np.ndarray] | None = None,
-    title: str = "wsvol evaluation report",
-    thumb: int = 160,
-    **options,
-) -> dict:
-    """Write ``report.html``, ``report.json`` and ``tables/*.csv`` under ``out_dir``; return the data.
-
-    ``image_loader(frame_id)`` gives a frame's RGB image for the worst-frame pictures (without
-    it, heatmaps are drawn on gray); pictures are ``thumb`` pixels on their long side.
-    ``options`` go to :func:`build_report`.
-    """
-    out = Path(out_dir)
-    report = build_report(results, **options)
-    for name in TABLES:
-        atomic_write_text(out / "tables" / f"{name}.csv", _csv(report[name]))
-    atomic_write_text(out / "report.json", json.dumps(_plain(report), indent=2, allow_nan=False))
-    atomic_write_text(out / "report.html", _html(report, results, image_loader, title, thumb))
-    return report
-
-
-def _csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
-    return buf.getvalue()
-
-
-def _cell(v):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return json.dumps(v) if isinstance(v, list) else v
-
-
-def _plain(x):
-    """JSON-ready copy: NaN → null, numpy scalars → Python numbers."""
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
 def fmt(v, digits: int = 2) -> str:
     """How the report prints a number (an em dash when missing)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -326,108 +263,3 @@ HEADINGS = {
     "bootstrap": "Bootstrap intervals over videos (%)",
     "per_video": "Per video (%, at the best τ)",
 }
-
-
-def _html(
-    report: dict, results: Mapping[str, EvaluationResult], image_loader, title: str, thumb: int
-) -> str:
-    meta = report["meta"]
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th{text-align:left}"
-        "figure{display:inline-block;margin:4px;font-size:11px}.note{color:#555}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p class='note'>{html.escape(meta['definitions'])}</p>",
-    ]
-    for note in meta["notes"]:
-        parts.append(f"<p class='note'>{html.escape(note)}</p>")
-    for key in ("summary", "per_class", "by_size", "bootstrap", "per_video"):
-        parts.append(
-            f"<h2>{html.escape(HEADINGS[key])}</h2>{_html_table(report[key], COLUMNS[key], key)}"
-        )
-    parts.append(
-        f"<h2>CorLoc vs τ</h2><img alt='CorLoc vs threshold' src='data:image/png;base64,{_curve_png(report)}'>"
-    )
-    parts.append("<h2>Worst frames (lowest IoU at the best τ)</h2>")
-    for method in meta["methods"]:
-        rows = [r for r in report["worst_frames"] if r["method"] == method]
-        if not rows:
-            continue
-        parts.append(f"<h3>{html.escape(method)}</h3><div>")
-        loc = results[method].localization
-        for r in rows:
-            image = image_loader(r["frame"]) if image_loader else None
-            heat = loc.maps[r["index"]] // 8 * 8  # 32 levels: a picture, and a small PNG
-            pic = draw_overlay(heat, image, pred_box=r["pred_box"], gt_boxes=r["gt_boxes"])
-            scale = thumb / max(pic.shape[:2])
-            pic = cv2.resize(
-                pic,
-                (round(pic.shape[1] * scale), round(pic.shape[0] * scale)),
-                interpolation=cv2.INTER_AREA,
-            )
-            data = base64.b64encode(encode_png(pic)).decode()
-            caption = f"{r['class']}, score {fmt(r['score'])}, IoU {fmt(r['iou'])}<br>{html.escape(r['frame'])}"
-            parts.append(
-                f"<figure><img alt='{html.escape(r['frame'])}' src='data:image/png;base64,{data}'>"
-                f"<figcaption>{caption}</figcaption></figure>"
-            )
-        parts.append("</div>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def _html_table(rows: list[dict], columns, key: str) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(fmt(r[k], d))}</td>" for k, _, d in columns) + "</tr>"
-        for r in rows
-    )
-    return f"<table id='{key}'><tr>{head}</tr>{body}</table>"
-
-
-def _curve_png(report: dict) -> str:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for row in report["summary"]:
-        pts = [
-            (r["tau"], r["corloc"]) for r in report["corloc_curve"] if r["method"] == row["method"]
-        ]
-        line = ax.plot(
-            *zip(*pts), label=f"{row['method']} ({row['corloc']:.1f}% at τ={row['best_tau']:.3f})"
-        )[0]
-        ax.plot([row["best_tau"]], [row["corloc"]], "o", color=line.get_color())
-    ax.set_xlabel("threshold τ")
-    ax.set_ylabel("CorLoc (%)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def print_report(report: dict, console=None, *, per_video: bool = False) -> None:
-    """Print the summary, per-class, per-size and bootstrap tables (per-video on request) with rich."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = console or Console()
-    keys = ["summary", "per_class", "by_size", "bootstrap"] + (["per_video"] if per_video else [])
-    for key in keys:
-        table = Table(title=HEADINGS[key])
-        for _, h, _ in COLUMNS[key]:
-            table.add_column(h, justify="right")
-        for r in report[key]:
-            table.add_row(*(escape(fmt(r[k], d)) for k, _, d in COLUMNS[key]))
-        console.print(table)
-    for note in report["meta"]["notes"]:
-        console.print(f"[dim]{escape(note)}[/dim]")

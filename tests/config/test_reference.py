@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from wsvol.config import component
-from wsvol.docs_reference import (
+from wsvol.config.reference import (
     arg_docs,
     components,
     constructor_keys,
@@ -24,10 +24,10 @@ from wsvol.docs_reference import (
     render_component,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "reference.md"
 PLUGIN_DIRS = sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
-REGENERATE = "python -m wsvol.docs_reference " + " ".join(
+REGENERATE = "python -m wsvol.config.reference " + " ".join(
     f"--plugin-dir {p.relative_to(ROOT)}" for p in PLUGIN_DIRS) + " > docs/reference.md"
 
 
@@ -44,7 +44,7 @@ def _repo_plugin_names() -> set[str]:
 def test_committed_reference_is_what_the_generator_writes():
     env = {k: v for k, v in os.environ.items() if k != "WSVOL_DISABLE_PLUGINS"}
     env["OMP_NUM_THREADS"] = "1"
-    cmd = [sys.executable, "-m", "wsvol.docs_reference", *(f"--plugin-dir={p}" for p in PLUGIN_DIRS)]
+    cmd = [sys.executable, "-m", "wsvol.config.reference", *(f"--plugin-dir={p}" for p in PLUGIN_DIRS)]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     committed = REFERENCE.read_text(encoding="utf-8")

@@ -4,17 +4,14 @@ import cv2
 import numpy as np
 import pytest
 
-from wsvol.evaluation.localization import (
+from wsvol.evaluation.corloc import (
     box_at_threshold,
     correct_matrix,
     correct_per_threshold,
     evaluate_localization,
     evaluate_quantized,
-    normalize_map,
-    prepare_map,
-    rescale_boxes,
-    thresholds,
 )
+from wsvol.evaluation.maps import normalize_map, prepare_map, rescale_boxes, thresholds
 
 
 # ---- oracle: wsolevaluation's BoxEvaluator, one threshold at a time -----------------------------
@@ -274,6 +271,6 @@ def test_opencv_contour_order_on_ties():
 def test_docstring_example():
     import doctest
 
-    import wsvol.evaluation.localization as module
+    import wsvol.evaluation.corloc as module
 
     assert doctest.testmod(module).failed == 0

@@ -1,0 +1,101 @@
+"""The report as one self-contained HTML page (tables, the CorLoc-vs-τ plot, worst-frame pictures)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Mapping
+
+import cv2
+
+from wsvol.evaluation.metrics import EvaluationResult
+from wsvol.report.tables import COLUMNS, HEADINGS, fmt
+from wsvol.visualization.overlay import draw_overlay, encode_png
+
+
+def render_html(
+    report: dict, results: Mapping[str, EvaluationResult], image_loader, title: str, thumb: int
+) -> str:
+    """The page of ``report`` (from :func:`~wsvol.report.tables.build_report`)."""
+    meta = report["meta"]
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th{text-align:left}"
+        "figure{display:inline-block;margin:4px;font-size:11px}.note{color:#555}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='note'>{html.escape(meta['definitions'])}</p>",
+    ]
+    for note in meta["notes"]:
+        parts.append(f"<p class='note'>{html.escape(note)}</p>")
+    for key in ("summary", "per_class", "by_size", "bootstrap", "per_video"):
+        parts.append(
+            f"<h2>{html.escape(HEADINGS[key])}</h2>{_html_table(report[key], COLUMNS[key], key)}"
+        )
+    parts.append(
+        f"<h2>CorLoc vs τ</h2><img alt='CorLoc vs threshold' src='data:image/png;base64,{_curve_png(report)}'>"
+    )
+    parts.append("<h2>Worst frames (lowest IoU at the best τ)</h2>")
+    for method in meta["methods"]:
+        rows = [r for r in report["worst_frames"] if r["method"] == method]
+        if not rows:
+            continue
+        parts.append(f"<h3>{html.escape(method)}</h3><div>")
+        loc = results[method].localization
+        for r in rows:
+            image = image_loader(r["frame"]) if image_loader else None
+            heat = loc.maps[r["index"]] // 8 * 8  # 32 levels: a picture, and a small PNG
+            pic = draw_overlay(heat, image, pred_box=r["pred_box"], gt_boxes=r["gt_boxes"])
+            scale = thumb / max(pic.shape[:2])
+            pic = cv2.resize(
+                pic,
+                (round(pic.shape[1] * scale), round(pic.shape[0] * scale)),
+                interpolation=cv2.INTER_AREA,
+            )
+            data = base64.b64encode(encode_png(pic)).decode()
+            caption = f"{r['class']}, score {fmt(r['score'])}, IoU {fmt(r['iou'])}<br>{html.escape(r['frame'])}"
+            parts.append(
+                f"<figure><img alt='{html.escape(r['frame'])}' src='data:image/png;base64,{data}'>"
+                f"<figcaption>{caption}</figcaption></figure>"
+            )
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _html_table(rows: list[dict], columns, key: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(fmt(r[k], d))}</td>" for k, _, d in columns) + "</tr>"
+        for r in rows
+    )
+    return f"<table id='{key}'><tr>{head}</tr>{body}</table>"
+
+
+def _curve_png(report: dict) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for row in report["summary"]:
+        pts = [
+            (r["tau"], r["corloc"]) for r in report["corloc_curve"] if r["method"] == row["method"]
+        ]
+        line = ax.plot(
+            *zip(*pts), label=f"{row['method']} ({row['corloc']:.1f}% at τ={row['best_tau']:.3f})"
+        )[0]
+        ax.plot([row["best_tau"]], [row["corloc"]], "o", color=line.get_color())
+    ax.set_xlabel("threshold τ")
+    ax.set_ylabel("CorLoc (%)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return base64.b64encode(buf.getvalue()).decode()
