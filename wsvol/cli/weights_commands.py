@@ -44,17 +44,19 @@ def _weights_list(args: argparse.Namespace) -> int:
         wf = k.file
         try:
             path, how = w.find_weights(name, known)
-            found = f"{path} ({how})" if path else "missing"
+            found = f"{path} ({how})" if path else "no"
         except w.WeightsError as err:
             found = f"error: {err}"
         fmt = w.FORMATS.get(wf.format)
-        lines.append(f"{name}" + (f": {wf.title}" if wf.title else ""))
+        lines.append(textwrap.fill(f"{name}" + (f": {wf.title}" if wf.title else ""), width, subsequent_indent="  "))
         lines.append(_field("found", found, width))
         lines.append(_field("file", wf.filename, width))
         lines += [_field("", f"or {a}", width) for a in wf.also]
         if fmt is not None:
             lines.append(_field("format", f"{fmt.name}: {fmt.container}", width))
-        lines.append(_field("get it", wf.source, width))
+        sources = [part.strip().removeprefix("or ") for part in wf.source.split(" ; ")]
+        lines += [_field("get it" if i == 0 else "", ("or " if i else "") + part, width)
+                  for i, part in enumerate(sources)]
         uses = list(k.used_by) or ["no installed component"]
         lines += [_field("used by" if i == 0 else "", u, width) for i, u in enumerate(uses)]
         lines.append("")
@@ -71,8 +73,8 @@ def _weights_check(args: argparse.Namespace) -> int:
     known = w.known_weights()
     unknown = [n for n in args.names if n not in known]
     if unknown:
-        raise SystemExit(f"wsvol: error: unknown weights name(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(known)} (see `wsvol weights list`)")
+        raise w.WeightsError(f"unknown weights name(s) {', '.join(unknown)}; known: {', '.join(known)} "
+                             "(see `wsvol weights list`)")
     failed = 0
     for name in args.names or list(known):
         try:
