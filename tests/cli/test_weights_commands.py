@@ -52,3 +52,19 @@ def test_check_loads_good_files_and_names_bad_ones(tmp_path, capsys, monkeypatch
     assert code == 1 and out.startswith(f"missing  dino_vits16: put dino_deitsmall16_pretrain.pth in {tmp_path}")
     code, _, err = wsvol(capsys, monkeypatch, "check", "dinov3", folder=tmp_path)
     assert code == 1 and err.startswith("wsvol: error: unknown weights name(s) dinov3; known: ")
+
+
+def test_check_a_configs_weights_in_their_components(tmp_path, capsys, monkeypatch):
+    write_dinov2(tmp_path / "dinov2_vits14_pretrain.pth")
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text("model:\n  type: trcamv\n  backbone: {type: timm_vit, arch: vit_small_patch14_dinov2, "
+                   "img_size: 224, pretrained: dinov2_vits14, num_last_blocks: 1}\n")
+    code, out, _ = wsvol(capsys, monkeypatch, "check", str(cfg), folder=tmp_path)
+    assert code == 0, out
+    assert out == (f"ok       {cfg}: model.backbone.pretrained: {tmp_path}/dinov2_vits14_pretrain.pth (dinov2: "
+                   "DINOv2 ViT, 174 tensors) loads into backbone timm_vit (arch: vit_small_patch14_dinov2, "
+                   "img_size: 224)\n")
+    cfg.write_text("pseudo_labels:\n  source: {type: clip_es, pretrained: clip_vit_b16_openai}\n")
+    code, out, _ = wsvol(capsys, monkeypatch, "check", str(cfg), folder=tmp_path)
+    assert code == 1 and out.startswith(f"FAIL     {cfg}: weights 'clip_vit_b16_openai' (config key "
+                                        "pseudo_labels.source.pretrained) not found: put ViT-B-16.pt or ")

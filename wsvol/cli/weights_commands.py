@@ -17,9 +17,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     w_sub = w.add_subparsers(dest="weights_command", metavar="ACTION")
     w_sub.add_parser("list", help="every named weights file: expected file, format, where to get it, "
                      "where it was found").set_defaults(func=_weights_list)
-    p = w_sub.add_parser("check", help="read each weights file found (or those named) and load it into "
-                         "a component that uses it, strictly")
-    p.add_argument("names", nargs="*", metavar="NAME", help="weights names (default: every one found)")
+    p = w_sub.add_parser("check", help="read each weights file found (or those named, or those a config "
+                         "uses) and load it, strictly, into the component that uses it")
+    p.add_argument("names", nargs="*", metavar="NAME|CONFIG",
+                   help="weights names, or config files (.yaml/.py) whose weights to check (default: every "
+                   "named weights file found)")
+    p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides")
     p.set_defaults(func=_weights_check)
 
 
@@ -70,13 +73,15 @@ def _weights_list(args: argparse.Namespace) -> int:
 def _weights_check(args: argparse.Namespace) -> int:
     import wsvol.weights as w
 
+    configs = [a for a in args.names if a.endswith((".yaml", ".yml", ".py"))]
+    names = [a for a in args.names if a not in configs]
     known = w.known_weights()
-    unknown = [n for n in args.names if n not in known]
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise w.WeightsError(f"unknown weights name(s) {', '.join(unknown)}; known: {', '.join(known)} "
                              "(see `wsvol weights list`)")
     failed = 0
-    for name in args.names or list(known):
+    for name in names or ([] if configs else list(known)):
         try:
             path, _ = w.find_weights(name, known)
         except w.WeightsError as err:
@@ -84,18 +89,50 @@ def _weights_check(args: argparse.Namespace) -> int:
             print(f"FAIL     {name}: {err}")
             continue
         if path is None:
-            if args.names:
+            if names:
                 failed += 1
                 print(f"missing  {name}: put {known[name].file.filename} in {w.weights_dir()}")
             continue
-        status, text = _check_one(path, known[name])
+        uses = [(u.kind, {"type": u.type, **dict(u.args), known[name].file.arg: str(path)}) for u in known[name].uses]
+        status, text = _check_one(path, uses)
         failed += status == "FAIL"
         print(f"{status:<8} {name}: {text}")
+    built: dict[str, tuple[str, str]] = {}  # a component two configs share is built once
+    for config in configs:
+        failed += _check_config(config, args.cfg_options, built)
     return 1 if failed else 0
 
 
-def _check_one(path, known) -> tuple[str, str]:
-    """('ok'|'FAIL'|'skipped', what happened) for one file and the first installed component using it."""
+def _check_config(path: str, cfg_options: list[str], built: dict[str, tuple[str, str]]) -> int:
+    """Resolve every weights argument of a config, then check each file in its component; the number failed."""
+    import wsvol.weights as w
+    from wsvol.config import load_config
+
+    data = load_config(path, cfg_options).to_dict()
+    if data.get("baseline"):  # the baseline stage writes the pseudo-label source's checkpoint
+        data.pop("pseudo_labels", None)
+    try:
+        found = w.check_weights(data)  # names → files, in place
+    except w.WeightsError as err:
+        print(f"FAIL     {path}: {err}")
+        return 1
+    failed = 0
+    for res in found:
+        node: object = data
+        for part in res.key.split(".")[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        key = repr(sorted(node.items()))
+        status, text = built[key] = built.get(key) or _check_one(res.path, [(None, dict(node))])
+        failed += status == "FAIL"
+        print(f"{status:<8} {path}: {res.key}: {text}")
+    if not found:
+        print(f"ok       {path}: names no weights")
+    return failed
+
+
+def _check_one(path, uses: list[tuple[str | None, dict]]) -> tuple[str, str]:
+    """('ok'|'FAIL'|'skipped', what happened) for one file built into the first installed component of
+    ``uses`` ((registry kind or None for any, component config))."""
     from wsvol.registry import Registries
     from wsvol.weights import read_weights
 
@@ -104,15 +141,20 @@ def _check_one(path, known) -> tuple[str, str]:
     except Exception as err:  # a refused or unreadable file: the reader's message names it
         return "FAIL", f"{path}: {err}"
     what = f"{path} ({weights.format}: {weights.title}, {len(weights.state)} tensors)"
-    registries = {r.kind: r for r in Registries.all().values()}
-    for use in known.uses:
-        registry = registries.get(use.kind)
-        if registry is None or use.type not in registry.entries():
+    registries = list(Registries.all().values())
+    for kind, cfg in uses:
+        found = [r for r in registries if (kind is None or r.kind == kind) and cfg["type"] in r.entries()]
+        if len(found) != 1:
             continue
-        cfg = {"type": use.type, **dict(use.args), known.file.arg: str(path)}
         try:
-            registry.build(cfg)
+            found[0].build(cfg)
         except Exception as err:
-            return "FAIL", f"{what} into {use}:\n" + textwrap.indent(str(err), " " * 9)
-        return "ok", f"{what} loads into {use}"
-    return "skipped", f"{what}: no installed component uses it (see `wsvol weights list`)"
+            return "FAIL", f"{what} into {found[0].kind} {cfg['type']}:\n" + textwrap.indent(str(err), " " * 9)
+        return "ok", f"{what} loads into {found[0].kind} {cfg['type']}" + _args(cfg)
+    types = ", ".join(dict.fromkeys(cfg["type"] for _, cfg in uses)) or "none"
+    return "skipped", f"{what}: read, but no installed component loads it (needs: {types})"
+
+
+def _args(cfg: dict) -> str:
+    shown = [f"{k}: {cfg[k]}" for k in ("arch", "backbone", "model_name", "img_size") if k in cfg]
+    return f" ({', '.join(shown)})" if shown else ""
