@@ -389,3 +389,18 @@ def test_clipseg_folder_by_name(folder):
     assert res.path == folder / "clipseg-rd64-refined" and res.how == "weights folder"
     weights = read_weights(cfg["pseudo_labels"]["source"]["pretrained"], expect=("clipseg",))
     assert set(weights.state) == set(written) and all(torch.equal(weights.state[k], v) for k, v in written.items())
+
+
+def test_dinov2_with_registers_at_224_follows_the_reg_models(tmp_path):
+    from originals import DinoV2PosEmbed
+    from standins import write_dinov2
+
+    from wsvol.models.backbones.vit import TimmViT
+
+    written = write_dinov2(tmp_path / "dinov2_vits14_reg4_pretrain.pth", registers=4)
+    model = TimmViT("vit_small_patch14_reg4_dinov2", img_size=224, num_last_blocks=1,
+                    pretrained=tmp_path / "dinov2_vits14_reg4_pretrain.pth").model
+    original = DinoV2PosEmbed(written["pos_embed"], interpolate_antialias=True, interpolate_offset=0.0)
+    expected = original.interpolate_pos_encoding(torch.zeros(1, 257, 384), 224, 224)[:, 1:]  # no CLS slot in timm's
+    assert torch.equal(model.pos_embed, expected)
+    assert torch.equal(model.reg_token, written["register_tokens"])

@@ -97,6 +97,13 @@ class Weights:
     format: str  #: a key of :data:`FORMATS`
     state: dict[str, torch.Tensor]
     config: dict[str, Any] | None = field(default=None, repr=False)  #: a folder's config.json
+    #: how the model these weights come from resizes its position embeddings (a ``RESIZE_PRESETS``
+    #: name), where the file says: DINO, DeiT, DINOv2 (with registers: ``dinov2_reg``)
+    pos_embed_resize: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pos_embed_resize is None and self.format in ("dino", "deit", "dinov2"):
+            self.pos_embed_resize = FORMATS[self.format].pos_embed_resize
 
     @property
     def title(self) -> str:
@@ -219,7 +226,8 @@ def _from_content(path: Path, obj: Any) -> Weights:
             obj, where = obj[wrapper], f"{path} ({wrapper})"
     state = _tensors(obj, where)
     if "mask_token" in state:
-        return Weights(path, "dinov2", _dinov2_to_timm(state))
+        preset = "dinov2_reg" if "register_tokens" in state else "dinov2"
+        return Weights(path, "dinov2", _dinov2_to_timm(state), pos_embed_resize=preset)
     clip = _strip(state, "module.")
     if "visual.class_embedding" in clip and "token_embedding.weight" in clip:
         if any(k in clip for k in OPENAI_EXTRA_KEYS):  # torch.save of OpenAI's own model

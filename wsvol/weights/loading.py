@@ -67,15 +67,13 @@ def load_weights(module, state: Mapping[str, Any], source: str, ignore: Sequence
     module.load_state_dict(state, strict=True)
 
 
-def default_pos_embed_resize(fmt: str, arch: str) -> str:
-    """The resize preset of the model the weights come from: the file's format when it names one
-    (DINO, DeiT, DINOv2), else that of the weights catalogued for ``arch``, else timm's default."""
+def default_pos_embed_resize(weights: Weights, arch: str) -> str:
+    """The resize preset of the model the weights come from: what the file says (DINO, DeiT,
+    DINOv2), else that of the weights catalogued for ``arch``, else timm's default."""
     from wsvol.weights.formats import FORMATS
 
-    for name in (fmt, timm_weights_format(arch)):
-        if name in ("dino", "deit", "dinov2"):
-            return FORMATS[name].pos_embed_resize
-    return "timm"
+    arch_fmt = timm_weights_format(arch)
+    return weights.pos_embed_resize or (arch_fmt and FORMATS[arch_fmt].pos_embed_resize) or "timm"
 
 
 def load_timm_weights(model: nn.Module, weights: Weights, arch: str,
@@ -96,7 +94,7 @@ def load_timm_weights(model: nn.Module, weights: Weights, arch: str,
     from wsvol.weights.pos_embed import resize_abs_pos_embed, resize_options
 
     state = dict(weights.state)
-    opts = resize_options(pos_embed_resize, default_pos_embed_resize(weights.format, arch), where)
+    opts = resize_options(pos_embed_resize, default_pos_embed_resize(weights, arch), where)
     pos, own = state.get("pos_embed"), getattr(model, "pos_embed", None)
     if pos is not None and own is not None and pos.dim() == 3:
         prefix = square_prefix(pos.shape[1], 0 if getattr(model, "no_embed_class", False) else
