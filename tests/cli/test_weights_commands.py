@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from standins import Payload, random_state, vit_layout, write_dinov2
+from standins import Payload, random_state, vit_layout, write_clipseg_folder, write_dinov2
 
 from wsvol.cli.main import main
 
@@ -40,10 +40,16 @@ def test_check_loads_good_files_and_names_bad_ones(tmp_path, capsys, monkeypatch
     marker = tmp_path / "pwned"
     torch.save({"model": random_state(vit_layout(depth=1)), "args": Payload(marker)},
                tmp_path / "deit_small_patch16_224-cd65a155.pth")
+    write_clipseg_folder(tmp_path / "clipseg-rd64-refined")
     code, out, _ = wsvol(capsys, monkeypatch, "check", folder=tmp_path)
     assert code == 1
-    lines = {ln.split(":")[0]: ln for ln in out.splitlines() if ln[:1].strip()}
-    assert set(lines) == {"ok       dinov2_vits14", "FAIL     deit_s16_in1k"}, out
+    lines = {ln.split(":")[0].split()[-1]: ln for ln in out.splitlines() if ln[:1].strip()}
+    assert set(lines) == {"dinov2_vits14", "deit_s16_in1k", "clipseg_rd64_refined"}, out
+    clipseg = lines["clipseg_rd64_refined"]  # loaded where the wsvol-clipseg plugin is installed
+    assert clipseg.startswith("ok       ") or clipseg.startswith("skipped  ") and clipseg.endswith(
+        "(clipseg: CLIPSeg, 158 tensors): read, but not loaded: no installed component uses it (a plugin's?)")
+    lines = {k: v for k, v in lines.items() if k != "clipseg_rd64_refined"}
+    lines = {v.split(":")[0]: v for v in lines.values()}
     assert lines["ok       dinov2_vits14"].endswith(
         "(dinov2: DINOv2 ViT, 174 tensors) loads into backbone timm_vit (arch: vit_small_patch14_dinov2)")
     assert "refused, it cannot be loaded with weights_only=True" in lines["FAIL     deit_s16_in1k"]

@@ -151,8 +151,9 @@ def _check_one(path, uses: list[tuple[str | None, dict]]) -> tuple[str, str]:
         except Exception as err:
             return "FAIL", f"{what} into {found[0].kind} {cfg['type']}:\n" + textwrap.indent(str(err), " " * 9)
         return "ok", f"{what} loads into {found[0].kind} {cfg['type']}" + _args(cfg)
-    types = ", ".join(dict.fromkeys(cfg["type"] for _, cfg in uses)) or "none"
-    return "skipped", f"{what}: read, but no installed component loads it (needs: {types})"
+    types = ", ".join(dict.fromkeys(cfg["type"] for _, cfg in uses))
+    return "skipped", (f"{what}: read, but not loaded: no installed component "
+                       + (f"{types!r}" if types else "uses it (a plugin's?)"))
 
 
 def _args(cfg: dict) -> str:
