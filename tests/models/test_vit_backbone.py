@@ -168,8 +168,9 @@ def test_mismatched_weights_file_is_named(tmp_path):
     shallow = TimmViT(arch, img_size=img, depth=4, embed_dim=48, num_heads=3)
     path = tmp_path / "shallow.pth"
     torch.save(shallow.model.state_dict(), path)
-    with pytest.raises(RuntimeError, match="shallow.pth"):
+    with pytest.raises(ValueError, match=r"shallow\.pth do not match VisionTransformer \(12 problem") as err:
         _backbone("deit_p16", pretrained=path)
+    assert "missing:    blocks.4.attn.qkv.weight (144, 48)" in str(err.value)
 
 
 def test_bad_configurations():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import cv2
 import numpy as np
@@ -313,29 +312,21 @@ def test_pretrained_path_reloads_the_same_model(source, images, result, tmp_path
     assert not torch.allclose(fresh.run(images, LABELS).probs, result.probs)
 
 
-def test_openai_torchscript_archive_loads(tmp_path):
-    tiny64 = dict(  # width 64 so that OpenAI's heads = width // 64 rule gives 1 head
-        embed_dim=16,
-        vision_cfg=dict(image_size=32, layers=2, width=64, patch_size=8),
-        text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=1, layers=1),
-    )
-    torch.manual_seed(7)
-    model = open_clip.create_model("ViT-B-16-quickgelu", **tiny64).half().float().eval()
-    torch.save(model.state_dict(), tmp_path / "state_dict.pt")
-    mask = model.attn_mask  # OpenAI's archives keep the causal mask as an attribute, not a buffer
-    del model.attn_mask
-    model.attn_mask = mask
-    example = (torch.zeros(1, 3, 32, 32), open_clip.tokenize(["a dog"]))
-    with warnings.catch_warnings():  # torch.jit is deprecated (and chatty), but OpenAI shipped it
-        warnings.simplefilter("ignore")
-        torch.jit.save(torch.jit.trace(model, example, check_trace=False), tmp_path / "ViT-B-16.pt")
+def test_openai_torchscript_archive_gives_the_maps_of_its_state_dict(tmp_path):
+    """OpenAI's archive (read without running it) and the same weights as a plain state dict
+    give the same maps; the archive's fp16 weights arrive as their fp32 values."""
+    from standins import TINY_CLIP, write_openai_clip_torchscript
+
+    written = write_openai_clip_torchscript(tmp_path / "ViT-B-16.pt", TINY_CLIP, seed=7)
+    plain = {k: v.float() for k, v in written.items()
+             if k not in ("input_resolution", "context_length", "vocab_size")}
+    torch.save(plain, tmp_path / "state_dict.pt")
     images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(8))
-    args = dict(attn_layers=2, logit_scale=None)
+    args = dict(model_overrides=TINY_CLIP.overrides(), attn_layers=2, logit_scale=None)
     from_archive = ClipES(pretrained=str(tmp_path / "ViT-B-16.pt"), **args)
-    from_state = ClipES(pretrained=str(tmp_path / "state_dict.pt"), model_overrides=tiny64, **args)
-    torch.testing.assert_close(
-        from_archive(images, [2, 4]), from_state(images, [2, 4]), rtol=0, atol=1e-6
-    )
+    from_state = ClipES(pretrained=str(tmp_path / "state_dict.pt"), **args)
+    assert torch.equal(from_archive.model.visual.conv1.weight, written["visual.conv1.weight"].float())
+    torch.testing.assert_close(from_archive(images, [2, 4]), from_state(images, [2, 4]), rtol=0, atol=0)
 
 
 def test_imagenet_norm_switch():

@@ -4,6 +4,7 @@ and tiny random-init models saved and loaded back through the resolver."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -251,3 +252,155 @@ def test_clip_loads_by_name(folder):
     (folder / "ViT-B-16.pt").unlink()
     with pytest.raises(WeightsError, match="ViT-B-16.pt"):
         ClipES(model_overrides=tiny, attn_layers=1, pretrained=CLIP)
+
+
+# -- the published files, named in a config: resolver → reader → component → the file's tensors ----
+DINO, DEIT, DINOV2 = "dino_deitsmall16_pretrain.pth", "deit_small_patch16_224-cd65a155.pth", "dinov2_vits14_pretrain.pth"
+
+
+def _build(registry, section: str, cfg: dict):
+    """Resolve the config's weights (names → files), then build the component as a run does."""
+    check_weights({section: cfg})
+    return registry.build(cfg)
+
+
+def _assert_holds(module: torch.nn.Module, expected: dict, skip: tuple[str, ...] = ()) -> None:
+    own = module.state_dict()
+    keys = {k for k in expected if not k.startswith(skip)} if skip else set(expected)
+    assert keys == set(own)
+    for k in keys:
+        assert torch.equal(own[k], expected[k].to(own[k].dtype)), k
+
+
+def test_dino_file_by_name_into_timm_vit_at_224_and_448(folder):
+    from originals import dino_interpolate_pos_encoding
+    from standins import write_dino
+
+    from wsvol.registry import BACKBONES
+
+    written = write_dino(folder / DINO)
+    cfg = {"type": "timm_vit", "arch": "vit_small_patch16_224.dino", "pretrained": "dino_vits16", "num_last_blocks": 1}
+    _assert_holds(_build(BACKBONES, "backbone", dict(cfg)).model, written)
+    at448 = _build(BACKBONES, "backbone", dict(cfg, img_size=448)).model
+    x = torch.zeros(1, 28 * 28 + 1, 384)
+    assert torch.equal(at448.pos_embed, dino_interpolate_pos_encoding(written["pos_embed"], x, 448, 448))
+
+
+def test_deit_file_by_name_into_timm_vit_and_vit_classifier(folder):
+    from originals import deit_main_interpolate
+    from standins import write_deit
+
+    from wsvol.registry import BACKBONES, MODELS
+
+    written = write_deit(folder / DEIT)
+    cfg = {"type": "timm_vit", "arch": "deit_small_patch16_224", "pretrained": "deit_s16_in1k", "num_last_blocks": 1}
+    _assert_holds(_build(BACKBONES, "backbone", cfg).model, written, skip=("head.",))  # ImageNet head dropped
+    cfg = {"type": "vit_classifier", "backbone": "deit_small_patch16_224", "num_classes": 3,
+           "pretrained": "deit_s16_in1k", "backbone_kwargs": {"img_size": 384}}
+    model = _build(MODELS, "model", cfg)
+    _assert_holds(model.backbone, written | {"pos_embed": deit_main_interpolate(written["pos_embed"], 24)},
+                  skip=("head.",))
+    assert model.head.weight.shape == (3, 384)
+
+
+def test_dinov2_file_by_name_at_224_follows_dinov2_not_timm(folder):
+    import timm
+    from originals import DinoV2PosEmbed
+    from standins import write_dinov2
+
+    from wsvol.registry import BACKBONES, MODELS
+
+    written = write_dinov2(folder / DINOV2)
+    cfg = {"type": "timm_vit", "arch": "vit_small_patch14_dinov2", "img_size": 224, "pretrained": "dinov2_vits14",
+           "num_last_blocks": 1}
+    model = _build(BACKBONES, "backbone", dict(cfg)).model
+    original = DinoV2PosEmbed(written["pos_embed"]).interpolate_pos_encoding(torch.zeros(1, 257, 384), 224, 224)
+    _assert_holds(model, written | {"pos_embed": original}, skip=("mask_token",))
+    # timm's own route (what TimmViT did before): its antialiased bicubic, other values
+    state = {k: v for k, v in written.items()}
+    via_timm = timm.create_model("vit_small_patch14_dinov2", pretrained=True, num_classes=0, img_size=224,
+                                 pretrained_cfg_overlay=dict(state_dict=state, num_classes=0))
+    diff = (via_timm.pos_embed - model.pos_embed)[:, 1:].norm() / model.pos_embed[:, 1:].norm()
+    assert diff > 0.5  # on white-noise embeddings; 2.8 % on smooth ones, enough to move boxes
+    # ... which a config can still ask for
+    as_timm = _build(BACKBONES, "backbone", dict(cfg, pos_embed_resize="timm")).model
+    assert torch.equal(as_timm.pos_embed, via_timm.pos_embed)
+    classifier = _build(MODELS, "model", {"type": "vit_classifier", "backbone": "vit_small_patch14_dinov2",
+                                          "num_classes": 2, "pretrained": "dinov2_vits14",
+                                          "backbone_kwargs": {"img_size": 224}})
+    assert torch.equal(classifier.backbone.pos_embed, original)
+
+
+def test_resnet50_file_by_name_into_resnet50_cam(folder):
+    from standins import write_resnet50
+
+    from wsvol.registry import MODELS
+
+    written = write_resnet50(folder / "resnet50-0676ba61.pth")
+    model = _build(MODELS, "model", {"type": "resnet50_cam", "backbone": "resnet50", "num_classes": 2,
+                                     "pretrained": "resnet50_in1k"})
+    _assert_holds(model.backbone, written, skip=("fc.",))
+
+
+def test_openai_archive_by_name_into_clip_es(folder, tiny_archive):
+    from originals import clip_es_upsample_pos_emb
+    from standins import TINY_CLIP
+
+    from wsvol.registry import PSEUDO_LABEL_SOURCES
+
+    path, written = tiny_archive
+    shutil.copy(path, folder / "ViT-B-16.pt")
+    expected = {k: v for k, v in written.items() if k not in ("input_resolution", "context_length", "vocab_size")}
+    cfg = {"type": "clip_es", "pretrained": CLIP, "model_overrides": TINY_CLIP.overrides(), "attn_layers": 1}
+    source = _build(PSEUDO_LABEL_SOURCES, "source", dict(cfg))
+    _assert_holds(source.model, {k: v.float() for k, v in expected.items()})
+    # at 64×64 (a 4×4 grid from the file's 2×2), CLIP-ES's bilinear upsample_pos_emb
+    overrides = TINY_CLIP.overrides()
+    overrides["vision_cfg"]["image_size"] = 64
+    big = _build(PSEUDO_LABEL_SOURCES, "source", dict(cfg, model_overrides=overrides))
+    assert torch.equal(big.model.visual.positional_embedding,
+                       clip_es_upsample_pos_emb(written["visual.positional_embedding"].float(), (4, 4)))
+    with pytest.raises(ValueError, match="trained with QuickGELU, but model 'ViT-B-16' uses GELU"):
+        _build(PSEUDO_LABEL_SOURCES, "source", dict(cfg, model_name="ViT-B-16"))
+
+
+def test_open_clip_hub_download_by_name_into_clip_es(folder):
+    from standins import TINY_CLIP, write_open_clip_state_dict
+
+    from wsvol.registry import PSEUDO_LABEL_SOURCES
+
+    hub = folder / "vit_base_patch16_clip_224.openai"
+    hub.mkdir()
+    written = write_open_clip_state_dict(hub / "open_clip_model.safetensors", TINY_CLIP)
+    assert resolve_weights(CLIP).path == hub / "open_clip_model.safetensors"
+    source = _build(PSEUDO_LABEL_SOURCES, "source", {"type": "clip_es", "pretrained": CLIP, "attn_layers": 1,
+                                                     "model_overrides": TINY_CLIP.overrides()})
+    _assert_holds(source.model, written)
+
+
+def test_clipseg_folder_by_name(folder):
+    from standins import write_clipseg_folder
+
+    from wsvol.weights import read_weights
+
+    written = write_clipseg_folder(folder / "clipseg-rd64-refined", layout="bin")
+    cfg = {"pseudo_labels": {"source": {"type": "clipseg", "pretrained": "clipseg_rd64_refined"}}}
+    (res,) = check_weights(cfg)
+    assert res.path == folder / "clipseg-rd64-refined" and res.how == "weights folder"
+    weights = read_weights(cfg["pseudo_labels"]["source"]["pretrained"], expect=("clipseg",))
+    assert set(weights.state) == set(written) and all(torch.equal(weights.state[k], v) for k, v in written.items())
+
+
+def test_dinov2_with_registers_at_224_follows_the_reg_models(tmp_path):
+    from originals import DinoV2PosEmbed
+    from standins import write_dinov2
+
+    from wsvol.models.backbones.vit import TimmViT
+
+    written = write_dinov2(tmp_path / "dinov2_vits14_reg4_pretrain.pth", registers=4)
+    model = TimmViT("vit_small_patch14_reg4_dinov2", img_size=224, num_last_blocks=1,
+                    pretrained=tmp_path / "dinov2_vits14_reg4_pretrain.pth").model
+    original = DinoV2PosEmbed(written["pos_embed"], interpolate_antialias=True, interpolate_offset=0.0)
+    expected = original.interpolate_pos_encoding(torch.zeros(1, 257, 384), 224, 224)[:, 1:]  # no CLS slot in timm's
+    assert torch.equal(model.pos_embed, expected)
+    assert torch.equal(model.reg_token, written["register_tokens"])

@@ -10,7 +10,6 @@ CAM method of the ``cam`` config, e.g. ``model.cam.type=gradcam`` at test time).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,25 +24,9 @@ from torch import Tensor, nn
 from wsvol.cams import build_cam
 from wsvol.config import component
 from wsvol.registry import MODELS
-from wsvol.weights import load_state_dict
-
-
-def load_weights(module: nn.Module, state: Mapping[str, Tensor], source: str,
-                 ignore: Sequence[str] = ()) -> None:
-    """Strictly load ``state`` into ``module``; keys under an ``ignore`` prefix are dropped.
-
-    Any missing key, unexpected key or shape mismatch raises one error that lists them key by key.
-    """
-    state = {k: v for k, v in state.items() if not any(k == p or k.startswith(p + ".") for p in ignore)}
-    own = module.state_dict()
-    problems = [f"  missing:    {k} {tuple(v.shape)}" for k, v in own.items() if k not in state]
-    problems += [f"  unexpected: {k} {tuple(v.shape)}" for k, v in state.items() if k not in own]
-    problems += [f"  shape:      {k} file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-                 for k, v in state.items() if k in own and v.shape != own[k].shape]
-    if problems:
-        raise ValueError(f"weights {source} do not match {type(module).__name__} "
-                         f"({len(problems)} problem(s)):\n" + "\n".join(problems))
-    module.load_state_dict(state, strict=True)
+from wsvol.weights import load_timm_weights, load_weights
+from wsvol.weights.formats import read_weights
+from wsvol.weights.pos_embed import resize_options
 
 
 class TagClassifier(BaseModel):
@@ -61,6 +44,8 @@ class TagClassifier(BaseModel):
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.num_classes = int(num_classes)
         self._pretrained = pretrained
+        self._arch = ""  # the timm architecture of the backbone (subclasses set it)
+        self._pos_embed_resize: str | dict | None = None
         self._cam_cfg = cam
         self._target_layer = target_layer
 
@@ -95,18 +80,15 @@ class TagClassifier(BaseModel):
         return self.head.weight
 
     def load_pretrained(self, path: str | Path) -> None:
-        """Load backbone weights (timm/DINO keys; the file's own classifier is dropped) or a whole
+        """Load backbone weights in any published format (timm/DINO/DeiT/DINOv2 keys; the file's
+        own classifier is dropped; see :func:`wsvol.weights.load_timm_weights`) or a whole
         classifier state dict (keys ``backbone.*`` and ``head.*``)."""
-        state = load_state_dict(path)
-        if any(k.startswith("backbone.") for k in state):
-            load_weights(self, state, str(path))
+        weights = read_weights(path)
+        if any(k.startswith("backbone.") for k in weights.state):
+            load_weights(self, weights.state, str(path))
             return
-        filter_fn = getattr(sys.modules[type(self.backbone).__module__], "checkpoint_filter_fn", None)
-        if filter_fn is not None:  # timm's own conversions (e.g. position-embedding resizing)
-            state = filter_fn(state, self.backbone)
-        head = self.backbone.pretrained_cfg.get("classifier") or ()
-        ignore = [head] if isinstance(head, str) else list(head)
-        load_weights(self.backbone, state, str(path), ignore=ignore)
+        load_timm_weights(self.backbone, weights, self._arch, self._pos_embed_resize,
+                          f"{type(self).__name__}.pos_embed_resize")
         print_log(f"loaded backbone weights from {path}", logger="current")
 
     def forward(self, inputs: Tensor | Sequence[Tensor], data_samples: Sequence[Mapping] | None = None,
@@ -164,6 +146,7 @@ class ResNetCAM(TagClassifier):
                  cam: component("cam_method") | str | None = None, target_layer: str | None = None, dilated: bool = True,
                  backbone_kwargs: dict | None = None, **kwargs: Any) -> None:
         super().__init__(num_classes, pretrained, cam, target_layer, **kwargs)
+        self._arch = backbone
         stride = {"output_stride": 8} if dilated else {}
         self.backbone = timm.create_model(backbone, pretrained=False, num_classes=0, global_pool="",
                                           **stride, **(backbone_kwargs or {}))
@@ -200,14 +183,19 @@ class ViTClassifier(TagClassifier):
 
     Args: as :class:`ResNetCAM`; the default CAM layer is the last block's input LayerNorm
     (``backbone.blocks.<last>.norm1``): the last block's output patch tokens do not reach the CLS
-    token any more, so their gradients would be zero.
+    token any more, so their gradients would be zero. ``pos_embed_resize``: how the weights'
+    position embeddings are resized to the backbone's ``img_size``, as in ``timm_vit`` (None:
+    the original model's way).
     """
 
     def __init__(self, backbone: str = "vit_small_patch16_224", num_classes: int = 10,
                  pretrained: str | None = None, cam: component("cam_method") | str | None = None,
                  target_layer: str | None = None, backbone_kwargs: dict | None = None,
-                 **kwargs: Any) -> None:
+                 pos_embed_resize: str | dict | None = None, **kwargs: Any) -> None:
         super().__init__(num_classes, pretrained, cam, target_layer, **kwargs)
+        self._arch = backbone
+        self._pos_embed_resize = pos_embed_resize
+        resize_options(pos_embed_resize, "timm", "vit_classifier.pos_embed_resize")
         self.backbone = timm.create_model(backbone, pretrained=False, num_classes=0,
                                           **(backbone_kwargs or {}))
         if not hasattr(self.backbone, "blocks") or not hasattr(self.backbone, "num_prefix_tokens"):

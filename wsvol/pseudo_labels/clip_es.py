@@ -10,9 +10,8 @@ recomputed from each block's own q/k, so open_clip itself is used unmodified.
 
 from __future__ import annotations
 
+import logging
 import os
-import warnings
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,7 +25,9 @@ from wsvol.cams import minmax_normalize
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 from wsvol.pseudo_labels.base import PseudoLabelSource
 from wsvol.registry import PSEUDO_LABEL_SOURCES
-from wsvol.weights import WEIGHTS, WeightsFile, resolve_named
+from wsvol.weights import WEIGHTS, WeightsFile, load_weights, resolve_named
+from wsvol.weights.formats import CLIP_FORMATS, read_weights
+from wsvol.weights.pos_embed import resize_abs_pos_embed, resize_options
 
 #: CLIP-ES background words (its ``BACKGROUND_CATEGORY`` for VOC, which TrCAM-V reuses).
 BACKGROUND_WORDS = (
@@ -110,40 +111,54 @@ def refine_cam(cam: Tensor, attn: Tensor, threshold: float = 0.4, iters: int = 3
     return refined.view(b, h, w)
 
 
-def _is_torchscript_archive(path: str) -> bool:
-    """True for a TorchScript zip (e.g. OpenAI's original ``ViT-B-16.pt``)."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any(name.split("/")[-1] == "constants.pkl" for name in archive.namelist())
+def load_clip(model_name: str, pretrained: str | os.PathLike | None, overrides: dict | None = None,
+              pos_embed_resize: str | dict | None = None) -> nn.Module:
+    """An open_clip CLIP ``create_model(model_name, **overrides)`` (fp32, CPU) with ``pretrained``.
 
-
-def load_clip(model_name: str, pretrained: str | None, overrides: dict | None = None) -> nn.Module:
-    """An open_clip CLIP: ``create_model(model_name, pretrained, **overrides)``, fp32, CPU.
-
-    ``pretrained`` is a local weights file (state dict, .safetensors, or OpenAI's TorchScript
-    archive, which open_clip's ``load_openai_model`` reads), an open_clip tag, or None (random).
+    ``pretrained`` is None (random init) or a local file: OpenAI's TorchScript archive
+    ``ViT-B-16.pt`` (read without running it) or open_clip's state dict (safetensors or torch
+    file). It loads strictly; image position embeddings of another grid are resized with
+    ``pos_embed_resize`` (None: CLIP-ES's bilinear ``upsample_pos_emb``). OpenAI's weights were
+    trained with QuickGELU, which is not stored in them: a GELU ``model_name`` is refused.
     """
     import open_clip
+    from open_clip.transformer import QuickGELU
 
-    if pretrained is not None:
-        pretrained = os.fspath(pretrained)
-        if os.path.isfile(pretrained):
-            if _is_torchscript_archive(pretrained):
-                if overrides:
-                    raise ValueError(
-                        f"clip_es: model_overrides {sorted(overrides)} cannot apply to the TorchScript "
-                        f"archive {pretrained!r}; its architecture comes from the archive"
-                    )
-                with warnings.catch_warnings():  # torch.jit.load's deprecation notice
-                    warnings.filterwarnings("ignore", message=".*torch.jit", category=FutureWarning)
-                    return open_clip.load_openai_model(pretrained, precision="fp32", device="cpu")
-        elif not open_clip.get_pretrained_cfg(model_name, pretrained):
-            raise FileNotFoundError(
-                f"clip_es: pretrained weights file {pretrained!r} not found "
-                f"(and not an open_clip tag of {model_name!r})"
-            )
-    return open_clip.create_model(model_name, pretrained=pretrained, **(overrides or {}))
+    opts = resize_options(pos_embed_resize, "clip_es", "clip_es.pos_embed_resize")
+    if pretrained is None:
+        return open_clip.create_model(model_name, **(overrides or {}))
+    quiet = _Without("initialized randomly")  # open_clip's notice; the weights are loaded below
+    logging.getLogger().addFilter(quiet)
+    try:
+        model = open_clip.create_model(model_name, **(overrides or {}))
+    finally:
+        logging.getLogger().removeFilter(quiet)
+    weights = read_weights(pretrained, expect=CLIP_FORMATS, user="clip_es")
+    blocks = getattr(getattr(getattr(model, "visual", None), "transformer", None), "resblocks", ())
+    act = getattr(getattr(blocks[0], "mlp", None), "gelu", None) if len(blocks) else None
+    if weights.format == "openai_clip" and act is not None and not isinstance(act, QuickGELU):
+        raise ValueError(
+            f"clip_es: {weights.path} holds OpenAI's CLIP weights, trained with QuickGELU, but model "
+            f"{model_name!r} uses {type(act).__name__}: use model_name 'ViT-B-16-quickgelu' (or another "
+            "'-quickgelu' model)")
+    state = dict(weights.state)
+    pos, own = state.get("visual.positional_embedding"), getattr(model.visual, "positional_embedding", None)
+    if pos is not None and own is not None and pos.shape != own.shape and pos.dim() == 2:
+        state["visual.positional_embedding"] = resize_abs_pos_embed(
+            pos, tuple(model.visual.grid_size), num_prefix_tokens=1, **opts)
+    load_weights(model, state, str(weights.path))
+    return model
+
+
+class _Without(logging.Filter):
+    """Drops log records whose message contains ``text``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+        return self.text not in record.getMessage()
 
 
 def _check_architecture(model: nn.Module, model_name: str) -> None:
@@ -179,6 +194,7 @@ class ClipES(PseudoLabelSource):
         model_name: str = "ViT-B-16-quickgelu",
         pretrained: str | None = None,
         model_overrides: dict | None = None,
+        pos_embed_resize: str | dict | None = None,
         template: str = "a clean origami {}.",
         background_words: Sequence[str] = BACKGROUND_WORDS,
         logit_scale: float | None = 100.0,
@@ -190,8 +206,11 @@ class ClipES(PseudoLabelSource):
     ) -> None:
         """Build the model and the prompts' text features.
 
-        ``pretrained`` is a weights file, the weights name ``clip_vit_b16_openai`` (found by
-        :mod:`wsvol.weights`), or None (random init); ``logit_scale`` None uses the
+        ``pretrained`` is a weights file (OpenAI's ``ViT-B-16.pt`` or open_clip's state dict),
+        the weights name ``clip_vit_b16_openai`` (found by :mod:`wsvol.weights`), or None
+        (random init); ``pos_embed_resize`` resizes its image position embeddings when
+        ``model_overrides`` sets another image size (None: CLIP-ES's bilinear
+        ``upsample_pos_emb``; a preset name or a dict of mode, antialias, offset); ``logit_scale`` None uses the
         model's learned scale; ``image_pooling`` "patch_mean" is the reference's image embedding
         (ln_post tokens averaged over patches, then projected), "cls" is CLIP's usual class-token
         embedding; ``imagenet_norm`` only switches the ``mean``/``std`` the pipeline normalizes
@@ -223,7 +242,7 @@ class ClipES(PseudoLabelSource):
         )
 
         pretrained = resolve_named(pretrained, self.weights_files(), "clip_es.pretrained")
-        model = load_clip(model_name, pretrained, model_overrides)
+        model = load_clip(model_name, pretrained, model_overrides, pos_embed_resize)
         _check_architecture(model, model_name)
         self.model = model.float().eval().requires_grad_(False)
         self.input_size = tuple(int(s) for s in self.model.visual.image_size)

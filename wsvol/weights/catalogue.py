@@ -21,8 +21,25 @@ class WeightsFile:
 
     name: str  #: stable key, e.g. ``"clip_vit_b16_openai"``
     filename: str  #: the file (or folder) name a user is expected to have, e.g. ``"ViT-B-16.pt"``
-    source: str  #: where a user gets it (URL and a word on what it is)
+    source: str  #: where a user gets it (URLs and a word on each)
     arg: str = "pretrained"  #: the constructor argument that receives the local path
+    title: str = ""  #: what it is, in a few words
+    format: str = "state_dict"  #: its layout as published (a key of ``wsvol.weights.FORMATS``)
+    #: other paths in the weights folder that hold the same weights (e.g. a Hugging Face download)
+    also: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Use:
+    """A component that uses a named weights file: its kind, its type and the arguments that select it."""
+
+    kind: str  #: registry kind, e.g. ``backbone``
+    type: str  #: registered name, e.g. ``timm_vit``
+    args: tuple[tuple[str, str], ...] = ()  #: e.g. ``(("arch", "vit_small_patch16_224.dino"),)``
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}: {v}" for k, v in self.args)
+        return f"{self.kind} {self.type}" + (f" ({args})" if args else "")
 
 
 @dataclass(frozen=True)
@@ -30,7 +47,12 @@ class KnownWeights:
     """A named weights file and the components that use it."""
 
     file: WeightsFile
-    used_by: tuple[str, ...]
+    uses: tuple[Use, ...]
+
+    @property
+    def used_by(self) -> tuple[str, ...]:
+        """The components that use it, in words."""
+        return tuple(str(u) for u in self.uses)
 
 
 _DEIT = "https://dl.fbaipublicfiles.com/deit"
@@ -43,45 +65,72 @@ _CLIP = ("https://openaipublic.azureedge.net/clip/models/"
 WEIGHTS: dict[str, WeightsFile] = {wf.name: wf for wf in (
     WeightsFile(
         "clip_vit_b16_openai", "ViT-B-16.pt",
-        f"OpenAI CLIP ViT-B/16 (the TorchScript archive CLIP-ES and TrCAM-V load): {_CLIP} ; the same "
-        f"weights as a plain state dict: open_clip_pytorch_model.bin from {_HF}/vit_base_patch16_clip_224.openai"),
-    WeightsFile(
-        "deit_s16_in1k", "deit_small_patch16_224-cd65a155.pth",
-        f"DeiT-S/16, ImageNet-1k (Touvron et al.): {_DEIT}/deit_small_patch16_224-cd65a155.pth ; "
-        f"or model.safetensors of {_HF}/deit_small_patch16_224.fb_in1k (give its path in the config)"),
+        f"OpenAI's TorchScript archive (what clip.load('ViT-B/16') downloads): {_CLIP} ; or the same "
+        f"weights from {_HF}/vit_base_patch16_clip_224.openai (its open_clip_model.safetensors or "
+        "open_clip_pytorch_model.bin, not timm's model.safetensors)",
+        title="OpenAI CLIP ViT-B/16 (QuickGELU)", format="openai_clip",
+        also=("vit_base_patch16_clip_224.openai/open_clip_model.safetensors",
+              "vit_base_patch16_clip_224.openai/open_clip_pytorch_model.bin")),
     WeightsFile(
         "dino_vits16", "dino_deitsmall16_pretrain.pth",
-        f"DINO ViT-S/16 (Caron et al.): {_DINO}/dino_deitsmall16_pretrain/dino_deitsmall16_pretrain.pth ; "
-        f"or model.safetensors of {_HF}/vit_small_patch16_224.dino (give its path in the config)"),
+        f"{_DINO}/dino_deitsmall16_pretrain/dino_deitsmall16_pretrain.pth ; or model.safetensors of "
+        f"{_HF}/vit_small_patch16_224.dino",
+        title="DINO ViT-S/16 (Caron et al.)", format="dino",
+        also=("vit_small_patch16_224.dino/model.safetensors",)),
+    WeightsFile(
+        "deit_s16_in1k", "deit_small_patch16_224-cd65a155.pth",
+        f"{_DEIT}/deit_small_patch16_224-cd65a155.pth ; or model.safetensors of "
+        f"{_HF}/deit_small_patch16_224.fb_in1k",
+        title="DeiT-S/16, ImageNet-1k (Touvron et al.)", format="deit",
+        also=("deit_small_patch16_224.fb_in1k/model.safetensors",)),
+    WeightsFile(
+        "dinov2_vits14", "dinov2_vits14_pretrain.pth",
+        "https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_pretrain.pth ; or "
+        f"model.safetensors of {_HF}/vit_small_patch14_dinov2.lvd142m",
+        title="DINOv2 ViT-S/14 (Oquab et al.)", format="dinov2",
+        also=("vit_small_patch14_dinov2.lvd142m/model.safetensors",)),
     WeightsFile(
         "deit_b16_in1k", "deit_base_patch16_224-b5f2ef4d.pth",
-        f"DeiT-B/16, ImageNet-1k: {_DEIT}/deit_base_patch16_224-b5f2ef4d.pth ; "
-        f"or model.safetensors of {_HF}/deit_base_patch16_224.fb_in1k (give its path in the config)"),
+        f"{_DEIT}/deit_base_patch16_224-b5f2ef4d.pth ; or model.safetensors of "
+        f"{_HF}/deit_base_patch16_224.fb_in1k",
+        title="DeiT-B/16, ImageNet-1k", format="deit",
+        also=("deit_base_patch16_224.fb_in1k/model.safetensors",)),
     WeightsFile(
         "dino_vitb16", "dino_vitbase16_pretrain.pth",
-        f"DINO ViT-B/16: {_DINO}/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth ; "
-        f"or model.safetensors of {_HF}/vit_base_patch16_224.dino (give its path in the config)"),
+        f"{_DINO}/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth ; or model.safetensors of "
+        f"{_HF}/vit_base_patch16_224.dino",
+        title="DINO ViT-B/16", format="dino",
+        also=("vit_base_patch16_224.dino/model.safetensors",)),
     WeightsFile(
         "clipseg_rd64_refined", "clipseg-rd64-refined",
-        "CLIPSeg rd64-refined (the wsvol-clipseg plugin): download the folder "
-        "https://huggingface.co/CIDAS/clipseg-rd64-refined (config.json and model.safetensors or "
-        "pytorch_model.bin; its tokenizer and preprocessor files are optional), e.g. `hf download "
-        "CIDAS/clipseg-rd64-refined --local-dir <folder>` or `git clone "
-        "https://huggingface.co/CIDAS/clipseg-rd64-refined`"),
+        "the Hugging Face folder https://huggingface.co/CIDAS/clipseg-rd64-refined (config.json and "
+        "model.safetensors or pytorch_model.bin; its tokenizer and preprocessor files are optional): "
+        "`hf download CIDAS/clipseg-rd64-refined --local-dir <folder>` or `git clone "
+        "https://huggingface.co/CIDAS/clipseg-rd64-refined`",
+        title="CLIPSeg rd64-refined (the wsvol-clipseg plugin)", format="clipseg"),
     WeightsFile(
         "resnet50_in1k", "resnet50-0676ba61.pth",
-        "torchvision ResNet-50 ImageNet-1k V1 (what wsolevaluation/TCAM start from): "
-        "https://download.pytorch.org/models/resnet50-0676ba61.pth"),
+        "https://download.pytorch.org/models/resnet50-0676ba61.pth ; or model.safetensors of "
+        f"{_HF}/resnet50.tv_in1k",
+        title="torchvision ResNet-50, ImageNet-1k V1 (what wsolevaluation and TCAM start from)",
+        also=("resnet50.tv_in1k/model.safetensors",)),
 )}  # fmt: skip
 
 #: timm architectures (name without/with pretrained tag) → the name of their weights in :data:`WEIGHTS`.
 TIMM_WEIGHTS: dict[str, str] = {
     "deit_small_patch16_224": "deit_s16_in1k",
     "vit_small_patch16_224.dino": "dino_vits16",
+    "vit_small_patch14_dinov2": "dinov2_vits14",
     "deit_base_patch16_224": "deit_b16_in1k",
     "vit_base_patch16_224.dino": "dino_vitb16",
     "resnet50": "resnet50_in1k",
 }
+
+
+def timm_weights_format(arch: str) -> str | None:
+    """The published format of the weights catalogued for a timm architecture (tag or not), if any."""
+    name = TIMM_WEIGHTS.get(arch) or TIMM_WEIGHTS.get(arch.split(".")[0])
+    return WEIGHTS[name].format if name else None
 
 
 def known_weights() -> dict[str, KnownWeights]:
@@ -89,24 +138,27 @@ def known_weights() -> dict[str, KnownWeights]:
     declare, each with the components that use it."""
     from wsvol.registry import Registries
 
-    found: dict[str, tuple[WeightsFile, list[str]]] = {name: (wf, []) for name, wf in WEIGHTS.items()}
+    found: dict[str, tuple[WeightsFile, list[Use]]] = {name: (wf, []) for name, wf in WEIGHTS.items()}
 
-    def add(wf: WeightsFile, user: str) -> None:
-        file, users = found.setdefault(wf.name, (wf, []))
+    def add(wf: WeightsFile, use: Use) -> None:
+        file, uses = found.setdefault(wf.name, (wf, []))
         if file.filename != wf.filename:  # a plugin's clash must not hide every other weights
             warnings.warn(f"weights name {wf.name!r} is declared with file {file.filename!r} by "
-                          f"{', '.join(users)} and with {wf.filename!r} by {user}; keeping the first",
+                          f"{', '.join(map(str, uses))} and with {wf.filename!r} by {use}; keeping the first",
                           stacklevel=3)
             return
-        users.append(user)
+        uses.append(use)
 
     for registry in Registries.all().values():
         for name in registry.entries():
             files = getattr(registry.get(name), "weights_files", None)
             if callable(files):
                 for wf in files():
-                    add(wf, f"{registry.kind} {name}")
+                    add(wf, Use(registry.kind, name))
     for arch, name in TIMM_WEIGHTS.items():
-        add(WEIGHTS[name], f"model resnet50_cam (backbone: {arch})" if arch.startswith("resnet") else
-            f"backbone timm_vit (arch: {arch}), model vit_classifier (backbone: {arch.split('.')[0]})")
-    return {n: KnownWeights(wf, tuple(users)) for n, (wf, users) in sorted(found.items())}
+        if arch.startswith("resnet"):
+            add(WEIGHTS[name], Use("model", "resnet50_cam", (("backbone", arch),)))
+        else:
+            add(WEIGHTS[name], Use("backbone", "timm_vit", (("arch", arch),)))
+            add(WEIGHTS[name], Use("model", "vit_classifier", (("backbone", arch.split(".")[0]),)))
+    return {n: KnownWeights(wf, tuple(uses)) for n, (wf, uses) in sorted(found.items())}

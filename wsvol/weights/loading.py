@@ -1,8 +1,9 @@
-"""Reading weights files safely: other projects' weights, and checkpoints.
+"""Putting weights into models, strictly; reading checkpoints safely.
 
-Nothing is unpickled beyond tensors and plain containers: external files load with
-``torch.load(weights_only=True)`` (or safetensors), and :func:`load_weights` puts a state dict
-into a module strictly, listing every mismatch key by key.
+Files are read by :func:`wsvol.weights.formats.read_weights` (never anything but tensors and
+plain containers); :func:`load_weights` puts a state dict into a module strictly, listing every
+mismatch key by key; :func:`load_timm_weights` is the one way a file goes into a timm model
+(backbones and classifiers), with the position embeddings resized as the original model does.
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wsvol.weights.catalogue import WeightsError
+from wsvol.weights.catalogue import WeightsError, timm_weights_format
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from wsvol.weights.formats import Weights
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}
 
@@ -37,34 +43,11 @@ def file_digest(path: str | Path) -> str:
 
 
 def load_state_dict(path: str | Path) -> dict:
-    """Tensors of an external weights file: safetensors, or ``torch.load(weights_only=True)``.
+    """The tensors of a weights file in any published format (see :mod:`wsvol.weights.formats`),
+    in the target library's key layout; a file holding anything but tensors is refused."""
+    from wsvol.weights.formats import read_weights
 
-    A file that holds pickled objects (anything but tensors and plain containers) is refused with
-    a :class:`WeightsError` naming it; ``state_dict``/``model`` wrappers are unwrapped.
-    """
-    import pickle
-
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} not found")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device="cpu")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as err:
-        raise WeightsError(
-            f"{path}: refused, it cannot be loaded with weights_only=True ({_reason(err)}). External weights "
-            f"must be tensors only: save model.state_dict() with torch.save, or use safetensors") from None
-    for wrapper in ("state_dict", "model"):
-        if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
-            state = state[wrapper]
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path}: does not hold a state dict of tensors")
-    return dict(state)
+    return read_weights(path).state
 
 
 def load_weights(module, state: Mapping[str, Any], source: str, ignore: Sequence[str] = ()) -> None:
@@ -84,11 +67,60 @@ def load_weights(module, state: Mapping[str, Any], source: str, ignore: Sequence
     module.load_state_dict(state, strict=True)
 
 
+def default_pos_embed_resize(weights: Weights, arch: str) -> str:
+    """The resize preset of the model the weights come from: what the file says (DINO, DeiT,
+    DINOv2), else that of the weights catalogued for ``arch``, else timm's default."""
+    from wsvol.weights.formats import FORMATS
+
+    arch_fmt = timm_weights_format(arch)
+    return weights.pos_embed_resize or (arch_fmt and FORMATS[arch_fmt].pos_embed_resize) or "timm"
+
+
+def load_timm_weights(model: nn.Module, weights: Weights, arch: str,
+                      pos_embed_resize: str | Mapping[str, Any] | None = None,
+                      where: str = "pos_embed_resize") -> None:
+    """Load ``weights`` into a timm model, strictly.
+
+    The position embeddings are first resized to the model's patch grid with
+    ``pos_embed_resize`` (a preset name, a dict of mode/antialias/offset, or None for the
+    original model's way, :func:`default_pos_embed_resize`); timm's checkpoint filter then does
+    its other conversions but never resamples them again. A classifier the model does not have
+    (DeiT's ImageNet head in a backbone) is dropped; every other mismatch is an error listing
+    the keys.
+    """
+    import sys
+
+    from wsvol.weights.formats import square_prefix
+    from wsvol.weights.pos_embed import resize_abs_pos_embed, resize_options
+
+    state = dict(weights.state)
+    opts = resize_options(pos_embed_resize, default_pos_embed_resize(weights, arch), where)
+    pos, own = state.get("pos_embed"), getattr(model, "pos_embed", None)
+    if pos is not None and own is not None and pos.dim() == 3:
+        prefix = square_prefix(pos.shape[1], 0 if getattr(model, "no_embed_class", False) else
+                               model.num_prefix_tokens, 1, 0)
+        if prefix is not None:
+            pos = resize_abs_pos_embed(pos, tuple(model.patch_embed.grid_size), num_prefix_tokens=prefix, **opts)
+            del state["pos_embed"]  # out of timm's reach: its filter would resample with its own default
+    filter_fn = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
+    if filter_fn is not None:
+        state = filter_fn(state, model)
+    if pos is not None and "pos_embed" not in state:
+        state["pos_embed"] = pos
+    own_keys = model.state_dict()
+    classifier = model.pretrained_cfg.get("classifier") or ()
+    classifier = [classifier] if isinstance(classifier, str) else list(classifier)
+    ignore = [c for c in classifier if not any(k.startswith(c + ".") for k in own_keys)]
+    load_weights(model, state, str(weights.path), ignore=ignore)
+
+
 def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
     """A checkpoint, loaded with ``weights_only=True`` whoever wrote it; a clear error if refused."""
     import pickle
 
     import torch
+
+    from wsvol.weights.formats import reason
 
     path = Path(path)
     if not path.is_file():
@@ -97,15 +129,6 @@ def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
         return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError, ValueError) as exc:
         raise WeightsError(
-            f"{path}: refused, it cannot be loaded with weights_only=True ({_reason(exc)}). wsvol never unpickles "
+            f"{path}: refused, it cannot be loaded with weights_only=True ({reason(exc)}). wsvol never unpickles "
             "code, not even from its own work dirs; for external weights save a plain state dict "
             "(torch.save(model.state_dict(), f)) or safetensors.") from None
-
-
-def _reason(exc: BaseException) -> str:
-    """The line of a ``torch.load`` error that says what was refused (torch's advice around it is long)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    for ln in lines:
-        if "Unsupported global" in ln or "WeightsUnpickler error" in ln or "Unsupported operand" in ln:
-            return ln.removeprefix("WeightsUnpickler error:").strip()
-    return lines[0] if lines else type(exc).__name__

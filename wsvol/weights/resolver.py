@@ -7,7 +7,7 @@ A weights argument of a component config (``pretrained``, ``checkpoint``, or the
   weights folder), or
 - a **weights name** (``clip_vit_b16_openai``, ``dino_vits16`` ... see ``wsvol weights list``),
   resolved by the first plugin whose ``wsvol_resolve_weights`` hook knows it, else found as
-  ``<weights folder>/<file name>``.
+  ``<weights folder>/<file name>`` (or one of the entry's ``also`` paths in that folder).
 
 The weights folder is ``$WSVOL_WEIGHTS``, else ``$XDG_CACHE_HOME/wsvol/weights``, else
 ``~/.cache/wsvol/weights``. :func:`check_weights` resolves every weights argument of a config
@@ -60,8 +60,12 @@ def find_weights(name: str, known: Mapping[str, KnownWeights] | None = None) -> 
         if not path.exists():
             raise WeightsError(f"a plugin resolved weights {name!r} to {path}, which does not exist")
         return path, "plugin"
-    path = weights_dir() / known[name].file.filename
-    return (path, "weights folder") if path.exists() else (None, "")
+    wf = known[name].file
+    for rel in (wf.filename, *wf.also):
+        path = weights_dir() / rel
+        if path.exists():
+            return path, "weights folder"
+    return None, ""
 
 
 def _is_path_like(value: str) -> bool:
@@ -78,8 +82,9 @@ def resolve_weights(value: str | os.PathLike, key: str = "weights",
         path, how = find_weights(value, known)
         if path is None:
             wf = known[value].file
+            also = "".join(f" or {a}" for a in wf.also)
             raise WeightsError(
-                f"weights {value!r} (config key {key}) not found: put the file {wf.filename} in "
+                f"weights {value!r} (config key {key}) not found: put {wf.filename}{also} in "
                 f"{folder} (the weights folder: ${ENV}, else <user cache dir>/wsvol/weights), or give "
                 f"its path in {key}. Get it from: {wf.source}")
         return Resolution(key, value, path, how)

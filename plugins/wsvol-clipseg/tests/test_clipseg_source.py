@@ -125,7 +125,7 @@ def test_missing_weights_folder_says_where_to_get_it(tmp_path, clipseg_dir):
     config_only = tmp_path / "config_only"
     config_only.mkdir()
     shutil.copy(clipseg_dir / "config.json", config_only)
-    with pytest.raises(FileNotFoundError, match="lacks model.safetensors or .*pytorch_model.bin"):
+    with pytest.raises(FileNotFoundError, match="lacks model.safetensors .*or pytorch_model.bin"):
         ClipSeg(pretrained=str(config_only))
 
     with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
@@ -142,8 +142,8 @@ def test_checkpoint_mismatch_is_reported_key_by_key(clipseg_dir, tmp_path):
     with pytest.raises(ValueError) as err:
         ClipSeg(pretrained=str(folder))
     message = str(err.value)
-    assert f"missing: {dropped}" in message
-    assert f"shape mismatch: {reshaped}: checkpoint (3, 3) vs model (8, 16)" in message
+    assert f"missing:    {dropped} (8,)" in message
+    assert f"shape:      {reshaped} file (3, 3) vs model (8, 16)" in message
 
 
 def test_weights_files_name_the_folder():
@@ -151,3 +151,36 @@ def test_weights_files_name_the_folder():
     assert weights.name == "clipseg_rd64_refined" and weights.filename == "clipseg-rd64-refined"
     assert weights.arg == "pretrained"
     assert "https://huggingface.co/CIDAS/clipseg-rd64-refined" in weights.source
+
+
+def _as_2022_upload(clipseg_dir, folder):
+    """The folder as CIDAS uploaded it in 2022: pytorch_model.bin (torch.save) with the then-persistent
+    position_ids buffers, no safetensors."""
+    folder = shutil.copytree(clipseg_dir, folder)
+    state = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    state["clip.text_model.embeddings.position_ids"] = torch.arange(77)[None]
+    state["clip.vision_model.embeddings.position_ids"] = torch.arange(17)[None]
+    torch.save(state, folder / "pytorch_model.bin")
+    return folder
+
+
+def test_the_2022_bin_layout_gives_the_same_maps(clipseg_dir, images, tmp_path):
+    old = ClipSeg(pretrained=str(_as_2022_upload(clipseg_dir, tmp_path / "old")), image_size=SIZE)
+    new = ClipSeg(pretrained=str(clipseg_dir), image_size=SIZE)
+    labels = torch.tensor([0, 3, 5, 9])
+    assert torch.equal(old(images, labels), new(images, labels))
+
+
+def test_a_planted_pickle_in_the_folder_never_runs(clipseg_dir, tmp_path):
+    import os
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    folder = _as_2022_upload(clipseg_dir, tmp_path / "evil")
+    torch.save({"clip.logit_scale": Payload()}, folder / "pytorch_model.bin")
+    with pytest.raises(FileNotFoundError, match="pytorch_model.bin: refused, it cannot be loaded with weights_only=True"):
+        ClipSeg(pretrained=str(folder))
+    assert not (tmp_path / "pwned").exists()

@@ -3,14 +3,13 @@
 Lüddecke & Ecker, "Image Segmentation Using Text and Image Prompts" (CVPR 2022), in its
 ``rd64-refined`` release (CLIP ViT-B/16, a 64-dim decoder with the refined transposed
 convolution), through ``transformers``' ``CLIPSegForImageSegmentation``. Weights come from a
-local folder only; nothing is ever downloaded.
+local folder only, read by wsvol's weights reader; nothing is ever downloaded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,42 +19,18 @@ from torch import Tensor, nn
 
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 from wsvol.pseudo_labels.base import PseudoLabelSource
-from wsvol.weights import WEIGHTS, WeightsFile
+from wsvol.weights import WEIGHTS, WeightsFile, load_weights
+from wsvol.weights.formats import read_weights
 from wsvol_clipseg.tokens import tokenize
 
 #: the folder a user downloads (wsvol's weights catalogue says from where)
 WEIGHTS_DIRNAME = WEIGHTS["clipseg_rd64_refined"].filename
 WHERE_TO_GET = WEIGHTS["clipseg_rd64_refined"].source
-MODEL_FILES = (
-    "model.safetensors", "model.safetensors.index.json",
-    "pytorch_model.bin", "pytorch_model.bin.index.json",
-)  # fmt: skip
 # CLIPSeg's published processor (preprocessor_config.json of CIDAS/clipseg-rd64-refined): a
 # 352×352 bilinear resize and ImageNet statistics — not CLIP's own mean/std.
 PROCESSOR_SIZE = 352
 PROCESSOR_MEAN = (0.485, 0.456, 0.406)
 PROCESSOR_STD = (0.229, 0.224, 0.225)
-
-
-def check_weights_dir(path: str | Path | None) -> Path:
-    """``path`` as a folder holding a CLIPSeg checkpoint, or an error saying what to put there."""
-    if path is None:
-        raise FileNotFoundError(
-            f"clipseg: no weights folder given (argument 'pretrained', or a folder named "
-            f"{WEIGHTS_DIRNAME!r} in the wsvol weights directory). {WHERE_TO_GET}"
-        )
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "not found"
-        raise FileNotFoundError(f"clipseg: weights folder '{folder}' {what}. {WHERE_TO_GET}")
-    missing = [] if (folder / "config.json").is_file() else ["config.json"]
-    if not any((folder / name).is_file() for name in MODEL_FILES):
-        missing.append(" or ".join(MODEL_FILES))
-    if missing:
-        raise FileNotFoundError(
-            f"clipseg: weights folder '{folder}' lacks {'; '.join(missing)}. {WHERE_TO_GET}"
-        )
-    return folder
 
 
 def read_processor_config(folder: Path) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
@@ -97,35 +72,25 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def load_clipseg(folder: Path) -> nn.Module:
-    """``CLIPSegForImageSegmentation`` from a local folder, fp32, eval, frozen.
+def load_clipseg(pretrained: str | Path | None) -> tuple[Path, nn.Module]:
+    """(folder, ``CLIPSegForImageSegmentation``) from a local CLIPSeg folder, fp32, eval, frozen.
 
-    Missing and wrongly shaped parameters are an error listing every such key; keys of the
-    checkpoint the model does not use only warn.
+    Read by wsvol's weights reader (safetensors, or ``torch.load(weights_only=True)``; shards;
+    legacy ``position_ids`` dropped) and loaded strictly: any missing, unexpected or wrongly
+    shaped key is an error listing every such key.
     """
-    from transformers import CLIPSegForImageSegmentation
+    if pretrained is None:
+        raise FileNotFoundError(
+            f"clipseg: no weights folder given (argument 'pretrained', or a folder named "
+            f"{WEIGHTS_DIRNAME!r} in the wsvol weights directory). Get it: {WHERE_TO_GET}"
+        )
+    from transformers import CLIPSegConfig, CLIPSegForImageSegmentation
 
+    weights = read_weights(pretrained, expect=("clipseg",), user="clipseg")
     with _quiet_transformers():
-        model, info = CLIPSegForImageSegmentation.from_pretrained(
-            str(folder), local_files_only=True, output_loading_info=True,
-            ignore_mismatched_sizes=True,
-        )  # fmt: skip
-    problems = [f"  missing: {key}" for key in sorted(info.get("missing_keys", ()))]
-    problems += [
-        f"  shape mismatch: {key}: checkpoint {tuple(ckpt)} vs model {tuple(want)}"
-        for key, ckpt, want in sorted(info.get("mismatched_keys", ()), key=lambda m: m[0])
-    ]
-    if problems:
-        raise ValueError(
-            f"clipseg: the checkpoint in '{folder}' does not fit CLIPSegForImageSegmentation "
-            f"with its config.json:\n" + "\n".join(problems)
-        )
-    unexpected = sorted(info.get("unexpected_keys", ()))
-    if unexpected:
-        warnings.warn(
-            f"clipseg: unused checkpoint keys in '{folder}': {', '.join(unexpected)}", stacklevel=3
-        )
-    return model.float().eval().requires_grad_(False)
+        model = CLIPSegForImageSegmentation(CLIPSegConfig.from_dict(weights.config))
+    load_weights(model, weights.state, str(weights.path))
+    return weights.path, model.float().eval().requires_grad_(False)
 
 
 class ClipSeg(PseudoLabelSource):
@@ -151,13 +116,12 @@ class ClipSeg(PseudoLabelSource):
             raise ValueError(f"clipseg: template {template!r} has no '{{}}' for the class name")
         if not class_names:
             raise ValueError("clipseg: class_names must not be empty")
-        folder = check_weights_dir(pretrained)
+        folder, self.model = load_clipseg(pretrained)
         size, self.mean, self.std = read_processor_config(folder)
         if image_size is not None:
             if not isinstance(image_size, int) or image_size <= 0:
                 raise ValueError(f"clipseg: image_size must be a positive int, got {image_size!r}")
             size = image_size
-        self.model = load_clipseg(folder)
         patch = int(self.model.config.vision_config.patch_size)
         if size < patch:
             raise ValueError(f"clipseg: image_size {size} is smaller than the patch size {patch}")

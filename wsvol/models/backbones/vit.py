@@ -24,6 +24,9 @@ import torch
 from torch import nn
 
 from wsvol.registry import BACKBONES
+from wsvol.weights import load_timm_weights
+from wsvol.weights.formats import read_weights
+from wsvol.weights.pos_embed import resize_options
 
 _ATTN_PARTS = ("qkv", "q_norm", "k_norm", "num_heads", "head_dim", "scale")
 
@@ -40,10 +43,14 @@ class TimmViT(nn.Module):
         arch: timm model name, e.g. ``vit_small_patch16_224.dino`` (the reference's DINO ViT-S/16)
             or ``deit_small_patch16_224`` (the paper's DeiT-S).
         img_size: network input size (int or (H, W)); positional embeddings are sized for it.
-        pretrained: ``None`` for random init, or a local weights file (a state dict, raw or under
-            a ``state_dict``/``model`` key; a classifier in it is ignored), loaded strictly through
-            timm's ``pretrained_cfg_overlay`` and checkpoint filter (which e.g. resizes positional
-            embeddings to ``img_size``); no network.
+        pretrained: ``None`` for random init, or a local weights file in any published format
+            (DINO's, DeiT's, DINOv2's ``.pth``, timm's safetensors, a state dict under a
+            ``state_dict``/``model`` key; a classifier in it is ignored), loaded strictly; no network.
+        pos_embed_resize: how the weights' position embeddings are resized to ``img_size``: None
+            for the original model's way (DINO, DINOv2: bicubic at scale (n + 0.1) / M, no
+            antialias; DeiT: bicubic, no antialias; others: timm's antialiased bicubic), a preset
+            name (``dino``, ``dinov2``, ``deit``, ``timm``, ...) or a dict of ``mode``,
+            ``antialias``, ``offset`` (the rest from the original's).
         frozen: no gradients and eval mode for the transformer, even under ``.train()``
             (the reference code freezes it).
         num_last_blocks: how many of the last blocks give a CLS token.
@@ -60,13 +67,17 @@ class TimmViT(nn.Module):
         arch: str = "vit_small_patch16_224.dino",
         img_size: int | tuple[int, int] = 224,
         pretrained: str | Path | None = None,
+        pos_embed_resize: str | dict | None = None,
         frozen: bool = True,
         num_last_blocks: int = 4,
         **timm_kwargs: Any,
     ) -> None:
         super().__init__()
-        self.model = _create(arch, _pair(img_size), pretrained, timm_kwargs)
-        model = self.model
+        model = timm.create_model(arch, pretrained=False, num_classes=0, img_size=_pair(img_size), **timm_kwargs)
+        resize_options(pos_embed_resize, "timm", "timm_vit.pos_embed_resize")  # a bad value fails with or without weights
+        if pretrained is not None:
+            load_timm_weights(model, read_weights(pretrained), arch, pos_embed_resize, "timm_vit.pos_embed_resize")
+        self.model = model
         for part in ("forward_intermediates", "blocks", "patch_embed", "cls_token"):
             if getattr(model, part, None) is None:
                 raise TypeError(
@@ -134,32 +145,3 @@ class TimmViT(nn.Module):
         if self.frozen:
             self.model.eval()
         return self
-
-
-def _create(
-    arch: str, img_size: tuple[int, int], pretrained: str | Path | None, kwargs: dict
-) -> nn.Module:
-    if pretrained is None:
-        return timm.create_model(arch, pretrained=False, num_classes=0, img_size=img_size, **kwargs)
-    path = Path(pretrained).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"pretrained weights for {arch!r} not found: {path}")
-    try:
-        # timm's own ``file=`` route turns strict loading off whenever the arch's weights had a
-        # classifier (DeiT: 1000 classes), so a wrong file would load partially without a word.
-        # We read the file with timm, drop the classifier ourselves and load strictly; timm's
-        # checkpoint filter still adapts the weights (e.g. resizes positional embeddings).
-        state = timm.models.load_state_dict(str(path))
-        classifier = getattr(timm.models.get_pretrained_cfg(arch), "classifier", None) or ()
-        classifier = (classifier,) if isinstance(classifier, str) else tuple(classifier)
-        state = {k: v for k, v in state.items() if k.rsplit(".", 1)[0] not in classifier}
-        return timm.create_model(
-            arch, pretrained=True, pretrained_cfg_overlay=dict(state_dict=state, num_classes=0),
-            num_classes=0, img_size=img_size, **kwargs,
-        )  # fmt: skip
-    except (
-        Exception
-    ) as err:  # timm's errors (KeyError, strict-load RuntimeError, ...) omit the file
-        raise RuntimeError(
-            f"cannot load pretrained weights for {arch!r} from {path}: {err}"
-        ) from err
