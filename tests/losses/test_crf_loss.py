@@ -155,8 +155,8 @@ def test_reduced_scale_estimates_the_full_resolution_value_on_smooth_inputs():
 def test_defaults_are_the_grid_at_full_resolution():
     loss = DenseCRFLoss()
     assert (loss.method, loss.scale, loss.sigma_xy, loss.sigma_rgb) == ("grid", 1.0, 100.0, 15.0)
-    assert loss.loss_weight == 2e-9 and loss.cells_per_sigma == 2.0
-    assert "method=grid" in repr(loss) and "cells_per_sigma=2.0" in repr(loss)
+    assert loss.loss_weight == 2e-9 and loss.cells_per_sigma == 1.5
+    assert "method=grid" in repr(loss) and "cells_per_sigma=1.5" in repr(loss)
     assert "block_elems" in repr(DenseCRFLoss(method="dense"))
 
 

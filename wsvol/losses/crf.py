@@ -168,7 +168,7 @@ def grid_crf_energy(
     sigma_xy: float,
     sigma_rgb: float,
     pitch: tuple[float, float] = (1.0, 1.0),
-    cells_per_sigma: float = 2.0,
+    cells_per_sigma: float = 1.5,
 ) -> torch.Tensor:
     """Σ_r S_rᵀ W̃ (1 − S_r) of each image (B,) with the O(N) bilateral-grid W̃ ≈ W
     (``wsvol.losses.bilateral_grid``); images have 3 colour channels (fewer are zero-padded)."""
@@ -206,7 +206,7 @@ class DenseCRFLoss(nn.Module):
         scale: float = 1.0,
         loss_weight: float = 2e-9,
         method: str = "grid",
-        cells_per_sigma: float = 2.0,
+        cells_per_sigma: float = 1.5,
         block_elems: int = 2**20,
     ) -> None:
         super().__init__()
