@@ -159,6 +159,18 @@ def test_properties():
         )
 
 
+def test_reduced_scale_matches_the_exact_method_at_that_scale():
+    images = torch.cat([_photo("rocket", 64), _synthetic(64, "boat", 4)])
+    logits = _logits(images, 6)
+    images = images.repeat(2, 1, 1, 1)
+    for scale in (0.5, 0.75):
+        grid, dense = (
+            DenseCRFLoss(sigma_xy=28.6, scale=scale, loss_weight=1.0, method=m)(logits, images)
+            for m in ("grid", "dense")
+        )
+        assert grid.item() == pytest.approx(dense.item(), rel=0.02), scale
+
+
 def test_spatial_modes_are_few_and_accurate_at_the_paper_geometry():
     blocks, modes = spatial_modes(224, 224, 100.0, dtype=torch.float64)
     assert modes.shape == (28 * 28, 8) and blocks.shape == (224 * 224,)  # 8-pixel blocks

@@ -38,7 +38,7 @@ Measured accuracy and cost: ``docs/method.md`` (CRF section) and ``benchmarks/be
 Cost: O(N) in the pixels, plus R·K channels × the colour box for the blur (the box grows with
 ``cells_per_sigma``³ and the frames' colour spread). At the paper's settings (224², σ_xy = 100,
 R = 8) it takes about 10 ms per frame on one CPU thread on photos and synthetic frames; frames of
-random colours, which fill the RGB cube, are the worst case, about 10× that. R grows as
+random colours, which fill the RGB cube, are the worst case, about 6× that. R grows as
 (frame side / σ_xy)² (20 modes at σ_xy = 50, 71 at 25 on 224²): for a small σ_xy the exact
 ``dense`` method at reduced ``scale`` may be the better trade.
 
