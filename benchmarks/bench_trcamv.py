@@ -123,14 +123,14 @@ def run(
     crf = parts["loss crf fwd/bwd"]
     rows.append({"name": "crf (grid, scale 1.0) / step", "seconds": crf, "ratio": crf / step_s,
                  "target": 0.20})  # fmt: skip
-    for scale in crf_dense_scales:  # the step re-estimated with the exact CRF in place of the grid
+    for scale in crf_dense_scales:  # for comparison: the step with the exact CRF in place of the grid
         other = _seconds(loss_step("crf", DenseCRFLoss(scale=scale, method="dense")), batch_size, dev, repeats)  # fmt: skip
         est = step_s - crf + other
         rows.append({"name": f"crf (exact, scale {scale}) / step (step estimated)", "seconds": other,
-                     "ratio": other / est, "target": 0.20})  # fmt: skip
+                     "ratio": other / est, "target": None})  # fmt: skip
         rows.append({"name": f"sampling + all losses / network, exact crf scale {scale} (estimated)",
                      "seconds": overhead - crf + other, "ratio": (overhead - crf + other) / net_s,
-                     "target": 0.15})  # fmt: skip
+                     "target": None})  # fmt: skip
 
     # -- inference ---------------------------------------------------------------------------
     model.eval()
