@@ -25,8 +25,9 @@ lattice in C++ at full resolution):
 * The reference returns −Σ_r S_rᵀ W S_r, which differs from L by Σ_r S_rᵀ W 1 = 1ᵀ W 1 (the
   S_r sum to one): a constant of the image. Values differ by that constant; gradients with
   respect to the logits are identical (the extra term's gradient W1 is the same for every
-  region and cancels through the softmax). We return L, which is ≥ 0 and 0 for a hard,
-  one-region segmentation.
+  region and cancels through the softmax). We return L, which is 0 for a hard, one-region
+  segmentation and ≥ 0 (with the grid's W̃ only up to its tiny negative entries between far
+  pixels, from the truncated spatial modes).
 * Both average over the images of the batch; ``loss_weight`` (2e-9 in the papers) multiplies.
 * Resolution: ``scale`` 1 (default) is the reference's. With ``scale`` < 1 the probabilities
   are area-downsampled (block means) and the image is downsampled with ``nearest-exact`` (true
