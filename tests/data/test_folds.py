@@ -8,8 +8,8 @@ import yaml
 from PIL import Image
 from rich.console import Console
 
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
 from wsvol.data.folds import (
-    YOUTUBE_OBJECTS_CLASS_MAP,
     DataError,
     check_files,
     read_class_map,

@@ -229,8 +229,8 @@ def test_existing_output_and_interruption(tiny, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    real = synthetic._render_video
-    monkeypatch.setattr(synthetic, "_render_video", crash)
+    real = synthetic.render_video
+    monkeypatch.setattr(synthetic, "render_video", crash)
     target = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
         generate_synthetic(target, size="tiny", progress=False)

@@ -1,4 +1,6 @@
-"""crf: the chunked exact computation against a brute-force double loop and an explicit dense W."""
+"""crf, method ``dense``: the chunked exact computation against a brute-force double loop and an
+explicit dense W; the options and properties of the loss (both methods). The O(N) ``grid``
+method against this exact one: ``test_crf_grid.py``."""
 
 from __future__ import annotations
 
@@ -89,7 +91,7 @@ def test_float32_value_and_gradient_within_1_percent():
     logits, images = _inputs(2, 2, 20, 16, seed=5)
     l32 = logits.float().requires_grad_(True)
     l64 = logits.clone().requires_grad_(True)
-    loss32 = DenseCRFLoss(scale=1.0, loss_weight=1.0)(l32, images.float())
+    loss32 = DenseCRFLoss(scale=1.0, loss_weight=1.0, method="dense")(l32, images.float())
     ref = _dense(torch.softmax(l64, 1), images, 100.0, 15.0).mean()
     ref.backward()
     loss32.backward()
@@ -128,7 +130,9 @@ def test_reduced_scale_is_the_exact_energy_of_the_downsampled_inputs_rescaled():
     assert torch.allclose(
         _dense(probs, small, 3.5, 25.0), _dense(probs, small, 7.0, 25.0, pitch=(2.0, 2.0))
     )
-    loss = DenseCRFLoss(sigma_xy=7.0, sigma_rgb=25.0, scale=0.5, loss_weight=3.0)(logits, images)
+    loss = DenseCRFLoss(sigma_xy=7.0, sigma_rgb=25.0, scale=0.5, loss_weight=3.0, method="dense")(
+        logits, images
+    )
     assert loss.item() == pytest.approx(3.0 * expected.item(), rel=1e-10)
 
 
@@ -140,32 +144,50 @@ def test_reduced_scale_estimates_the_full_resolution_value_on_smooth_inputs():
     )
     logits = torch.stack([torch.zeros(h, w), (xs - 14) / 4 + (ys - 16) / 8])[None]
     images = torch.where(xs < 16, 60.0, 200.0).expand(1, 3, h, w).contiguous()
-    full = DenseCRFLoss(sigma_xy=10.0, scale=1.0, loss_weight=1.0)(logits, images)
+    full = DenseCRFLoss(sigma_xy=10.0, scale=1.0, loss_weight=1.0, method="dense")(logits, images)
     for scale in (0.5, 0.25):
-        approx = DenseCRFLoss(sigma_xy=10.0, scale=scale, loss_weight=1.0)(logits, images)
+        approx = DenseCRFLoss(sigma_xy=10.0, scale=scale, loss_weight=1.0, method="dense")(
+            logits, images
+        )
         assert approx.item() == pytest.approx(full.item(), rel=0.03), scale
 
 
-def test_properties_and_errors():
+def test_defaults_are_the_grid_at_full_resolution():
+    loss = DenseCRFLoss()
+    assert (loss.method, loss.scale, loss.sigma_xy, loss.sigma_rgb) == ("grid", 1.0, 100.0, 15.0)
+    assert loss.loss_weight == 2e-9 and loss.cells_per_sigma == 1.5
+    assert "method=grid" in repr(loss) and "cells_per_sigma=1.5" in repr(loss)
+    assert "block_elems" in repr(DenseCRFLoss(method="dense"))
+
+
+@pytest.mark.parametrize("method", ["grid", "dense"])
+def test_properties_and_errors(method):
     logits, images = _inputs(2, 2, 8, 8, seed=4)
     hard = torch.zeros(2, 2, 8, 8, dtype=torch.float64)
     hard[:, 1] = 60.0  # one region everywhere: no cut, no energy
-    loss = DenseCRFLoss(scale=1.0, loss_weight=1.0)
+    loss = DenseCRFLoss(scale=1.0, loss_weight=1.0, method=method)
     assert loss(hard, images).item() == pytest.approx(0.0, abs=1e-12)
     assert loss(logits, images).item() > 0
-    assert DenseCRFLoss(scale=1.0)(logits, images).item() == pytest.approx(
+    assert DenseCRFLoss(scale=1.0, method=method)(logits, images).item() == pytest.approx(
         2e-9 * loss(logits, images).item()
     )
+    # the order of the regions does not matter
+    assert loss(logits.flip(1), images).item() == pytest.approx(loss(logits, images).item())
     with pytest.raises(ValueError, match="same B, H, W"):
         loss(logits, images[:, :, :4])
     with pytest.raises(ValueError, match="scale"):
         DenseCRFLoss(scale=0.0)
+    with pytest.raises(ValueError, match="method"):
+        DenseCRFLoss(method="lattice")
+    with pytest.raises(ValueError, match="cells_per_sigma"):
+        DenseCRFLoss(cells_per_sigma=0.5)
 
 
 @pytest.mark.cuda
-def test_cuda_float32_matches_the_cpu_float64_value_and_gradient():
+@pytest.mark.parametrize("method", ["grid", "dense"])
+def test_cuda_float32_matches_the_cpu_float64_value_and_gradient(method):
     logits, images = _inputs(2, 2, 24, 20, seed=9)
-    loss = DenseCRFLoss(sigma_xy=10.0, sigma_rgb=15.0, scale=1.0, loss_weight=1.0)
+    loss = DenseCRFLoss(sigma_xy=10.0, sigma_rgb=15.0, scale=1.0, loss_weight=1.0, method=method)
     ref_logits = logits.clone().requires_grad_()
     ref = loss(ref_logits, images)
     ref.backward()
@@ -174,4 +196,6 @@ def test_cuda_float32_matches_the_cpu_float64_value_and_gradient():
     got.backward()
     assert got.device.type == "cuda"
     torch.testing.assert_close(got.double().cpu(), ref.detach(), rtol=1e-3, atol=0)
-    torch.testing.assert_close(gpu_logits.grad.double().cpu(), ref_logits.grad, rtol=1e-3, atol=1e-6)
+    torch.testing.assert_close(
+        gpu_logits.grad.double().cpu(), ref_logits.grad, rtol=1e-3, atol=1e-6
+    )

@@ -19,8 +19,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
-
 EVAL_SPLITS = ("val", "test")
 FOLD_FILES = ("image_ids.txt", "class_labels.txt", "image_sizes.txt", "localization.txt")
 MAX_LISTED = 20

@@ -198,7 +198,7 @@ def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
 
-def _render_video(name: str, rng: np.random.Generator, W: int, H: int, shots: int, frames: int):
+def render_video(name: str, rng: np.random.Generator, W: int, H: int, shots: int, frames: int):
     """All frames of one video as [shot][frame] -> (RGB uint8 image, visible object mask)."""
     obj = object_sprite(name, rng)
     if rng.random() < 0.5:  # facing left
@@ -395,7 +395,7 @@ def _generate_into(
                     rng = np.random.default_rng([seed, VERSION, ci, vno])
                     frame_no = 0
                     for si, shot in enumerate(
-                        _render_video(name, rng, W, H, *layout[split]), start=1
+                        render_video(name, rng, W, H, *layout[split]), start=1
                     ):
                         for img, mask in shot:
                             frame_no += 1

@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 import yaml
 
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
 from wsvol.data.folds import (
-    YOUTUBE_OBJECTS_CLASS_MAP,
     DataError,
     Split,
     read_split,
