@@ -30,3 +30,24 @@ def test_synth_then_check_then_a_corrupt_frame_is_reported(tmp_path):
     bad = wsvol("data", "check", str(cfg), cwd=tmp_path)
     assert bad.returncode == 1
     assert frame.relative_to(tmp_path / "syn").as_posix() in bad.stdout + bad.stderr
+
+
+def test_check_of_the_real_folds_without_frames_says_so_once_per_split(tmp_path, real_v1_folds):
+    """The published v1.0 folds pass; the absent frames are one summary line per split."""
+    config = Path(__file__).parents[2] / "configs" / "trcamv_ytov1.yaml"
+    options = [f"{k}_dataloader.dataset.{key}={value}" for k in ("train", "val", "test")
+               for key, value in (("folds_root", real_v1_folds), ("data_root", "frames"))]
+    out = wsvol("data", "check", str(config), "--no-decode", "--cfg-options", *options, cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    problems = [line for line in lines if "missing under" in line]
+    assert problems == [
+        "2768 of 2768 shot folders missing under frames (first: frames/aeroplane/data/0013/shots/330, "
+        f"listed at {real_v1_folds}/train/image_ids.txt:1; frames itself does not exist)",
+        "325 of 325 frames missing under frames (first: frames/aeroplane/data/0004/shots/004/frame0101.jpg; "
+        "frames itself does not exist)",
+        "346 of 346 frames missing under frames (first: frames/aeroplane/data/0009/shots/102/frame0001.jpg; "
+        "frames itself does not exist)",
+    ]
+    assert len(lines) < 120  # three tables and three lines, not one line per frame
+    assert "split 'train'" in out.stdout and "2768" in out.stdout

@@ -43,7 +43,9 @@ def _data_check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from wsvol.config import load_config
-    from wsvol.data.folds import check_files, read_split
+    from wsvol.data.fold_files import MAX_LISTED
+    from wsvol.data.folds import read_split
+    from wsvol.data.frame_check import check_files
     from wsvol.data.summary import split_table
     from wsvol.engine.job import dataset_configs
 
@@ -56,11 +58,15 @@ def _data_check(args: argparse.Namespace) -> int:
     for name, ds in datasets.items():
         split = read_split(ds["folds_root"], ds["split"], class_map=ds.get("class_map"))
         report = check_files(split, ds["data_root"], decode=not args.no_decode, progress=True)
+        if split.lists_shots and not report.bad_shots:
+            split = split.expand(ds["data_root"])  # listed once already: counts the frames
         console.print(split_table(split))
         if not report.ok:
             failed = True
+            problems = report.problems(ds["data_root"])
+            more = [f"... and {len(problems) - MAX_LISTED} more"] if len(problems) > MAX_LISTED else []
             console.print(f"[red]{name}: problems with the files[/red]")
-            console.print("\n".join(report.problems()), markup=False, highlight=False)
+            console.print("\n".join(problems[:MAX_LISTED] + more), markup=False, highlight=False, soft_wrap=True)
     return 1 if failed else 0
 
 
