@@ -51,3 +51,32 @@ def test_check_of_the_real_folds_without_frames_says_so_once_per_split(tmp_path,
     ]
     assert len(lines) < 120  # three tables and three lines, not one line per frame
     assert "split 'train'" in out.stdout and "2768" in out.stdout
+
+
+def test_prepare_ytov22_then_check(tmp_path):
+    """The documented steps on a stand-in v2.2 release: prepare (frames linked), check the config's
+    splits."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data" / "releases"))
+    from release_trees import write_v22_release
+
+    shots = {c: [(1, 1, 2), (2, 3, 4), (3, 5, 6), (4, 7, 8), (5, 9, 10)] for c in ("aeroplane", "cow")}
+    gt = {c: {"bb_gtTraining": [(1, [[1, 1, 20, 20]]), (3, [[2, 2, 30, 20]]), (5, [[1, 1, 9, 9]]),
+                                (8, [[4, 4, 12, 30]])],
+              "bb_gtTest": [(10, [[3, 3, 40, 28], [5, 5, 9, 9]])]} for c in shots}
+    release = write_v22_release(tmp_path / "data" / "YouTube-Objects-v2.2-original", shots, gt,
+                                {(c, v): (48, 32) for c in shots for v in range(1, 6)})
+    out = wsvol("data", "prepare", "ytov22", str(release), "folds/YouTube-Objects-v2.2",
+                "--data-root", "data/YouTube-Objects-v2.2", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "wrote train (2), val (6), test (2) to folds/YouTube-Objects-v2.2" in out.stdout
+    config = Path(__file__).parents[2] / "configs" / "trcamv_ytov22.yaml"  # its paths, run from tmp_path
+    ok = wsvol("data", "check", str(config), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_prepare_names_what_is_missing(tmp_path):
+    out = wsvol("data", "prepare", "ytov1", "nowhere", "folds", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "nowhere is not the YouTube-Objects v1.0 release folder: no aeroplane/sets/" in out.stderr
+    out = wsvol("data", "prepare", "ytov22", "nowhere", "folds", cwd=tmp_path)
+    assert out.returncode == 1 and "--data-root DIR says where the frames go" in out.stderr
