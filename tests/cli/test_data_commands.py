@@ -53,11 +53,13 @@ def test_check_of_the_real_folds_without_frames_says_so_once_per_split(tmp_path,
     assert "split 'train'" in out.stdout and "2768" in out.stdout
 
 
-def test_prepare_ytov22_then_check(tmp_path):
+def test_prepare_ytov22_then_check_then_standin(tmp_path):
     """The documented steps on a stand-in v2.2 release: prepare (frames linked), check the config's
-    splits."""
+    splits; folds only plus stand-in frames, checked with a warning."""
     sys.path.insert(0, str(Path(__file__).parents[1] / "data" / "releases"))
     from release_trees import write_v22_release
+
+    from wsvol.data.releases import prepare_ytov22
 
     shots = {c: [(1, 1, 2), (2, 3, 4), (3, 5, 6), (4, 7, 8), (5, 9, 10)] for c in ("aeroplane", "cow")}
     gt = {c: {"bb_gtTraining": [(1, [[1, 1, 20, 20]]), (3, [[2, 2, 30, 20]]), (5, [[1, 1, 9, 9]]),
@@ -72,6 +74,16 @@ def test_prepare_ytov22_then_check(tmp_path):
     config = Path(__file__).parents[2] / "configs" / "trcamv_ytov22.yaml"  # its paths, run from tmp_path
     ok = wsvol("data", "check", str(config), cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "stand-in" not in ok.stdout
+
+    prepare_ytov22(release, tmp_path / "folds2", frames="none", progress=False)  # the fold files only
+    out = wsvol("data", "standin", "folds2", "frames2", cwd=tmp_path)
+    assert out.returncode == 0 and "they are not the real dataset" in out.stdout, out.stderr
+    options = [f"{k}_dataloader.dataset.{key}={value}" for k in ("train", "val", "test")
+               for key, value in (("folds_root", "folds2"), ("data_root", "frames2"))]
+    ok = wsvol("data", "check", str(config), "--cfg-options", *options, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "holds stand-in frames (wsvol-standin.json): results on them mean nothing" in ok.stdout
 
 
 def test_prepare_names_what_is_missing(tmp_path):

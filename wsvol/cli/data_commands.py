@@ -1,4 +1,4 @@
-"""``wsvol data synth``, ``check``, ``import`` and ``prepare``."""
+"""``wsvol data synth``, ``check``, ``import``, ``prepare`` and ``standin``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add data (synth, check, import, prepare)."""
+    """Add data (synth, check, import, prepare, standin)."""
     data = sub.add_parser("data", help="generate, check and import datasets")
     data.set_defaults(_parser=data)
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
@@ -48,6 +48,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     for r in releases.choices.values():
         r.add_argument("--demo", action="store_true", help="also write test-video-demo (every frame of the test videos)")
         r.add_argument("--overwrite", action="store_true", help="replace fold files already in OUT")
+    p = data_sub.add_parser("standin", help="render stand-in frames for fold files (rehearse a config without the real frames)")
+    p.add_argument("folds_root", help="folds folder (class_id.yaml and the splits)")
+    p.add_argument("data_root", help="where the stand-in frames go (use it as the config's data_root)")
+    p.add_argument("--splits", nargs="+", default=["train", "val", "test"], help="splits to render (default: train val test)")
+    p.add_argument("--frames-per-shot", type=int, default=3, help="frames written in each listed shot folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_data_standin)
 
 
 def _data_synth(args: argparse.Namespace) -> int:
@@ -58,12 +65,15 @@ def _data_synth(args: argparse.Namespace) -> int:
 
 
 def _data_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from rich.console import Console
 
     from wsvol.config import load_config
     from wsvol.data.fold_files import MAX_LISTED
     from wsvol.data.folds import read_split
     from wsvol.data.frame_check import check_files
+    from wsvol.data.standin import MARKER
     from wsvol.data.summary import split_table
     from wsvol.engine.job import dataset_configs
 
@@ -79,6 +89,9 @@ def _data_check(args: argparse.Namespace) -> int:
         if split.lists_shots and not report.bad_shots:
             split = split.expand(ds["data_root"])  # listed once already: counts the frames
         console.print(split_table(split))
+        if (Path(ds["data_root"]) / MARKER).is_file():
+            console.print(f"[yellow]{name}: {ds['data_root']} holds stand-in frames ({MARKER}): "
+                          "results on them mean nothing[/yellow]")
         if not report.ok:
             failed = True
             problems = report.problems(ds["data_root"])
@@ -121,3 +134,12 @@ def _data_prepare(args: argparse.Namespace) -> int:
     print(f"wrote {', '.join(f'{name} ({n})' for name, n in counts.items())} to {args.out}")
     return 0
 
+
+def _data_standin(args: argparse.Namespace) -> int:
+    from wsvol.data.standin import render_standin
+
+    written = render_standin(args.folds_root, args.data_root, splits=args.splits,
+                             frames_per_shot=args.frames_per_shot, seed=args.seed)
+    print(f"wrote stand-in frames ({', '.join(f'{s}: {n}' for s, n in written.items())}) to {args.data_root}; "
+          "they are not the real dataset: use them to rehearse a config, not to measure")
+    return 0
