@@ -62,8 +62,9 @@ def collate_frames(batch: Sequence[dict]) -> dict:
 
 @DATASETS.register_module(name="youtube_objects")
 class FoldDataset(Dataset):
-    """Frames of ``<folds_root>/<split>`` read from ``<data_root>/<frame id>``, one item per frame
-    (a listed shot folder gives one item per frame found in it; ``shot_sampler`` draws among them).
+    """Frames of ``<folds_root>/<split>`` read from ``<data_root>/<frame id>``, one item per frame.
+
+    A listed shot folder gives one item per frame found in it (``shot_sampler`` draws among them).
 
     Item ``i`` of epoch ``e`` draws its augmentation from ``SeedSequence([seed, e, i])``; the epoch
     comes from the index itself when the sampler yields :class:`~wsvol.data.frame_samplers.EpochIndex`
