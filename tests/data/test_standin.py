@@ -7,10 +7,12 @@ import time
 
 import cv2
 import numpy as np
+import pytest
 import yaml
 
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
 from wsvol.data.dataset import FoldDataset
+from wsvol.data.fold_files import DataError
 from wsvol.data.folds import read_split
 from wsvol.data.frame_check import check_files
 from wsvol.data.standin import MARKER, _background, _rng, render_standin
@@ -53,6 +55,15 @@ def test_frames_at_their_sizes_with_objects_in_the_boxes(tmp_path):
     assert changed[int(y0):int(y1) + 1, int(x0):int(x1) + 1].mean() > 0.3
     marker = yaml.safe_load((data / MARKER).read_text())
     assert marker["splits"] == {"train": 2, "val": 2} and "not the real dataset" in marker["what"]
+    render_standin(folds, data, splits=["val"], progress=False)  # again: its own folder, replaced
+
+
+def test_never_writes_over_a_folder_of_real_frames(tmp_path):
+    folds, data = _folds(tmp_path / "folds"), tmp_path / "real"
+    (data / "cow").mkdir(parents=True)
+    with pytest.raises(DataError, match="holds files and no wsvol-standin.json"):
+        render_standin(folds, data, splits=["val"], progress=False)
+    assert not (data / V).exists()
 
 
 def test_the_real_v1_folds_in_seconds(tmp_path, real_v1_folds):

@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from wsvol.data.fold_files import read_class_map
+from wsvol.data.fold_files import DataError, read_class_map
 from wsvol.data.folds import Split, read_split
 from wsvol.data.frame_ids import video_of_shot
 from wsvol.data.sprites import object_sprite
@@ -137,6 +137,9 @@ def render_standin(
     if frames_per_shot < 1:
         raise ValueError(f"frames_per_shot must be >= 1, got {frames_per_shot}")
     folds_root, data_root = Path(folds_root), Path(data_root)
+    if data_root.is_dir() and not (data_root / MARKER).is_file() and any(data_root.iterdir()):
+        raise DataError(f"{data_root} holds files and no {MARKER}: stand-in frames go into a folder of "
+                        "their own (they would replace real frames)")
     classes = read_class_map(folds_root / "class_id.yaml")
     read = [read_split(folds_root, s, classes, require_boxes=False) for s in splits]
     renderer = _Renderer(sorted(classes, key=classes.__getitem__), seed, quality)

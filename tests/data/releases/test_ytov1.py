@@ -121,6 +121,8 @@ def test_release_errors_name_the_file(tmp_path):
     with pytest.raises(DataError, match="is not the YouTube-Objects v1.0 release folder: no aeroplane/sets/"):
         prepare_ytov1(tmp_path, tmp_path / "folds", progress=False)
     release = _small_release(tmp_path / "release")
+    with pytest.raises(DataError, match="is inside the release folder"):  # its class 'train' would get folds
+        prepare_ytov1(release, release, progress=False)
     listing = release / "cat" / "sets" / "train.txt"
     listing.write_text("0001\n0002\n0009\n")
     with pytest.raises(DataError, match=f"{listing}:3: video folder .*cat/data/0009 does not exist"):

@@ -70,6 +70,13 @@ def seeded_shuffle(items: list, seed: int, times: int) -> list:
     return items
 
 
+def check_out(release: Path, out: Path) -> None:
+    """Refuse to write folds into the release folder (its class ``train`` would get fold files)."""
+    if out.resolve() == release.resolve() or release.resolve() in out.resolve().parents:
+        raise DataError(f"{out} is inside the release folder {release}: write the folds elsewhere "
+                        "(folds/YouTube-Objects-v1.0, folds/YouTube-Objects-v2.2)")
+
+
 def write_folds(out: Path, classes: Mapping[str, int], splits: Mapping[str, Iterable[FoldEntry]],
                 overwrite: bool) -> dict[str, int]:
     """Write ``class_id.yaml`` and each split (train lists shots) under ``out``; refuses to replace

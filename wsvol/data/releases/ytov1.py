@@ -34,6 +34,7 @@ from wsvol.data.releases.common import (
     NULL_BOX,
     FoldEntry,
     check_box,
+    check_out,
     image_size,
     load_mat,
     relu_box,
@@ -139,6 +140,7 @@ def prepare_ytov1(
     if absent:
         raise DataError(f"{root} is not the YouTube-Objects v1.0 release folder: no "
                         f"{', '.join(f'{c}/sets/' for c in absent)} (the <class>.tar.gz archives unpack there)")
+    check_out(root, out)
     splits: dict[str, list[FoldEntry]] = {"train": [], "val": [], "test": []}
     if demo:
         splits["test-video-demo"] = []

@@ -39,6 +39,7 @@ from wsvol.data.releases.common import (
     NULL_BOX,
     FoldEntry,
     check_box,
+    check_out,
     image_size,
     load_mat,
     relu_box,
@@ -161,6 +162,7 @@ def prepare_ytov22(
     if absent:
         raise DataError(f"{root} is not the YouTube-Objects v2.2 release folder (the <class>, Ranges and "
                         "GroundTruth archives unpacked there); missing:", map(str, absent))
+    check_out(root, out)
 
     splits: dict[str, list[FoldEntry]] = {"train": [], "val": [], "test": []}
     if demo:
