@@ -131,12 +131,13 @@ def read_per_entry(
     ids_file: Path,
     parse: Callable[[list[str], str], object],
     problems: list[str],
-    refused: Mapping[str, str] = {},  # noqa: B006 (read only)
+    refused: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
     """``id → parse(fields, where)`` from a file with one ``id,...`` line per ``expected`` id.
 
     ``expected``: id → line in ``ids_file``; ``refused``: ids that must have no line here → why.
     """
+    refused = refused or {}
     seen: dict[str, int] = {}
     values: dict[str, object] = {}
     for n, fields in fold_lines(path):

@@ -92,9 +92,11 @@ class Split:
     listed: dict[str, Frame]  #: the frames ``image_ids.txt`` lists itself, with sizes and boxes
     data_root: Path | None = None  #: where shot folders were listed (None: not yet)
     _frames: list[Frame] | None = field(default=None, repr=False)
+    _lists_shots: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self._frames is None and not self.lists_shots:
+        self._lists_shots = any(e.is_shot for e in self.entries)
+        if self._frames is None and not self._lists_shots:
             self._frames = [self.listed[e.entry_id] for e in self.entries]
 
     @property
@@ -104,7 +106,7 @@ class Split:
     @property
     def lists_shots(self) -> bool:
         """Whether some entries are shot folders (their frames are found on disk)."""
-        return any(e.is_shot for e in self.entries)
+        return self._lists_shots
 
     @property
     def shot_entries(self) -> dict[str, int]:

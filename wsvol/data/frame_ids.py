@@ -15,7 +15,6 @@ video they belong to.
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 
 # A part: not "." or "..", no "/", backslash or control character, no space at either end.
 _PART = r"(?!\.{1,2}(?:/|$))[^/\\\x00-\x1f\s](?:[^/\\\x00-\x1f]*[^/\\\x00-\x1f\s])?"
@@ -59,7 +58,3 @@ def video_id_of(frame_id: str) -> str:
     """The video of a frame (see :func:`video_of_shot`)."""
     return video_of_shot(shot_id_of(frame_id))
 
-
-def frame_name_stem(frame_id: str) -> str:
-    """The file name of a frame without its suffix (``frame0001``)."""
-    return PurePosixPath(frame_id).stem
