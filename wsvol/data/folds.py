@@ -63,7 +63,7 @@ class Frame:
         return None if self.width is None else (self.width, self.height)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     """One line of ``image_ids.txt``: a frame, or a shot folder whose frames are found on disk."""
 
@@ -231,8 +231,11 @@ def read_split(
         problems.append(f"{ids_file}: the split is empty")
 
     video_label: dict[str, tuple[int, str]] = {}
+    video_of: dict[str, str] = {}  # shot → video, worked out once per shot
     for eid, label in labels.items():
-        video = video_of_shot(eid) if eid in shot_ids else video_id_of(eid)
+        shot = eid if eid in shot_ids else shot_id_of(eid)
+        if (video := video_of.get(shot)) is None:
+            video = video_of[shot] = video_of_shot(shot)
         first = video_label.setdefault(video, (label, eid))
         if first[0] != label:
             problems.append(
