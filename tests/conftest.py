@@ -1,4 +1,5 @@
-"""Test-wide settings: one torch thread (2-core machines run 5-100x slower with 2 busy threads)."""
+"""Test-wide settings: one torch thread (2-core machines run 5-100x slower with 2 busy threads);
+the real fold files as a fixture."""
 
 import os
 
@@ -19,3 +20,28 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+# -- the real YouTube-Objects fold files (../shared/data beside the repository) ------------------
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+#: Real data files for tests: ``../shared/data`` beside the repository root, or ``$WSVOL_SHARED_DATA``.
+SHARED_DATA = Path(os.environ.get("WSVOL_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+V1_FOLDS_ZIP = SHARED_DATA / "youtube-objects-v1.0-folds.zip"
+
+
+@pytest.fixture(scope="session")
+def real_v1_folds(tmp_path_factory) -> Path:
+    """The published YouTube-Objects v1.0 fold files (TCAM's), extracted once per session into a
+    temporary folder: ``class_id.yaml``, ``train/``, ``val/``, ``test/``, ``test-video-demo/``."""
+    import zipfile
+
+    if not V1_FOLDS_ZIP.is_file():
+        pytest.skip(f"the real YouTube-Objects v1.0 fold files are not here: {V1_FOLDS_ZIP} "
+                    "(../shared/data beside the repository, or set WSVOL_SHARED_DATA)")
+    out = tmp_path_factory.mktemp("real-v1-folds")
+    with zipfile.ZipFile(V1_FOLDS_ZIP) as z:
+        z.extractall(out)
+    return out / "YouTube-Objects-v1.0"

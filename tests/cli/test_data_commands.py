@@ -30,3 +30,65 @@ def test_synth_then_check_then_a_corrupt_frame_is_reported(tmp_path):
     bad = wsvol("data", "check", str(cfg), cwd=tmp_path)
     assert bad.returncode == 1
     assert frame.relative_to(tmp_path / "syn").as_posix() in bad.stdout + bad.stderr
+
+
+def test_check_of_the_real_folds_without_frames_says_so_once_per_split(tmp_path, real_v1_folds):
+    """The published v1.0 folds pass; the absent frames are one summary line per split."""
+    config = Path(__file__).parents[2] / "configs" / "trcamv_ytov1.yaml"
+    options = [f"{k}_dataloader.dataset.{key}={value}" for k in ("train", "val", "test")
+               for key, value in (("folds_root", real_v1_folds), ("data_root", "frames"))]
+    out = wsvol("data", "check", str(config), "--no-decode", "--cfg-options", *options, cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    problems = [line for line in lines if "missing under" in line]
+    assert problems == [
+        "2768 of 2768 shot folders missing under frames (first: frames/aeroplane/data/0013/shots/330, "
+        f"listed at {real_v1_folds}/train/image_ids.txt:1; frames itself does not exist)",
+        "325 of 325 frames missing under frames (first: frames/aeroplane/data/0004/shots/004/frame0101.jpg; "
+        "frames itself does not exist)",
+        "346 of 346 frames missing under frames (first: frames/aeroplane/data/0009/shots/102/frame0001.jpg; "
+        "frames itself does not exist)",
+    ]
+    assert len(lines) < 120  # three tables and three lines, not one line per frame
+    assert "split 'train'" in out.stdout and "2768" in out.stdout
+
+
+def test_prepare_ytov22_then_check_then_standin(tmp_path):
+    """The documented steps on a stand-in v2.2 release: prepare (frames linked), check the config's
+    splits; folds only plus stand-in frames, checked with a warning."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data" / "releases"))
+    from release_trees import write_v22_release
+
+    from wsvol.data.releases import prepare_ytov22
+
+    shots = {c: [(1, 1, 2), (2, 3, 4), (3, 5, 6), (4, 7, 8), (5, 9, 10)] for c in ("aeroplane", "cow")}
+    gt = {c: {"bb_gtTraining": [(1, [[1, 1, 20, 20]]), (3, [[2, 2, 30, 20]]), (5, [[1, 1, 9, 9]]),
+                                (8, [[4, 4, 12, 30]])],
+              "bb_gtTest": [(10, [[3, 3, 40, 28], [5, 5, 9, 9]])]} for c in shots}
+    release = write_v22_release(tmp_path / "data" / "YouTube-Objects-v2.2-original", shots, gt,
+                                {(c, v): (48, 32) for c in shots for v in range(1, 6)})
+    out = wsvol("data", "prepare", "ytov22", str(release), "folds/YouTube-Objects-v2.2",
+                "--data-root", "data/YouTube-Objects-v2.2", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "wrote train (2), val (6), test (2) to folds/YouTube-Objects-v2.2" in out.stdout
+    config = Path(__file__).parents[2] / "configs" / "trcamv_ytov22.yaml"  # its paths, run from tmp_path
+    ok = wsvol("data", "check", str(config), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "stand-in" not in ok.stdout
+
+    prepare_ytov22(release, tmp_path / "folds2", frames="none", progress=False)  # the fold files only
+    out = wsvol("data", "standin", "folds2", "frames2", cwd=tmp_path)
+    assert out.returncode == 0 and "they are not the real dataset" in out.stdout, out.stderr
+    options = [f"{k}_dataloader.dataset.{key}={value}" for k in ("train", "val", "test")
+               for key, value in (("folds_root", "folds2"), ("data_root", "frames2"))]
+    ok = wsvol("data", "check", str(config), "--cfg-options", *options, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "holds stand-in frames (wsvol-standin.json): results on them mean nothing" in ok.stdout
+
+
+def test_prepare_names_what_is_missing(tmp_path):
+    out = wsvol("data", "prepare", "ytov1", "nowhere", "folds", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "nowhere is not the YouTube-Objects v1.0 release folder: no aeroplane/sets/" in out.stderr
+    out = wsvol("data", "prepare", "ytov22", "nowhere", "folds", cwd=tmp_path)
+    assert out.returncode == 1 and "--data-root DIR says where the frames go" in out.stderr

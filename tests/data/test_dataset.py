@@ -174,3 +174,26 @@ def test_collate_keeps_one_dict_per_frame(tmp_path):
     assert [x.shape for x in batch["inputs"]] == [(3, 16, 16)] * 3
     assert [s["frame_id"] for s in batch["data_samples"]] == [f[0] for f in FRAMES[:3]]
     assert batch["data_samples"][0]["ori_size"] == (40, 30)
+
+
+def test_a_split_of_shot_folders_reads_each_frames_own_size(tmp_path):
+    from wsvol.data.frame_samplers import ShotSampler
+
+    data, folds = tmp_path / "data", tmp_path / "folds"
+    shots = {"cat/data/0001/shots/001": (40, 30), "cat/data/0001/shots/002": (40, 30), "dog/data/0007/shots/003": (26, 18)}
+    (folds / "train").mkdir(parents=True)
+    (folds / "class_id.yaml").write_text(yaml.safe_dump(YOUTUBE_OBJECTS_CLASS_MAP))
+    (folds / "train" / "image_ids.txt").write_text("".join(f"{s}\n" for s in shots))
+    (folds / "train" / "class_labels.txt").write_text("".join(f"{s},{4 if s[0] == 'c' else 6}\n" for s in shots))
+    for s, (w, h) in shots.items():
+        (data / s).mkdir(parents=True)
+        for k in (2, 1, 3):
+            cv2.imwrite(str(data / s / f"frame{k:04d}.jpg"), np.full((h, w, 3), 40 * k, np.uint8))
+    ds = FoldDataset(data, folds, "train", pipeline=[Resize((16, 16)), PackInputs()])
+    assert len(ds) == 9 and list(ds.shots) == list(shots)
+    assert ds.videos == {"cat/data/0001": list(shots)[:2], "dog/data/0007": list(shots)[2:]}
+    s = ds[8]["data_samples"]
+    assert s["frame_id"] == "dog/data/0007/shots/003/frame0003.jpg" and s["ori_size"] == (26, 18)
+    assert s["shot_id"] == "dog/data/0007/shots/003" and s["video_id"] == "dog/data/0007" and s["gt_label"] == 6
+    picks = list(ShotSampler(ds, seed=0))
+    assert sorted(ds.frames[i].shot_id for i in picks) == sorted(shots)  # one frame of every shot

@@ -1,20 +1,15 @@
-"""Reading, validating and checking fold splits; the split summary."""
+"""Reading and validating fold splits (frames and shot folders); the split summary."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
 from rich.console import Console
 
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
-from wsvol.data.folds import (
-    DataError,
-    check_files,
-    read_class_map,
-    read_split,
-)
+from wsvol.data.fold_files import DataError, read_class_map
+from wsvol.data.folds import read_split
 from wsvol.data.summary import split_counts, split_table
 
 A = "aeroplane/video-0001/shot-000001/frame_000001.jpg"
@@ -66,7 +61,7 @@ def test_train_split_needs_no_boxes(tmp_path):
 
 
 def test_all_problems_reported_with_file_and_line(tmp_path):
-    bad = "aeroplane/video-0001/frame.jpg"  # three parts
+    bad = "aeroplane/../frame.jpg"  # leaves its folder
     files = {
         "image_ids.txt": f"{A}\n{B}\n{A}\n{bad}\n{C}\n",
         "class_labels.txt": f"{A},0\n{B},12\n{C},3\nzzz/v/s/f.jpg,1\n",
@@ -79,7 +74,7 @@ def test_all_problems_reported_with_file_and_line(tmp_path):
     msg, d = str(info.value), tmp_path / "val"
     expected = [
         f"{d / 'image_ids.txt'}:3: duplicated frame id",
-        f"{d / 'image_ids.txt'}:4: frame id {bad!r} is not of the form",
+        f"{d / 'image_ids.txt'}:4: frame id {bad!r} is not a relative path under the data root",
         f"{d / 'class_labels.txt'}:2: unknown class id '12'",
         f"{d / 'class_labels.txt'}:3: frame {C!r} is in folder 'cat' but labelled 3 (car)",
         f"{d / 'class_labels.txt'}:4: frame 'zzz/v/s/f.jpg' is not listed in image_ids.txt",
@@ -154,30 +149,6 @@ def _yaml(tmp_path, data):
     return path
 
 
-def test_check_files_finds_missing_corrupt_and_resized(tmp_path):
-    write_split(tmp_path / "folds", "test", good_files())
-    split = read_split(tmp_path / "folds", "test")
-    root = tmp_path / "data"
-    for f in split.frames:
-        (root / f.frame_id).parent.mkdir(parents=True, exist_ok=True)
-    noise = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(root / A)
-    report = check_files(split, root, progress=False)
-    assert report.missing == [B, C] and not report.unreadable
-    good = (root / A).read_bytes()
-    (root / B).write_bytes(good[: len(good) // 2])  # truncated JPEG: header fine, data cut
-    Image.new("RGB", (33, 40)).save(root / C)
-    report = check_files(split, root, progress=False)
-    assert report.missing == [] and [f for f, _ in report.unreadable] == [B]
-    assert report.wrong_size == [(C, (32, 40), (33, 40))]
-    assert [f for f, _ in check_files(split, root, decode=False, progress=False).unreadable] == []
-    with pytest.raises(DataError, match="is 33x40 but image_sizes.txt says 32x40"):
-        report.raise_if_problems(root)
-    Image.new("RGB", (64, 48)).save(root / B)
-    Image.new("RGB", (32, 40)).save(root / C)
-    assert check_files(split, root, progress=False).ok
-
-
 def test_summary_counts(tmp_path):
     write_split(tmp_path, "test", good_files())
     split = read_split(tmp_path, "test")
@@ -195,3 +166,102 @@ def test_summary_counts(tmp_path):
     console.print(split_table(split))
     total = next(line for line in console.export_text().splitlines() if "total" in line)
     assert [t for t in total.split() if t.isdigit()] == ["3", "2", "3", "4", "3"]
+
+
+# -- splits that list shot folders (TCAM's training splits) -------------------------------------
+SHOTS = ["cat/data/0002/shots/010", "cat/data/0002/shots/002", "dog/data/0001/shots/001"]
+
+
+def shot_files(shots=SHOTS, labels=(4, 4, 6)) -> dict[str, str]:
+    return {  # no image_sizes.txt / localization.txt: colo-cam's v2.2 train folders ship none
+        "image_ids.txt": "".join(f"{s}\n" for s in shots),
+        "class_labels.txt": "".join(f"{s},{lb}\n" for s, lb in zip(shots, labels)),
+    }
+
+
+def make_shots(root, frames: dict[str, list[str]]):
+    for shot, names in frames.items():
+        (root / shot).mkdir(parents=True, exist_ok=True)
+        for n in names:
+            (root / shot / n).write_bytes(b"")  # never opened while reading the split
+
+
+def test_shot_entries_expand_to_the_frames_on_disk(tmp_path):
+    folds, data = tmp_path / "folds", tmp_path / "data"
+    write_split(folds, "train", shot_files())
+    split = read_split(folds, "train")
+    assert split.lists_shots and [(e.entry_id, e.line, e.label) for e in split.entries] == [
+        (SHOTS[0], 1, 4), (SHOTS[1], 2, 4), (SHOTS[2], 3, 6)]
+    with pytest.raises(DataError, match=r"lists shot folders \(.*image_ids.txt:1 .*read it with its data_root"):
+        _ = split.frames
+    assert split_counts(split)["cat"] == {"frames": None, "videos": 1, "shots": 2, "boxes": 0, "boxed frames": 0}
+    make_shots(data, {SHOTS[0]: ["frame0003.jpg", "frame0001.jpg", "frame0001.jpg_sticks.mat"],
+                      SHOTS[1]: ["frame0002.jpg"], SHOTS[2]: ["frame0010.jpg", "frame0009.jpg"]})
+    full = read_split(folds, "train", data_root=data)
+    assert [f.frame_id for f in full.frames] == [
+        f"{SHOTS[0]}/frame0001.jpg", f"{SHOTS[0]}/frame0003.jpg", f"{SHOTS[1]}/frame0002.jpg",
+        f"{SHOTS[2]}/frame0009.jpg", f"{SHOTS[2]}/frame0010.jpg"]
+    assert [f.label for f in full.frames] == [4, 4, 4, 6, 6]
+    assert all(f.size is None and f.boxes.shape == (0, 4) for f in full.frames)
+    assert full.shots() == {SHOTS[0]: [0, 1], SHOTS[1]: [2], SHOTS[2]: [3, 4]}
+    assert full.videos() == {"cat/data/0002": SHOTS[:2], "dog/data/0001": SHOTS[2:]}
+    assert [f.frame_id for f in split.expand(data).frames] == [f.frame_id for f in full.frames]
+    assert split_counts(full)["dog"] == {"frames": 2, "videos": 1, "shots": 1, "boxes": 0, "boxed frames": 0}
+
+
+def test_missing_or_empty_shot_folders_name_the_shot_and_the_line(tmp_path):
+    folds, data = tmp_path / "folds", tmp_path / "data"
+    write_split(folds, "train", shot_files())
+    make_shots(data, {SHOTS[0]: ["f1.jpg"], SHOTS[1]: ["notes.txt"]})
+    with pytest.raises(DataError) as info:
+        read_split(folds, "train", data_root=data)
+    ids = folds / "train" / "image_ids.txt"
+    assert info.value.problems == [
+        f"{ids}:2: shot folder {data / SHOTS[1]} holds no frames (no jpg/jpeg/png/bmp/tif/tiff/webp file)",
+        f"{ids}:3: shot folder {data / SHOTS[2]} does not exist"]
+
+
+def test_shot_folders_have_no_sizes_boxes_or_place_in_evaluation(tmp_path):
+    files = shot_files()
+    files["image_ids.txt"] += f"{A}\n"
+    files["class_labels.txt"] += f"{A},0\n"
+    files["image_sizes.txt"] = f"{A},64,48\n{SHOTS[0]},64,48\n"
+    files["localization.txt"] = f"{A},1,2,30,40\n{SHOTS[1]},1,2,3,4\n"
+    write_split(tmp_path, "val", files)
+    with pytest.raises(DataError) as info:
+        read_split(tmp_path, "val")
+    d = tmp_path / "val"
+    assert info.value.problems == [
+        f"{d / 'image_sizes.txt'}:2: {SHOTS[0]!r} is a shot folder (image_ids.txt:1): the sizes of its "
+        "frames are read from the images",
+        f"{d / 'localization.txt'}:2: {SHOTS[1]!r} is a shot folder (image_ids.txt:2): boxes belong to frames",
+    ] + [f"{d / 'image_ids.txt'}:{n}: evaluation split lists shot folder {s!r}: evaluation needs frames with boxes"
+         for n, s in enumerate(SHOTS, 1)]
+
+
+def test_a_frame_listed_and_found_in_a_listed_shot(tmp_path):
+    folds, data = tmp_path / "folds", tmp_path / "data"
+    frame = f"{SHOTS[2]}/frame0001.jpg"
+    files = shot_files()
+    files["image_ids.txt"] += f"{frame}\n"
+    files["class_labels.txt"] += f"{frame},6\n"
+    files["image_sizes.txt"] = f"{frame},8,6\n"
+    write_split(folds, "train", files)
+    make_shots(data, {SHOTS[0]: ["a.jpg"], SHOTS[1]: ["a.jpg"], SHOTS[2]: ["frame0001.jpg"]})
+    with pytest.raises(DataError, match=f"image_ids.txt:3: frame {frame!r} of this shot folder is also listed on line 4"):
+        read_split(folds, "train", data_root=data)
+
+
+def test_frames_of_any_depth_and_null_boxes(tmp_path):
+    deep = "x/y/z/w/clip/shots/7/frame0001.jpg"
+    write_split(tmp_path, "test-video-demo", {
+        "image_ids.txt": f"{deep}\n{A}\n",
+        "class_labels.txt": f"{deep},1\n{A},0\n",
+        "image_sizes.txt": f"{deep},10,10\n{A},64,48\n",
+        "localization.txt": f"{deep},0.0,0.0,0.0,0.0\n{A},1,2,3,4\n",  # TCAM's null box: no annotation
+    })
+    split = read_split(tmp_path, "test-video-demo")
+    assert split.frames[0].video_id == "x/y/z/w/clip" and split.frames[0].boxes.shape == (0, 4)
+    assert split.frames[1].boxes.tolist() == [[1, 2, 3, 4]] and split.frames[1].boxes.dtype == np.float64
+    with pytest.raises(DataError, match="has no box"):
+        read_split(tmp_path, "test-video-demo", require_boxes=True)

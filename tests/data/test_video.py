@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
-from wsvol.data.folds import DataError, check_files, read_split
+from wsvol.data.fold_files import DataError
+from wsvol.data.folds import read_split
+from wsvol.data.frame_check import check_files
 from wsvol.data.video import import_videos
 
 N, W, H = 20, 64, 48

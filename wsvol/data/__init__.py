@@ -3,7 +3,9 @@ and the embedded synthetic video dataset."""
 
 from wsvol.data import dataset, frame_samplers, transforms  # noqa: F401  (registers the built-ins)
 from wsvol.data.dataset import FoldDataset, collate_frames
-from wsvol.data.folds import DataError, check_files, read_split
+from wsvol.data.fold_files import DataError
+from wsvol.data.folds import read_split
+from wsvol.data.frame_check import check_files
 from wsvol.data.synthetic import generate_synthetic
 from wsvol.data.video import import_videos
 

@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
-from wsvol.data.folds import DataError, read_split
-from wsvol.data.folds import check_files as check_split_files
+from wsvol.data.fold_files import DataError
+from wsvol.data.folds import read_split
+from wsvol.data.frame_check import check_files as check_split_files
 from wsvol.registry import DATASETS, FUNCTIONS, TRANSFORMS
 
 Transform = Callable[[dict], dict]
@@ -19,7 +20,8 @@ _READ_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 
 
 def read_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """H×W×3 uint8 RGB image; a missing/corrupt file, or a size other than (w, h) ``size``, raises."""
+    """H×W×3 uint8 RGB image; a missing/corrupt file, or a size other than (w, h) ``size`` (when
+    given: the frame's ``image_sizes.txt`` line), raises."""
     img = cv2.imread(str(path), _READ_FLAGS)
     if img is None:
         raise DataError(
@@ -62,6 +64,8 @@ def collate_frames(batch: Sequence[dict]) -> dict:
 class FoldDataset(Dataset):
     """Frames of ``<folds_root>/<split>`` read from ``<data_root>/<frame id>``, one item per frame.
 
+    A listed shot folder gives one item per frame found in it (``shot_sampler`` draws among them).
+
     Item ``i`` of epoch ``e`` draws its augmentation from ``SeedSequence([seed, e, i])``; the epoch
     comes from the index itself when the sampler yields :class:`~wsvol.data.frame_samplers.EpochIndex`
     (robust to persistent workers), else from :meth:`set_epoch`. ``pseudo_label_reader(frame_id)``
@@ -84,7 +88,7 @@ class FoldDataset(Dataset):
         pseudo_label_cache: str | None = None,
     ):
         self.data_root = Path(data_root)
-        self.split = read_split(folds_root, split, class_map)
+        self.split = read_split(folds_root, split, class_map, data_root=data_root)
         if check_files:
             check_split_files(self.split, self.data_root).raise_if_problems(self.data_root)
         self.frames = self.split.frames
@@ -122,15 +126,17 @@ class FoldDataset(Dataset):
         """The ``results`` dict of frame ``index`` before the pipeline."""
         frame = self.frames[index]
         path = self.data_root / frame.frame_id
+        img = read_image(path, frame.size)
+        width, height = img.shape[1], img.shape[0]  # the listed size (checked) or the image's own
         results = {
-            "img": read_image(path, frame.size),
+            "img": img,
             "img_path": str(path),
             "frame_id": frame.frame_id,
             "video_id": frame.video_id,
             "shot_id": frame.shot_id,
             "gt_label": frame.label,
-            "ori_size": frame.size,
-            "img_shape": (frame.height, frame.width),
+            "ori_size": (width, height),
+            "img_shape": (height, width),
             "gt_boxes": frame.boxes.copy(),
             "ori_gt_boxes": frame.boxes.copy(),
             "rng": self.rng(index, epoch),
@@ -138,14 +144,12 @@ class FoldDataset(Dataset):
         mask_path = (self.mask_root / frame.frame_id).with_suffix(".png")
         if mask_path.is_file():
             mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-            if mask is None or mask.shape != (frame.height, frame.width):
+            if mask is None or mask.shape != (height, width):
                 got = "unreadable" if mask is None else f"{mask.shape[1]}x{mask.shape[0]}"
-                raise DataError(
-                    f"{mask_path}: mask is {got}, expected {frame.width}x{frame.height}"
-                )
+                raise DataError(f"{mask_path}: mask is {got}, expected {width}x{height}")
             results["gt_mask"], results["ori_gt_mask"] = mask > 0, mask > 0
         if self.pseudo_label_reader is not None:
-            results["pseudo_map"] = self._pseudo_map(frame.frame_id, frame.size)
+            results["pseudo_map"] = self._pseudo_map(frame.frame_id, (width, height))
         return results
 
     def _pseudo_map(self, frame_id: str, size: tuple[int, int]) -> np.ndarray:

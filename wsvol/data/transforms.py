@@ -239,8 +239,8 @@ class PackInputs:
         img = results["img"]
         sample = {k: results[k] for k in self.META_KEYS + self.extra_keys if k in results}
         sample["img_shape"] = tuple(img.shape[:2])
-        sample["gt_boxes"] = np.asarray(
-            results.get("ori_gt_boxes", np.zeros((0, 4))), np.float32
+        sample["gt_boxes"] = np.asarray(  # float64 as read: evaluation truncates x·224/width
+            results.get("ori_gt_boxes", np.zeros((0, 4))), np.float64
         ).reshape(-1, 4)
         if "ori_gt_mask" in results:
             sample["gt_mask"] = results["ori_gt_mask"]

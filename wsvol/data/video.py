@@ -22,12 +22,8 @@ import numpy as np
 import yaml
 
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
-from wsvol.data.folds import (
-    DataError,
-    Split,
-    read_split,
-    validate_class_map,
-)
+from wsvol.data.fold_files import DataError, validate_class_map
+from wsvol.data.folds import Split, read_split
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")

@@ -151,7 +151,8 @@ def open_pseudo_labels(cfg: Mapping, split: str = "train") -> PseudoLabelCache:
     key, describe = source_identity(section)
     cache = PseudoLabelCache.open(Path(section.cache_dir) / split, key, describe)
     data = split_data(cfg, split)
-    frames = [f.frame_id for f in read_split(data["folds_root"], split, data["class_map"]).frames]
+    fold = read_split(data["folds_root"], split, data["class_map"], data_root=data["data_root"])
+    frames = [f.frame_id for f in fold.frames]
     if frames_digest(frames) != cache.index["frames_sha256"]:
         raise CacheError(f"pseudo-label cache {cache.root} holds another frame list than split {split!r} "
                          f"({len(cache)} cached, {len(frames)} in the split); rerun "
@@ -178,7 +179,7 @@ def generate_pseudo_labels(cfg: Mapping, overwrite: bool = False, progress: bool
     device = _device(section.device)
     root = Path(section.cache_dir)
     data = {s: split_data(cfg, s) for s in section.splits}
-    splits = {s: read_split(d["folds_root"], s, d["class_map"]) for s, d in data.items()}
+    splits = {s: read_split(d["folds_root"], s, d["class_map"], data_root=d["data_root"]) for s, d in data.items()}
 
     key, describe = source_identity(section)  # 2. the cache key (size null: the source's, so in its key)
     source, size = None, section.size
