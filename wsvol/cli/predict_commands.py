@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _at_least_one(text: str) -> int:
@@ -90,6 +91,8 @@ def _predict(args: argparse.Namespace) -> int:
     from wsvol.engine.job import set_threads
     from wsvol.engine.predict import load_trained, predict_video
 
+    if not Path(args.video).exists():  # before the model is loaded
+        raise FileNotFoundError(f"{args.video}: no such video file or frame folder")
     set_threads(args.threads)
     trained = load_trained(args.checkpoint, args.device)
     for note in trained.notes:
