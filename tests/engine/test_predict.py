@@ -64,6 +64,31 @@ def test_older_checkpoints_fall_back_with_a_note_and_never_guess_classes(tmp_pat
     assert any("config.yaml" in n for n in trained.notes) and any("class_id.yaml" in n for n in trained.notes)
 
 
+class Payload:
+    """Unpickling this runs ``touch <marker>``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickled_payload_never_runs_even_in_a_wsvol_work_dir(tmp_path):
+    from wsvol.weights import WeightsError
+
+    marker = tmp_path / "pwned"
+    save_checkpoint(tmp_path / "epoch_1.pth", predict_meta(tiny_cfg()))
+    ckpt = torch.load(tmp_path / "epoch_1.pth", weights_only=True)
+    ckpt["meta"]["extra"] = Payload(marker)
+    torch.save(ckpt, tmp_path / "epoch_1.pth")
+    (tmp_path / "config.yaml").write_text(dump_yaml(tiny_cfg()))  # what made older wsvol trust the folder
+    (tmp_path / "wsvol-run.json").write_text("{}")
+    with pytest.raises(WeightsError, match="weights_only=True"):
+        load_trained(tmp_path / "epoch_1.pth")
+    assert not marker.exists()
+
+
 def test_class_names_must_fit_the_model(tmp_path):
     save_checkpoint(tmp_path / "c.pth", predict_meta(tiny_cfg()), classes=("ant", "bee"))
     with pytest.raises(ValueError, match="model has 3 classes but 2 class names"):
