@@ -186,6 +186,18 @@ def test_max_frames_reads_no_more_images_of_a_folder(tmp_path, monkeypatch):
     assert len(decoded_frames(tmp_path / "out" / "predictions.mp4")) == 3
 
 
+def test_a_folder_of_frames_of_several_sizes_gives_one_video(tmp_path):
+    import cv2
+
+    (tmp_path / "frames").mkdir()
+    for i, (w, h) in enumerate([(40, 30), (64, 48), (40, 30)]):
+        cv2.imwrite(str(tmp_path / "frames" / f"f{i}.png"), np.full((h, w, 3), 50 * i, np.uint8))
+    predict_video(stub(0.5), tmp_path / "frames", tmp_path / "out", progress=False)
+    rows = json.loads((tmp_path / "out" / "predictions.json").read_text())["frames"]
+    assert rows[1]["x1"] <= 63 and rows[1]["y1"] <= 47 and rows[1]["x1"] > 39  # boxes in each frame's own pixels
+    assert [f.shape for f in decoded_frames(tmp_path / "out" / "predictions.mp4")] == [(30 + 18, 40, 3)] * 3
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"stride": 0}, "stride must be an integer >= 1, got 0"),
     ({"max_frames": 0}, "max_frames must be an integer >= 1, got 0"),

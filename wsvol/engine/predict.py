@@ -241,6 +241,7 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
     ``tau``: None takes the checkpoint's τ chosen on validation (else 0.5). ``fps`` of the video:
     the source's rate ÷ ``stride`` (25 ÷ ``stride`` for a folder of frames) unless given.
     """
+    import cv2
     import torch
     from rich.progress import Progress
 
@@ -281,6 +282,9 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
             if writer is not None or png:
                 picture = draw_overlay(qmap, rgb, pred_box=box, caption=f"{index}: {classes[label]} {p[label]:.2f}")
                 if writer is not None:
+                    size = writer.size or picture.shape[1::-1]
+                    if picture.shape[1::-1] != size:  # a folder of frames of several sizes: the first one's
+                        picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
                     writer.write(picture)
                 if png:
                     save_png(out / "frames" / f"frame_{index:06d}.png", picture)

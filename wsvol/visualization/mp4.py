@@ -42,6 +42,11 @@ class Mp4Writer:
         os.close(fd)
         self._tmp = Path(tmp)
 
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(width, height) of the frames, set by the first one written."""
+        return self._size
+
     def write(self, rgb: np.ndarray) -> None:
         """Append one RGB (H, W, 3) uint8 frame; every frame must have the first one's size."""
         import av
