@@ -21,6 +21,7 @@ BENCHMARKS = {
     "bench_trcamv": "lower",  # parts of a TrCAM-V training step / the step; inference / forward
     "bench_pseudo_labels": "lower",  # pseudo-labels / CLIP fwd+bwd; cache read; cache size
     "bench_workers": "lower",  # data loading with 2 workers / 1 worker
+    "bench_predict": "lower",  # exported models / torch eager; predict end to end (frames/s rows: higher)
 }
 
 

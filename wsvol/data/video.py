@@ -33,8 +33,9 @@ def _natural_key(path: Path) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
 
 
-def _video_frames(path: Path) -> Iterator[np.ndarray]:
-    """RGB frames of a video file; a file PyAV cannot decode raises DataError naming it."""
+def _decoded(path: Path) -> Iterator:
+    """PyAV frames of a video file, decoded one by one as they are pulled; a file PyAV cannot
+    decode raises DataError naming it. Closing the iterator closes the file."""
     import av
 
     try:
@@ -43,24 +44,88 @@ def _video_frames(path: Path) -> Iterator[np.ndarray]:
                 raise DataError(f"{path}: has no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
+            yield from container.decode(stream)
     except av.FFmpegError as e:
         raise DataError(f"{path}: cannot decode the video ({e})") from e
 
 
+def _video_frames(path: Path) -> Iterator[np.ndarray]:
+    """RGB frames of a video file; a file PyAV cannot decode raises DataError naming it."""
+    for frame in _decoded(path):
+        yield frame.to_ndarray(format="rgb24")
+
+
 def _folder_frames(path: Path) -> Iterator[np.ndarray]:
     """RGB frames of a folder of images, in natural order."""
+    for f in _frame_files(path):
+        yield _read_image(f)
+
+
+def _frame_files(path: Path) -> list[Path]:
+    """The image files of a frame folder, in natural order (DataError if there is none)."""
     files = sorted(
         (p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key
     )
     if not files:
         raise DataError(f"{path}: folder has no frames ({', '.join(IMAGE_EXTENSIONS)})")
-    for f in files:
-        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if img is None:
-            raise DataError(f"{f}: cannot read the image")
-        yield cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return files
+
+
+def read_frames(
+    source: str | Path, stride: int = 1, max_frames: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(index in the source, RGB frame) of every ``stride``-th frame of a video file or frame
+    folder, at most ``max_frames``: decoding stops after the last frame kept, and skipped frames
+    are decoded but never converted (video) or not read at all (folder)."""
+    if stride < 1 or (max_frames is not None and max_frames < 1):
+        raise ValueError(f"stride and max_frames must be >= 1, got {stride} and {max_frames}")
+    source = Path(source)
+    if not source.exists():
+        raise DataError(f"{source}: no such video file or frame folder")
+    if source.is_dir():
+        items, read = iter(_frame_files(source)), _read_image
+    else:
+        items, read = _decoded(source), _to_rgb
+    kept = 0
+    try:
+        for index, item in enumerate(items):
+            if index % stride:
+                continue
+            yield index, read(item)
+            kept += 1
+            if max_frames is not None and kept >= max_frames:
+                return
+    finally:
+        if hasattr(items, "close"):  # the decoder closes its file at once, not when collected
+            items.close()
+
+
+def frame_rate(source: str | Path) -> float | None:
+    """Frames per second a video file declares (None for a folder of frames, or if it declares none)."""
+    source = Path(source)
+    if source.is_dir():
+        return None
+    import av
+
+    try:
+        with av.open(str(source)) as container:
+            if not container.streams.video:
+                raise DataError(f"{source}: has no video stream")
+            rate = container.streams.video[0].average_rate or container.streams.video[0].guessed_rate
+    except av.FFmpegError as e:
+        raise DataError(f"{source}: cannot decode the video ({e})") from e
+    return float(rate) if rate else None
+
+
+def _to_rgb(frame) -> np.ndarray:
+    return frame.to_ndarray(format="rgb24")
+
+
+def _read_image(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DataError(f"{path}: cannot read the image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def find_sources(src_dir: Path, classes: Mapping[str, int]) -> list[tuple[str, Path]]:

@@ -130,3 +130,36 @@ class ValOverlayHook(Hook):
             return
         loader = frame_loader(runner.val_dataloader.dataset.data_root)
         save_overlays(Path(runner.work_dir) / "overlays" / f"val_epoch_{runner.epoch}", result, loader, self.limit)
+
+
+@HOOKS.register_module(name="checkpoint_meta")
+class CheckpointMetaHook(Hook):
+    """Store in every checkpoint what ``wsvol predict`` / ``export`` read; every runner has it.
+
+    ``meta['wsvol']`` gets the merged config as YAML and, when the checkpoint holds the very
+    weights a validation measured (a ``best_*.pth``), that validation's τ (``best_tau``: the best
+    CorLoc over all its frames). ``build_runner`` adds the hook to every runner. An ``epoch_N.pth`` is written before the validation
+    of epoch N, so it holds no τ, unless that validation found a new best (mmengine then writes it
+    again). The last validation's τ lives in the message hub (runtime info ``wsvol/val_tau``), so
+    it survives a resume.
+    """
+
+    priority = "NORMAL"  # its after_val_epoch runs before CheckpointHook's (VERY_LOW) saves the best
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        keys = [k for k in (metrics or {}) if k == "best_tau" or k.endswith("/best_tau")]
+        if keys:
+            tau = float(metrics["best_tau" if "best_tau" in keys else keys[0]])
+            runner.message_hub.update_info(VAL_TAU_INFO, {"tau": tau, "iter": int(runner.iter),
+                                                          "epoch": int(runner.epoch)})
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        from wsvol.engine.predict import META_KEY, predict_meta
+
+        val = runner.message_hub.get_info(VAL_TAU_INFO)
+        measured = val if isinstance(val, dict) and val.get("iter") == runner.iter else None
+        checkpoint.setdefault("meta", {})[META_KEY] = predict_meta(runner.cfg, measured)
+
+
+#: message-hub runtime info of the last validation's τ: {"tau", "iter", "epoch"}
+VAL_TAU_INFO = "wsvol/val_tau"

@@ -1,8 +1,19 @@
 """``wsvol predict``: a trained model on a user's own video — per frame a class, a score, a box.
 
-Frames are processed one at a time (no temporal module), as in the papers. The model and its
-evaluation pipeline come from the ``config.yaml`` that ``wsvol train``/``run`` saved next to the
-checkpoint.
+Frames are localized independently (no temporal module), as in the papers, in batches on the
+chosen device: decode → network (class + map) → box at τ → overlay → an annotated mp4, plus the
+table (CSV and JSON). Everything the model needs comes from the checkpoint, loaded with
+``weights_only=True``:
+
+- ``meta['wsvol']['config']``: the merged config as YAML (read with ``yaml.safe_load``; mmengine's
+  own ``meta['cfg']`` is Python text and is never executed);
+- ``meta['dataset_meta']['classes']``: the class names of the training set (mmengine writes it);
+- ``meta['wsvol']['tau']``: the τ chosen on validation, in checkpoints that hold the validated
+  weights (``best_*.pth``; see :class:`wsvol.engine.hooks.CheckpointMetaHook`).
+
+A checkpoint written by an older wsvol lacks them: the config then comes from the
+``config.yaml`` beside it, the classes from its dataset's class map and τ is 0.5, each with a
+note; where neither exists, predict stops and says what is missing.
 """
 
 from __future__ import annotations
@@ -10,100 +21,312 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from wsvol.utils.files import atomic_write_text
 
+#: key of wsvol's part of a checkpoint's ``meta``
+META_KEY = "wsvol"
+#: τ when a checkpoint holds none chosen on validation (and ``--tau`` is not given)
+DEFAULT_TAU = 0.5
 
-def load_trained(checkpoint: str | Path):
-    """(model in eval mode, its config) from a checkpoint in a wsvol work dir."""
-    from wsvol.config import load_config
+
+def predict_meta(cfg: Any, val: dict | None = None) -> dict:
+    """``meta['wsvol']`` of a checkpoint: the config as YAML and, with ``val`` (``{"tau", "epoch",
+    "iter"}`` of the validation that measured these weights), the τ chosen there."""
+    import yaml
+    from mmengine.logging import print_log
+
+    from wsvol.config.loader import dump_yaml
+
+    meta: dict[str, Any] = {}
+    try:
+        meta["config"] = dump_yaml(cfg)
+    except yaml.YAMLError as err:  # a value set in code that YAML cannot hold: predict falls back
+        print_log(f"checkpoint meta: the config cannot be stored as YAML ({err}); wsvol predict will "
+                  "need the config.yaml beside the checkpoint", logger="current", level=30)
+    if val is not None:
+        meta["tau"] = float(val["tau"])
+        meta["tau_from"] = f"validation after epoch {val['epoch']} (iteration {val['iter']})"
+    return meta
+
+
+@dataclass
+class Trained:
+    """A trained model ready to predict, with what it was trained on."""
+
+    model: Any  #: in eval mode, on ``device``
+    cfg: Any  #: the mmengine ``Config`` it was trained with
+    classes: list[str]
+    tau: float | None  #: the τ chosen on validation, if the checkpoint holds it
+    tau_from: str  #: where ``tau`` comes from, or why there is none
+    checkpoint: Path
+    device: str = "cpu"
+    notes: list[str] = field(default_factory=list)  #: fallbacks taken (older checkpoints)
+
+    def pipeline(self) -> list:
+        """The evaluation pipeline of its config, built (resize, normalize, pack)."""
+        from wsvol.data.dataset import build_pipeline
+
+        return build_pipeline(self.pipeline_cfg())
+
+    def pipeline_cfg(self) -> list[dict]:
+        """The evaluation pipeline's steps as configured (test, else val)."""
+        for key in ("test_dataloader", "val_dataloader"):
+            steps = ((self.cfg.get(key) or {}).get("dataset") or {}).get("pipeline")
+            if steps:
+                return [dict(step) for step in steps]
+        raise ValueError(f"{self.checkpoint}: its config has no test_dataloader.dataset.pipeline (nor a val "
+                         "one): predict does not know how to prepare the frames")
+
+
+def resolve_device(device: str | None) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N``, checked; None: ``cuda`` if torch sees one, else ``cpu``."""
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu" and not (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
+        raise ValueError(f"--device {device!r}: expected cpu, cuda or cuda:N")
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device[5:]) if ":" in device else 0
+        if index >= count:
+            raise ValueError(f"--device {device}: torch sees {count} CUDA device(s) here")
+    return device
+
+
+def load_trained(checkpoint: str | Path, device: str | None = "cpu") -> Trained:
+    """The model of a wsvol checkpoint (``weights_only`` load), in eval mode on ``device``, with its
+    config, class names and validation τ (see the module docstring for the fallbacks)."""
     from wsvol.registry import MODELS
     from wsvol.weights import load_checkpoint_file, load_weights
 
     checkpoint = Path(checkpoint)
-    cfg_path = checkpoint.parent / "config.yaml"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{checkpoint}: no config.yaml next to it (predict needs a checkpoint "
-                                "from a wsvol work dir, where train/run saved the merged config)")
-    cfg = load_config(cfg_path)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint file")
+    device = resolve_device(device)
+    state = load_checkpoint_file(checkpoint)
+    if not isinstance(state, dict):
+        raise ValueError(f"{checkpoint}: not a checkpoint (a {type(state).__name__}, not a dict)")
+    meta = state.get("meta") if isinstance(state.get("meta"), dict) else {}
+    ours = meta.get(META_KEY) if isinstance(meta.get(META_KEY), dict) else {}
+    notes: list[str] = []
+    cfg = _config(checkpoint, ours, notes)
+    classes = _classes(checkpoint, meta, cfg, notes)
+    if "tau" in ours:
+        tau, tau_from = ours["tau"], f"chosen on {ours.get('tau_from', 'validation')}"
+        if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0 <= tau < 1:
+            raise ValueError(f"{checkpoint}: meta.wsvol.tau must be a number in [0, 1), got {tau!r}")
+        tau = float(tau)
+    else:
+        tau, tau_from = None, (
+            "this checkpoint holds no τ chosen on validation of its weights (epoch_*/iter_* checkpoints "
+            "are written before their validation; a best_*.pth holds the τ of the validation that chose it)")
+
     model_cfg = cfg.model.to_dict()
     for key in ("pretrained", "cls_head_checkpoint"):  # every weight comes from the checkpoint
         model_cfg.pop(key, None)
     if isinstance(model_cfg.get("backbone"), dict):
         model_cfg["backbone"].pop("pretrained", None)
-    model = MODELS.build(model_cfg)
-    state = load_checkpoint_file(checkpoint)
+    model = _quietly(MODELS.build, model_cfg)
     load_weights(model, state.get("state_dict", state), str(checkpoint))
-    return model.eval(), cfg
+    n = getattr(model, "num_classes", len(classes))
+    if n != len(classes):
+        raise ValueError(f"{checkpoint}: the model has {n} classes but {len(classes)} class names were found "
+                         f"({', '.join(classes)})")
+    if not hasattr(model, "localize"):
+        raise TypeError(f"{checkpoint}: model {type(model).__name__} has no localize(images) → (scores, maps); "
+                        "predict and export need it")
+    return Trained(model.to(device).eval(), cfg, list(classes), tau, tau_from, checkpoint, device, notes)
 
 
-def predict_video(checkpoint: str | Path, source: str | Path, out_dir: str | Path, tau: float = 0.5,
-                  stride: int = 1, max_frames: int | None = None, overlays: bool = True) -> Path:
-    """Write ``predictions.csv`` / ``.json`` (frame, class, score, box in frame pixels) and overlays."""
+def _config(checkpoint: Path, ours: dict, notes: list[str]):
+    import yaml
+    from mmengine.config import Config
+
+    from wsvol.config import load_config
+
+    text = ours.get("config")
+    if isinstance(text, str):
+        data = yaml.safe_load(text)
+        if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+            raise ValueError(f"{checkpoint}: meta.wsvol.config is not a config with a model section")
+        return Config(data)
+    beside = checkpoint.parent / "config.yaml"
+    if not beside.is_file():
+        raise FileNotFoundError(f"{checkpoint}: the checkpoint holds no config (written by an older wsvol, or "
+                                f"not by wsvol train/run) and there is no config.yaml beside it")
+    notes.append(f"the checkpoint holds no config (older wsvol): read {beside}")
+    return load_config(beside)
+
+
+def _classes(checkpoint: Path, meta: dict, cfg, notes: list[str]) -> list[str]:
+    from wsvol.data.folds import read_class_map, validate_class_map
+
+    stored = (meta.get("dataset_meta") or {}).get("classes") if isinstance(meta.get("dataset_meta"), dict) else None
+    if stored and all(isinstance(c, str) for c in stored):
+        return list(stored)
+    ds = ((cfg.get("test_dataloader") or {}).get("dataset") or {})
+    class_map = ds.get("class_map")
+    if isinstance(class_map, dict):
+        names = validate_class_map(class_map)
+        source = "the config's test_dataloader.dataset.class_map"
+    else:
+        path = Path(class_map) if class_map else Path(ds.get("folds_root", ".")) / "class_id.yaml"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{checkpoint}: the checkpoint holds no class names (meta.dataset_meta.classes) and the class "
+                f"map of its dataset, {path}, is missing: predict will not guess them")
+        names, source = read_class_map(path), str(path)
+    notes.append(f"the checkpoint holds no class names (older wsvol): read them from {source}")
+    return [n for n, _ in sorted(names.items(), key=lambda kv: kv[1])]
+
+
+def _quietly(fn, *args):
+    """``fn(*args)`` without mmengine's warnings (e.g. TrCAM-V's "head neither trained nor loaded",
+    untrue here: the whole model's weights are loaded next)."""
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(40)
+    try:
+        return fn(*args)
+    finally:
+        logger.setLevel(level)
+
+
+@dataclass
+class PredictRun:
+    """What ``predict_video`` wrote and how fast it ran (end to end, decode to video)."""
+
+    out: Path
+    frames: int
+    seconds: float
+    tau: float
+    tau_from: str
+    video: Path | None
+
+    @property
+    def fps(self) -> float:
+        """Frames per second, decode → map → box → overlay → encode."""
+        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+
+
+def check_options(tau: float | None = None, stride: int = 1, max_frames: int | None = None,
+                  batch_size: int = 1) -> None:
+    """Raise ``ValueError`` naming the option at fault."""
+    for name, value, low in (("stride", stride, 1), ("max_frames", max_frames, 1), ("batch_size", batch_size, 1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if tau is not None and not (isinstance(tau, (int, float)) and 0 <= tau < 1):
+        raise ValueError(f"tau must be in [0, 1) (the map is cut at int(tau * max)), got {tau!r}")
+
+
+def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir: str | Path, *,
+                  tau: float | None = None, stride: int = 1, max_frames: int | None = None,
+                  batch_size: int = 16, device: str | None = None, video: bool = True, png: bool = False,
+                  fps: float | None = None, progress: bool = True) -> PredictRun:
+    """Localize every ``stride``-th frame of ``source`` (at most ``max_frames``; decoding stops
+    there) in batches; write ``predictions.csv`` / ``.json`` (frame, class, score, box in frame
+    pixels), ``predictions.mp4`` (the overlays) unless ``video`` is False, and with ``png`` each
+    overlay as ``frames/frame_NNNNNN.png``.
+
+    ``tau``: None takes the checkpoint's τ chosen on validation (else 0.5). ``fps`` of the video:
+    the source's rate ÷ ``stride`` (25 ÷ ``stride`` for a folder of frames) unless given.
+    """
+    import cv2
     import torch
     from rich.progress import Progress
 
-    from wsvol.data.dataset import build_pipeline
-    from wsvol.data.video import _folder_frames, _video_frames
+    from wsvol.data.video import frame_rate, read_frames
     from wsvol.evaluation.corloc import box_at_threshold
     from wsvol.evaluation.maps import prepare_map
+    from wsvol.visualization.mp4 import Mp4Writer
     from wsvol.visualization.overlay import draw_overlay, save_png
 
-    model, cfg = load_trained(checkpoint)
-    pipeline = build_pipeline(cfg.test_dataloader.dataset.pipeline)
-    classes = _class_names(cfg)
+    check_options(tau, stride, max_frames, batch_size)
+    if fps is not None and not fps > 0:
+        raise ValueError(f"fps must be > 0, got {fps!r}")
     source, out = Path(source), Path(out_dir)
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such video file or frame folder")
-    frames = _folder_frames(source) if source.is_dir() else _video_frames(source)
-    rows = []
-    with Progress(transient=True) as bar, torch.no_grad():
-        task = bar.add_task(f"predict {source.name}", total=None)
-        for index, rgb in enumerate(frames):
-            if index % stride or (max_frames is not None and len(rows) >= max_frames):
-                continue
+    trained = checkpoint if isinstance(checkpoint, Trained) else load_trained(checkpoint, device)
+    tau_used = tau if tau is not None else trained.tau if trained.tau is not None else DEFAULT_TAU
+    tau_from = "--tau" if tau is not None else trained.tau_from if trained.tau is not None else \
+        f"default {DEFAULT_TAU}: {trained.tau_from}"
+    pipeline, classes, model = trained.pipeline(), trained.classes, trained.model
+    rate = fps or (frame_rate(source) or 25.0) / stride
+    rows: list[dict] = []
+    writer = Mp4Writer(out / "predictions.mp4", rate) if video else None
+
+    def flush(batch: list[tuple[int, np.ndarray, Any]]) -> None:
+        x = torch.stack([inputs for _, _, inputs in batch]).to(trained.device)
+        scores, maps = (t.float().cpu().numpy() for t in model.localize(x))
+        for (index, rgb, _), p, cam in zip(batch, scores, maps):
+            if not np.isfinite(cam).all() or not np.isfinite(p).all():
+                raise ValueError(f"{source}: frame {index}: the model gave a non-finite map or score "
+                                 f"(checkpoint {trained.checkpoint})")
             h, w = rgb.shape[:2]
-            item = _run_pipeline(pipeline, rgb, f"{source.stem}/frame_{index:06d}")
-            result = model(item["inputs"][None], [item["data_samples"]], mode="predict")[0]
-            qmap = prepare_map(result["cam"].numpy(), (w, h))
-            x0, y0, x1, y1 = box_at_threshold(qmap, tau)
-            label = int(result["pred_label"])
-            score = float(result["scores"][label])
-            rows.append({"frame": index, "class": classes[label], "class_id": label, "score": round(score, 4),
-                         "x0": x0, "y0": y0, "x1": x1, "y1": y1})
-            if overlays:
-                picture = draw_overlay(qmap / 255.0, rgb, pred_box=(x0, y0, x1, y1),
-                                       caption=f"{classes[label]} {score:.2f}")
-                save_png(out / "frames" / f"frame_{index:06d}.png", picture)
-            bar.advance(task)
-    if not rows:
-        raise ValueError(f"{source}: no frame was read")
+            qmap = prepare_map(cam, (w, h))
+            box = box_at_threshold(qmap, tau_used)
+            label = int(p.argmax())
+            rows.append({"frame": index, "class": classes[label], "class_id": label,
+                         "score": round(float(p[label]), 4), "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3]})
+            if writer is not None or png:
+                picture = draw_overlay(qmap, rgb, pred_box=box, caption=f"{index}: {classes[label]} {p[label]:.2f}")
+                if writer is not None:
+                    size = writer.size or picture.shape[1::-1]
+                    if picture.shape[1::-1] != size:  # a folder of frames of several sizes: the first one's
+                        picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+                    writer.write(picture)
+                if png:
+                    save_png(out / "frames" / f"frame_{index:06d}.png", picture)
+        batch.clear()
+
+    started = time.perf_counter()
+    try:
+        with Progress(transient=True, disable=not progress) as bar, torch.no_grad():
+            task = bar.add_task(f"predict {source.name}", total=max_frames)
+            batch: list = []
+            for index, rgb in read_frames(source, stride, max_frames):
+                item = prepare_frame(pipeline, rgb, f"{source.stem}/frame_{index:06d}")
+                batch.append((index, rgb, item["inputs"]))
+                if len(batch) == batch_size:
+                    flush(batch)
+                bar.advance(task)
+            if batch:
+                flush(batch)
+        if not rows:
+            raise ValueError(f"{source}: no frame was read")
+        written = writer.close() if writer is not None else None
+    except BaseException:
+        if writer is not None:
+            writer.close(keep=False)
+        raise
+    seconds = time.perf_counter() - started
+
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+    table = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    table.writeheader()
+    table.writerows(rows)
     atomic_write_text(out / "predictions.csv", buffer.getvalue())
-    atomic_write_text(out / "predictions.json", json.dumps({"source": str(source), "checkpoint": str(checkpoint),
-                                                            "tau": tau, "frames": rows}, indent=2))
-    return out
+    atomic_write_text(out / "predictions.json", json.dumps({
+        "source": str(source), "checkpoint": str(trained.checkpoint), "tau": tau_used, "tau_from": tau_from,
+        "stride": stride, "classes": classes, "frames": rows}, indent=2))
+    return PredictRun(out, len(rows), seconds, tau_used, tau_from, written)
 
 
-def _run_pipeline(pipeline, rgb: np.ndarray, frame_id: str) -> dict:
+def prepare_frame(pipeline, rgb: np.ndarray, frame_id: str = "frame") -> dict:
+    """An RGB frame through an evaluation pipeline (built transforms); ``["inputs"]`` is the tensor."""
     results = {"img": np.ascontiguousarray(rgb), "frame_id": frame_id, "ori_size": (rgb.shape[1], rgb.shape[0]),
                "gt_label": -1, "rng": np.random.default_rng(0)}
     for transform in pipeline:
         results = transform(results)
     return results
-
-
-def _class_names(cfg) -> list[str]:
-    from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
-    from wsvol.data.folds import read_class_map
-
-    ds = cfg.test_dataloader.dataset
-    path = Path(ds.get("class_map") or Path(ds.folds_root) / "class_id.yaml")
-    names = read_class_map(path) if path.is_file() else YOUTUBE_OBJECTS_CLASS_MAP
-    return [n for n, _ in sorted(names.items(), key=lambda kv: kv[1])]

@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from wsvol.engine.checkpoint import from_safe, to_safe
+from wsvol.engine.hooks import CheckpointMetaHook
 from wsvol.registry import FUNCTIONS, RUNNERS
 from wsvol.weights import load_checkpoint_file
 
@@ -86,6 +87,8 @@ def build_runner(cfg) -> WsvolRunner:
     if cfg.get("launcher", "none") != "none":
         _distributed_defaults(cfg)
     runner = WsvolRunner.from_cfg(cfg)
+    if not any(isinstance(h, CheckpointMetaHook) for h in runner.hooks):  # what predict reads
+        runner.register_hook(CheckpointMetaHook())
     check_normalization(cfg, runner.model.module if is_model_wrapper(runner.model) else runner.model)
     return runner
 

@@ -108,11 +108,16 @@ class TagClassifier(BaseModel):
         samples = list(data_samples) if data_samples is not None else [{} for _ in range(len(x))]
         if len(samples) != len(x):
             raise ValueError(f"{len(samples)} data samples for {len(x)} images")
-        maps, logits = self.cam_method(x)  # targets=None: the predicted class
-        scores = logits.softmax(1).cpu()
-        maps = maps.cpu()
+        scores, maps = (t.cpu() for t in self.localize(x))
         return [{**sample, "cam": maps[i], "pred_label": int(scores[i].argmax()), "scores": scores[i]}
                 for i, sample in enumerate(samples)]
+
+    def localize(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Images (B, 3, H, W) → class probabilities (B, C) and the CAM method's maps (B, H, W) of
+        the predicted class, on their device. Gradient CAMs run a backward pass inside: only
+        ``cam`` (from the head weights, forward only) can be exported."""
+        maps, logits = self.cam_method(x)  # targets=None: the predicted class
+        return logits.softmax(1), maps
 
     @staticmethod
     def _labels(data_samples: Sequence[Mapping] | None, device: torch.device) -> Tensor:

@@ -291,16 +291,22 @@ class TrCAMV(BaseModel):
             if data_samples is not None
             else [{} for _ in range(len(x))]
         )
-        feats = self.extract(x)
-        scores = self.cls_head(feats["cls_tokens"]).float().softmax(1).cpu()
-        logits = self.loc_head(feats["attn"]).float()
-        if logits.shape[-2:] != x.shape[-2:]:
-            logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        cams = logits.softmax(1)[:, 1].cpu()
+        scores, cams = (t.cpu() for t in self.localize(x))
         return [
             {**sample, "cam": cams[i], "pred_label": int(scores[i].argmax()), "scores": scores[i]}
             for i, sample in enumerate(samples)
         ]
+
+    @torch.no_grad()
+    def localize(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Images (B,3,H,W) → class probabilities (B,C) and FG probability maps (B,H,W), on their
+        device: ``predict`` batched, in tensors only (what ``wsvol export`` traces)."""
+        feats = self.extract(x)
+        scores = self.cls_head(feats["cls_tokens"]).float().softmax(1)
+        logits = self.loc_head(feats["attn"]).float()
+        if logits.shape[-2:] != x.shape[-2:]:
+            logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return scores, logits.softmax(1)[:, 1]
 
 
 def _stack(inputs: Tensor | Sequence[Tensor]) -> Tensor:

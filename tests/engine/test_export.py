@@ -1,0 +1,100 @@
+"""`wsvol export`: ONNX and TorchScript files that map frames to class scores and maps as torch
+does, carry classes and τ, and refuse what a forward graph cannot hold (gradient CAMs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from tiny_checkpoints import PIPELINE, save_checkpoint, tiny_cfg, write_video  # beside this file
+
+from wsvol.data.video import read_frames
+from wsvol.engine.export import TOLERANCE, export_model, read_metadata
+from wsvol.engine.predict import load_trained, predict_meta, prepare_frame
+from wsvol.models.classifiers import ResNetCAM
+
+TAU = {"tau": 0.3, "epoch": 2, "iter": 8}
+
+
+def frames_of(video: Path, n: int, skip: int = 0) -> torch.Tensor:
+    """``n`` frames of ``video`` after the first ``skip``, through the test pipeline."""
+    from wsvol.data.dataset import build_pipeline
+
+    pipeline = build_pipeline(PIPELINE)
+    rgbs = [rgb for _, rgb in read_frames(video, max_frames=n + skip)][skip:]
+    return torch.stack([prepare_frame(pipeline, rgb, "f")["inputs"] for rgb in rgbs]).float()
+
+
+def run_exported(path: Path, x: torch.Tensor) -> list[np.ndarray]:
+    if path.suffix == ".onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(["scores", "maps"], {"frames": x.numpy()})
+    module = torch.jit.load(str(path))
+    return [t.numpy() for t in module(x)]
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_exported_trcamv_gives_torchs_scores_and_maps(tmp_path, fmt):
+    if fmt == "onnx":
+        for name in ("onnx", "onnxscript", "onnxruntime"):
+            pytest.importorskip(name)
+    model = save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU))
+    write_video(tmp_path / "v.mp4", 12)
+    result = export_model(tmp_path / "best.pth", fmt, check_frames=3, video=tmp_path / "v.mp4")
+    assert result.path == tmp_path / ("best.onnx" if fmt == "onnx" else "best.torchscript.pt")
+    assert max(result.max_diff.values()) <= TOLERANCE
+    # frames the export never saw, in a batch of another size
+    x = frames_of(tmp_path / "v.mp4", 5, skip=6)
+    scores, maps = run_exported(result.path, x)
+    with torch.no_grad():
+        ref_scores, ref_maps = model.localize(x)
+    assert scores.shape == (5, 3) and maps.shape == (5, 32, 32)
+    np.testing.assert_allclose(scores, ref_scores.numpy(), rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(maps, ref_maps.numpy(), rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(scores.sum(1), 1.0, atol=1e-5)  # probabilities
+    meta = read_metadata(result.path)
+    assert meta["classes"] == ["ant", "bee", "cat"] and meta["tau"] == 0.3
+    assert meta["input"]["shape"] == ["batch", 3, 32, 32] and meta["pipeline"] == PIPELINE
+
+
+def test_a_model_that_fails_the_check_is_not_written(tmp_path):
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU))
+    with pytest.raises(ValueError, match="does not match torch.*not written"):
+        export_model(tmp_path / "best.pth", "torchscript", tmp_path / "m.pt", tolerance=-1.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pth"]  # no file, no temporary
+
+
+def classifier_checkpoint(path: Path, cam: str) -> ResNetCAM:
+    torch.manual_seed(0)
+    model_cfg = {"type": "resnet50_cam", "backbone": "resnet10t", "num_classes": 3, "cam": {"type": cam}}
+    cfg = Config({"model": model_cfg, "test_dataloader": {"dataset": {"pipeline": PIPELINE}}})
+    model = ResNetCAM(backbone="resnet10t", num_classes=3, cam={"type": cam}).eval()
+    torch.save({"state_dict": model.state_dict(),
+                "meta": {"wsvol": predict_meta(cfg), "dataset_meta": {"classes": ("a", "b", "c")}}}, path)
+    return model
+
+
+def test_gradient_cams_are_refused_and_cam_exports(tmp_path):
+    classifier_checkpoint(tmp_path / "cls.pth", "gradcam")
+    with pytest.raises(ValueError, match=r"GradCAM needs a backward pass.*--cam cam"):
+        export_model(tmp_path / "cls.pth", "torchscript")
+    result = export_model(tmp_path / "cls.pth", "torchscript", cam="cam", check_frames=2)
+    x = torch.randn(3, 3, 32, 32)
+    trained = load_trained(tmp_path / "cls.pth")
+    trained.model.set_cam("cam")
+    with torch.no_grad():
+        ref = trained.model.localize(x)
+    for got, want in zip(run_exported(result.path, x), ref):
+        np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=TOLERANCE)
+    assert read_metadata(result.path)["cam"] == "CAM" and read_metadata(result.path)["tau"] is None
+
+
+def test_cam_option_on_a_trcamv_is_an_error(tmp_path):
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU))
+    with pytest.raises(ValueError, match="--cam cam: TrCAMV .* is not a CAM classifier"):
+        export_model(tmp_path / "best.pth", "torchscript", cam="cam")
