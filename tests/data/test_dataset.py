@@ -11,8 +11,8 @@ import torch
 import yaml
 from PIL import Image
 
-from wsvol.data.dataset import FoldDataset, collate_frames
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
+from wsvol.data.dataset import FoldDataset, collate_frames
 from wsvol.data.folds import DataError
 from wsvol.data.frame_samplers import EpochIndex
 from wsvol.data.transforms import Normalize, PackInputs, RandomCrop, RandomFlip, Resize

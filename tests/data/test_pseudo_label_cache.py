@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from wsvol.evaluation import evaluate_localization
 from wsvol.data.pseudo_label_cache import CacheError, PseudoLabelCache, dequantize, quantize
+from wsvol.evaluation import evaluate_localization
 
 
 def ids(n: int) -> list[str]:

@@ -214,10 +214,12 @@ def test_training_reads_the_cache(world, full, tmp_path):
 
 
 def test_cli_pseudo_labels_and_weights_list(world, full, tmp_path, capsys, monkeypatch):
-    from wsvol.cli.pseudo_label_commands import add_commands
+    from wsvol.cli import pseudo_label_commands, weights_commands
 
     parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command"))
+    sub = parser.add_subparsers(dest="command")
+    pseudo_label_commands.add_commands(sub)
+    weights_commands.add_commands(sub)
     cfg = config(world, full)
     cfg["train_dataloader"]["dataset"]["pipeline"] = [{"type": "pack_inputs"}]
     path = tmp_path / "cfg.yaml"

@@ -21,11 +21,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from wsvol.config import ConfigError, check_config, load_config
+    from wsvol.utils.terminal import make_console
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     failed = 0
     for path in args.configs:
         try:

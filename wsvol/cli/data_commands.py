@@ -40,15 +40,14 @@ def _data_synth(args: argparse.Namespace) -> int:
 
 
 def _data_check(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from wsvol.config import load_config
     from wsvol.data.folds import check_files, read_split
     from wsvol.data.summary import split_table
     from wsvol.engine.job import dataset_configs
+    from wsvol.utils.terminal import make_console
 
     cfg = load_config(args.config, args.cfg_options)
-    console = Console()
+    console = make_console()
     datasets = dataset_configs(cfg)
     if not datasets:
         raise ValueError(f"{args.config}: no dataloader dataset with data_root, folds_root and split")

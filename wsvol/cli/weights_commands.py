@@ -15,24 +15,31 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _weights_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from rich.markup import escape
+    from rich.padding import Padding
     from rich.table import Table
 
     import wsvol.weights as w
+    from wsvol.utils.terminal import make_console
 
+    console = make_console()
     known = w.known_weights()
-    table = Table(title=f"named weights (weights folder: {w.weights_dir()}; set ${w.ENV} to move it)",
-                  show_lines=True)
-    for col in ("name", "used by", "file expected", "where to get it", "found"):
-        table.add_column(col, overflow="fold")
-    for name, k in known.items():
+    console.print(f"named weights (weights folder: {escape(str(w.weights_dir()))}; set ${w.ENV} to move it)\n")
+    for name, k in known.items():  # one block per name: readable at 80 columns
         try:
             path, how = w.find_weights(name, known)
-            found = f"[green]{path}[/green] ({how})" if path else "[red]missing[/red]"
+            found = f"[green]{escape(str(path))}[/green] ({how})" if path else "[red]missing[/red]"
         except w.WeightsError as err:
-            found = f"[red]{err}[/red]"
-        table.add_row(name, "\n".join(k.used_by), k.file.filename, k.file.source, found)
-    Console().print(table)
-    Console().print("A config names weights by name (e.g. pretrained: clip_vit_b16_openai) or by path; "
-                    "put the expected file in the weights folder, or give its path.")
+            found = f"[red]{escape(str(err))}[/red]"
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True, style="cyan")
+        grid.add_column(overflow="fold")
+        grid.add_row("file expected", escape(k.file.filename))
+        grid.add_row("used by", escape("; ".join(k.used_by)))
+        grid.add_row("where to get it", escape(k.file.source))
+        grid.add_row("found", found)
+        console.print(f"[bold]{escape(name)}[/bold]")
+        console.print(Padding(grid, (0, 0, 1, 2)))
+    console.print("A config names weights by name (e.g. pretrained: clip_vit_b16_openai) or by path; "
+                  "put the expected file in the weights folder, or give its path.")
     return 0

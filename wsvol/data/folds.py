@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP  # noqa: F401 (imported from here by callers)
 
 EVAL_SPLITS = ("val", "test")
 FOLD_FILES = ("image_ids.txt", "class_labels.txt", "image_sizes.txt", "localization.txt")
@@ -382,7 +382,7 @@ def check_files(
 
     ``decode=False`` only reads image headers (fast). Shows a rich progress bar.
     """
-    from rich.progress import track
+    from wsvol.utils.terminal import track
 
     root = Path(data_root)
     report = FileReport(checked=len(split.frames))

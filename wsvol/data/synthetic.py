@@ -26,11 +26,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -47,6 +45,7 @@ from wsvol.data.sprites import (
     scene_background,
     warp,
 )
+from wsvol.utils.terminal import make_console, make_progress
 
 __all__ = [
     "BOX_AREA_RANGE",
@@ -304,7 +303,7 @@ def _print_summary(summary: dict) -> None:
             str(s["boxes"]),
             str(s["per_class"][CLASSES[0]]["videos"]),
         )
-    Console().print(t)
+    make_console().print(t)
 
 
 def generate_synthetic(
@@ -382,7 +381,7 @@ def _generate_into(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, disable=not progress) as bar:
+    with make_progress(*columns, disable=not progress) as bar:
         tasks = {
             s: bar.add_task(f"synthetic {s}", total=len(v) * len(CLASSES))
             for s, v in videos.items()

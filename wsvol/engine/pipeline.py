@@ -167,10 +167,9 @@ def test(runner):
 # -- 5. report -------------------------------------------------------------------------------
 def report(work: Path, results: dict, cfg, overlays_only: bool = False) -> Path:
     """HTML/CSV/JSON report, overlays and terminal tables, with the centred-box baseline."""
-    from rich.console import Console
-
     from wsvol.evaluation.baselines import centred_box_corloc
     from wsvol.report import print_report, write_report
+    from wsvol.utils.terminal import make_console
     from wsvol.visualization.frames import frame_loader, save_overlays
 
     opts = dict(cfg.get("report") or {})
@@ -183,7 +182,7 @@ def report(work: Path, results: dict, cfg, overlays_only: bool = False) -> Path:
         print(f"overlays: {work / 'overlays'}")
         return work / "overlays"
     data = write_report(work / "report", results, image_loader=loader, **opts)
-    console = Console()
+    console = make_console()
     print_report(data, console)
     first = next(iter(results.values()))
     corloc, side = centred_box_corloc(first.localization)

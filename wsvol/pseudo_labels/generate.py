@@ -221,8 +221,10 @@ def _progress(show: bool):
         return contextlib.nullcontext()
     from rich import progress as rp
 
-    return rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
-                       rp.TimeRemainingColumn())
+    from wsvol.utils.terminal import make_progress
+
+    return make_progress(rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+                         rp.TimeRemainingColumn())
 
 
 def _fill(cache: PseudoLabelCache, data: dict, split: str, shards: list[int], source: torch.nn.Module,
@@ -276,8 +278,9 @@ def evaluate_pseudo_labels(cache: PseudoLabelCache, split) -> Any:
 
 def _report(results: dict, splits: dict, section: PseudoLabelsSection) -> dict:
     """Print the CorLoc table of the pseudo-labels; return it as a dict (for eval.json)."""
-    from rich.console import Console
     from rich.table import Table
+
+    from wsvol.utils.terminal import make_console
 
     src = section.source.get("type") if isinstance(section.source, Mapping) else section.source
     table = Table(title=f"pseudo-labels of {src}: CorLoc (MaxBoxAcc v1, %) of the cached maps")
@@ -294,5 +297,5 @@ def _report(results: dict, splits: dict, section: PseudoLabelsSection) -> dict:
             "corloc_mean": res.corloc_mean,
             "per_class": {names[c]: (None if np.isnan(v) else float(v)) for c, v in enumerate(per_class)},
         }
-    Console().print(table)
+    make_console().print(table)
     return report
