@@ -43,6 +43,13 @@ class RichProgressHook(Hook):
     Outside one (a log file, ``nohup``, SLURM): a line with the loss terms and the learning rate
     every ``interval`` training iterations (default: the ``LoggerHook``'s interval) and at the end
     of each epoch, and a line per ``every`` % of validation and testing.
+
+    Args:
+        transient: remove the bars when they finish (terminal only).
+        interval: training iterations between two loss lines outside a terminal (default: the
+            ``LoggerHook``'s ``interval``).
+        every: outside a terminal, a line each time validation or testing passes a multiple of
+            this percentage.
     """
 
     priority = "LOW"

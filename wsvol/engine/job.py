@@ -107,12 +107,30 @@ def preflight(cfg) -> None:
         ensure_data(cfg)
     except DataError as exc:
         problems.append(str(exc))
-    try:  # named weights → files (in place); the baseline stage makes the pseudo-label checkpoint
-        check_weights({k: v for k, v in cfg.items() if not (k == "pseudo_labels" and cfg.get("baseline"))})
+    try:  # named weights → files (in place)
+        check_weights(weights_sections(cfg))
     except WeightsError as exc:
         problems.append(str(exc))
     if problems:
         raise DataError("\n".join(problems))
+
+
+def weights_sections(cfg) -> dict:
+    """The parts of ``cfg`` whose weights must exist before the job starts: all but the pseudo-label
+    source when a ``baseline`` stage makes its checkpoint."""
+    return {k: v for k, v in cfg.items() if not (k == "pseudo_labels" and cfg.get("baseline"))}
+
+
+def missing_weights(cfg) -> str | None:
+    """What :func:`preflight` would say about ``cfg``'s weights files (None when all are found);
+    ``cfg`` is left unchanged."""
+    from wsvol.weights import WeightsError, check_weights
+
+    try:
+        check_weights(weights_sections(cfg), resolve_in_place=False)
+    except WeightsError as exc:
+        return str(exc)
+    return None
 
 
 def ensure_data(cfg) -> None:
