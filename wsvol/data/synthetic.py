@@ -12,7 +12,9 @@ occlusion. Box areas are log-uniform over 10-60 % of the frame (more small and m
 and objects go anywhere in the frame, partly out of it at times, so that no fixed box (a
 centred one, say) localizes many of them. Splits are by video. Val/test frames get exact boxes
 (the bounding box of the visible object mask, inclusive pixel coordinates) and masks. The
-output is byte-identical for a given seed and size (with the same NumPy and OpenCV builds).
+output is byte-identical for a given seed and size with the same NumPy and OpenCV builds. OpenCV
+5.0 and 5.1 give the same masks, boxes and fold files and JPEG frames that differ by a few levels
+in a few frames; OpenCV 4.x draws the objects differently (hence ``opencv-python>=5.0``).
 """
 
 from __future__ import annotations

@@ -189,6 +189,53 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+#: The distributions whose versions decide a run's numbers, by the name a report shows.
+LIBRARIES = {"torch": "torch", "torchvision": "torchvision", "timm": "timm", "mmengine": "mmengine",
+             "numpy": "numpy", "opencv": "opencv-python", "scikit-image": "scikit-image",
+             "open_clip": "open_clip_torch", "pillow": "pillow", "matplotlib": "matplotlib", "av": "av"}
+
+
+def environment() -> dict:
+    """What a run's numbers depend on besides its config: torch threads, device, Python, and the
+    versions of wsvol, its libraries and the plugins loaded (recorded in the work dir and report)."""
+    import platform
+    from importlib import metadata
+
+    import torch
+
+    from wsvol import __version__
+    from wsvol.plugin_manager import plugin_records
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    libraries = {"wsvol": __version__, "python": platform.python_version()}
+    libraries.update({name: version(dist) for name, dist in LIBRARIES.items()})
+    if libraries["opencv"] is None:  # another OpenCV distribution (headless, contrib): the module's own
+        import cv2
+
+        libraries["opencv"] = cv2.__version__
+    cuda = torch.cuda.is_available()
+    return {
+        "threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "cuda": torch.version.cuda if cuda else None,
+        "platform": platform.platform(),
+        "libraries": libraries,
+        "plugins": {r.name: f"{r.distribution} {r.version}" for r in plugin_records() if r.name != "wsvol"},
+    }
+
+
+def describe_environment(env: dict) -> str:
+    """One line: ``threads 2, cpu; wsvol 0.1.0, python 3.11.7, torch 2.14.1, ...; plugins: ...``."""
+    libs = ", ".join(f"{k} {v}" for k, v in env["libraries"].items() if v)
+    plugins = ", ".join(f"{k} ({v})" for k, v in env.get("plugins", {}).items())
+    return f"threads {env['threads']}, {env['device']}; {libs}" + (f"; plugins: {plugins}" if plugins else "")
+
+
 # -- 5. work dir --------------------------------------------------------------------------------
 def new_work_dir(config_path: str | Path, root: str | Path = "work_dirs") -> Path:
     """``work_dirs/<config stem>/<timestamp>-<short id>/``; unique even within one second."""
@@ -240,7 +287,8 @@ def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, 
         cfg.load_from = str(ckpt)
     if get_rank() == 0:
         work.mkdir(parents=True, exist_ok=True)
-        mark_work_dir(work, {"config": str(config_path), "created": time.strftime("%Y-%m-%d %H:%M:%S")})
+        mark_work_dir(work, {"config": str(config_path), "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                             "environment": environment()})
         save_merged_config(cfg, work / "config.yaml")
     return work
 
