@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from wsvol.cli.help import ExamplesFormatter
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add config (check, show)."""
@@ -19,7 +21,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                "  wsvol config check configs/trcamv_synthetic.yaml\n"
                "  wsvol config check configs/cam/*.yaml --cfg-options train_cfg.max_epochs=2\n"
                "  wsvol config check configs/trcamv_ytov1.yaml --strict   # also fail on missing weights",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=ExamplesFormatter)
     p.add_argument("configs", nargs="+", metavar="CONFIG", help="YAML config files")
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
                    help="override config keys before checking (values are YAML)")
@@ -30,7 +32,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                        "as YAML (what a run saves as config.yaml in its work dir).",
                            epilog="example:\n  wsvol config show configs/trcamv_synthetic.yaml --cfg-options "
                                   "train_cfg.max_epochs=2",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=ExamplesFormatter)
     p.add_argument("config", help="YAML config file")
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
                    help="override config keys (values are YAML)")

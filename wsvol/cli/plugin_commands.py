@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from wsvol.cli.help import ExamplesFormatter
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add plugins (list) and bench."""
@@ -16,7 +18,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                "version, status (ok, disabled, failed and why) and the components it registers, by kind.",
                                epilog="examples:\n  wsvol plugins list\n  wsvol plugins list --long   "
                                "# each component with its description",
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+                               formatter_class=ExamplesFormatter)
     p.add_argument("--long", "-l", action="store_true",
                    help="one line per component, with the first line of its docstring")
     p.set_defaults(func=_plugins_list)

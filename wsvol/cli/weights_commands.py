@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from wsvol.cli.help import ExamplesFormatter
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add weights (list)."""
@@ -11,7 +13,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     w.set_defaults(_parser=w)
     w_sub = w.add_subparsers(dest="weights_command", metavar="ACTION")
     w_sub.add_parser("list", help="every named weights file: expected file, where to get it, "
-                     "where it was found").set_defaults(func=_weights_list)
+                     "where it was found",
+                     description="Every weights name a config may use (built-ins and plugins): the file expected "
+                                 "in the weights folder, what uses it, where to get it, and where it was found.",
+                     epilog="examples:\n  wsvol weights list\n  WSVOL_WEIGHTS=/data/weights wsvol weights list",
+                     formatter_class=ExamplesFormatter).set_defaults(func=_weights_list)
 
 
 def _weights_list(args: argparse.Namespace) -> int:

@@ -88,11 +88,49 @@ def init_distributed(cfg) -> None:
 
     if is_distributed():
         return
+    launcher_environment(cfg.launcher)
     if torch.cuda.is_available():
         init_dist(cfg.launcher, **cfg.get("env_cfg", {}).get("dist_cfg", {}))
     else:  # mmengine's init_dist insists on a CUDA device; on CPU start gloo ourselves
         cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
         torch.distributed.init_process_group("gloo")
+
+
+def launcher_environment(launcher: str) -> None:
+    """Set ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` (29500
+    unless set) from what srun or mpirun set, as mmengine's ``init_dist`` does; torchrun sets
+    them itself. Raises naming the variable that is missing."""
+    import subprocess
+
+    env = os.environ
+
+    def need(name: str, why: str) -> str:
+        if name not in env:
+            raise RuntimeError(f"--launcher {launcher}: ${name} is not set ({why})")
+        return env[name]
+
+    if launcher == "slurm":
+        rank = need("SLURM_PROCID", "run the command under srun")
+        env["WORLD_SIZE"] = need("SLURM_NTASKS", "run the command under srun")
+        env["RANK"] = rank
+        env["LOCAL_RANK"] = env.get("SLURM_LOCALID", rank)
+        if "MASTER_ADDR" not in env:
+            nodes = need("SLURM_NODELIST", "or set $MASTER_ADDR to the first node")
+            first = subprocess.run(["scontrol", "show", "hostname", nodes], capture_output=True, text=True,
+                                   check=False).stdout.split()
+            if not first:
+                raise RuntimeError(f"--launcher slurm: `scontrol show hostname {nodes}` gave no host; "
+                                   "set $MASTER_ADDR to the first node")
+            env["MASTER_ADDR"] = first[0]
+    elif launcher == "mpi":
+        env["RANK"] = need("OMPI_COMM_WORLD_RANK", "run the command under Open MPI's mpirun")
+        env["WORLD_SIZE"] = need("OMPI_COMM_WORLD_SIZE", "run the command under Open MPI's mpirun")
+        env["LOCAL_RANK"] = env.get("OMPI_COMM_WORLD_LOCAL_RANK", env["RANK"])
+        need("MASTER_ADDR", "the address of rank 0, e.g. `mpirun -x MASTER_ADDR=node0 ...`")
+    elif launcher not in ("pytorch", "none"):
+        raise RuntimeError(f"--launcher {launcher}: expected none, pytorch (torchrun), slurm (srun) or mpi (mpirun)")
+    if launcher in ("slurm", "mpi"):
+        env.setdefault("MASTER_PORT", "29500")
 
 
 # -- 3. data and weights ------------------------------------------------------------------------
