@@ -136,6 +136,11 @@ def build_source(section: PseudoLabelsSection, device: torch.device) -> torch.nn
             warnings.warn(f"pseudo_labels.source ({cfg['type']}): {wf.arg} is not set, so the source is "
                           f"RANDOMLY initialized; set {wf.arg}: {wf.name} for real pseudo-labels", stacklevel=2)
     source = cls(**{k: v for k, v in cfg.items() if k != "type"})
+    missing = [a for a in ("mean", "std", "class_names") if getattr(source, a, None) is None]
+    if missing:  # the frames are normalized with the source's own mean/std
+        raise TypeError(f"pseudo_labels.source ({cfg['type']}): {cls.__name__} does not set {', '.join(missing)}; "
+                        "a pseudo-label source sets mean and std (RGB, [0, 1] scale: the normalization its input "
+                        "needs) and class_names in its constructor (wsvol/pseudo_labels/base.py)")
     return source.to(device).eval()
 
 
