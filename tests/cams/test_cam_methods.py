@@ -114,10 +114,9 @@ def test_deepnet_against_autograd(deepnet, images, targets):
 
 def test_smooth_gradcampp_against_autograd(deepnet, images):
     n, sigma, seed = 3, 0.5, 11
+    smooth = SmoothGradCAMpp(deepnet, "act", n=n, sigma=sigma, seed=seed)
     a, _, t = gradients(deepnet, images)
-    gen = torch.Generator().manual_seed(seed)
-    grads = [gradients(deepnet, images + sigma * torch.randn(images.shape, generator=gen), t)[1].double()
-             for _ in range(n)]
+    grads = [gradients(deepnet, images + sigma * noise, t)[1].double() for noise in smooth.noise(images)]
     g1, g2, g3 = (sum(g**p for g in grads) / n for p in (1, 2, 3))
     want = []
     for i in range(len(images)):
@@ -125,7 +124,7 @@ def test_smooth_gradcampp_against_autograd(deepnet, images):
         denom = 2 * g2[i] + total * g3[i]
         alpha = torch.where(denom != 0, g2[i] / denom, 0.0)
         want.append(weighted_sum((alpha * g1[i].clamp_min(0)).sum(dim=(1, 2)), a[i]).clamp_min(0))
-    got, logits = SmoothGradCAMpp(deepnet, "act", n=n, sigma=sigma, seed=seed).raw(images)
+    got, logits = smooth.raw(images)
     torch.testing.assert_close(got.double(), torch.stack(want), rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(logits, deepnet(images).detach())  # the clean forward's logits
 
@@ -138,7 +137,8 @@ def test_smooth_gradcampp_determinism_and_limits(deepnet, images):
     assert not torch.allclose(first, other)
     gen_maps = [SmoothGradCAMpp(deepnet, "act", n=2, sigma=0.5, generator=torch.Generator().manual_seed(3))(images)[0]
                 for _ in range(2)]
-    torch.testing.assert_close(gen_maps[0], first, rtol=0, atol=0)  # same stream as seed=3
+    torch.testing.assert_close(gen_maps[0], gen_maps[1], rtol=0, atol=0)  # the generator's stream, from its seed
+    assert not torch.allclose(gen_maps[0], first)
     # without noise, the average of identical copies is GradCAM++ itself
     plain, _ = GradCAMpp(deepnet, "act").raw(images)
     no_noise, _ = SmoothGradCAMpp(deepnet, "act", n=3, sigma=0.0).raw(images)
@@ -147,6 +147,25 @@ def test_smooth_gradcampp_determinism_and_limits(deepnet, images):
         SmoothGradCAMpp(deepnet, "act", n=0)
     with pytest.raises(ValueError, match="sigma=-1"):
         SmoothGradCAMpp(deepnet, "act", sigma=-1)
+
+
+def test_smooth_gradcampp_noise_is_per_frame(deepnet, images):
+    """A frame's map does not depend on the batch it is in: alone, in batches of other sizes, at
+    other positions (a resumed pseudo-label run with another batch_size gives the same maps)."""
+    smooth = SmoothGradCAMpp(deepnet, "act", n=3, sigma=0.5, seed=5)
+    whole = smooth(images)[0]
+    assert len(images) >= 4
+    for i in range(len(images)):
+        torch.testing.assert_close(smooth(images[i : i + 1])[0][0], whole[i], rtol=1e-5, atol=1e-6)
+    order = torch.arange(len(images)).flip(0)  # reversed, in batches of 3 and the rest
+    parts = [smooth(images[order[k : k + 3]])[0] for k in range(0, len(images), 3)]
+    torch.testing.assert_close(torch.cat(parts)[order.argsort()], whole, rtol=1e-5, atol=1e-6)
+    # the noise is each frame's own: copies differ, frames differ, and each is standard normal
+    noise = torch.stack(smooth.noise(images))  # (n, B, C, H, W)
+    assert not torch.equal(noise[0, 0], noise[1, 0]) and not torch.equal(noise[0, 0], noise[0, 1])
+    twin = torch.stack(smooth.noise(images[1:2].clone()))
+    torch.testing.assert_close(twin[:, 0], noise[:, 1], rtol=0, atol=0)
+    assert abs(float(noise.mean())) < 0.05 and abs(float(noise.std()) - 1) < 0.05
 
 
 def test_cam_head_weights_sources(gapnet, deepnet, images):

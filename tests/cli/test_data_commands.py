@@ -92,3 +92,17 @@ def test_prepare_names_what_is_missing(tmp_path):
     assert "nowhere is not the YouTube-Objects v1.0 release folder: no aeroplane/sets/" in out.stderr
     out = wsvol("data", "prepare", "ytov22", "nowhere", "folds", cwd=tmp_path)
     assert out.returncode == 1 and "--data-root DIR says where the frames go" in out.stderr
+
+
+def test_check_goes_on_after_a_split_that_cannot_be_read(tmp_path):
+    assert wsvol("data", "synth", "--out", "syn", "--size", "tiny", cwd=tmp_path).returncode == 0
+    cfg = tmp_path / "chk.yaml"
+    cfg.write_text(f"_base_: {CONFIG}\nsynthetic: {{out: syn, size: tiny}}\n"
+                   + "".join(f"{k}_dataloader: {{dataset: {{data_root: syn, folds_root: syn/folds}}}}\n"
+                             for k in ("train", "val", "test")))
+    for name in ("image_ids.txt", "class_labels.txt"):
+        (tmp_path / "syn" / "folds" / "val" / name).unlink()  # the split in the middle is broken
+    out = wsvol("data", "check", str(cfg), "--no-decode", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "val: cannot read split 'val'" in out.stdout and "image_ids.txt" in out.stdout
+    assert "split 'train'" in out.stdout and "split 'test'" in out.stdout  # before and after it

@@ -57,3 +57,15 @@ def test_a_failed_preflight_leaves_no_work_dir(tmp_path):
     with pytest.raises(DataError, match="dataset files are missing"):
         setup_job(args)
     assert not (tmp_path / "work").exists()
+
+
+def test_method_label_names_what_the_model_is():
+    from mmengine.config import Config
+
+    from wsvol.engine.pipeline import method_label
+
+    resnet = Config({"model": {"type": "resnet50_cam", "backbone": "resnet18", "cam": {"type": "layercam"}}})
+    assert method_label(resnet) == "resnet18 (layercam)"  # the architecture, not the model type's name
+    assert method_label(resnet, "gradcam") == "resnet18 (gradcam)"
+    trcamv = Config({"model": {"type": "trcamv", "backbone": {"type": "timm_vit", "arch": "vit_small_patch16_224"}}})
+    assert method_label(trcamv) == "trcamv"

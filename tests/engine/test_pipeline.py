@@ -41,7 +41,7 @@ def test_trcamv_run_end_to_end_then_resume(tmp_path):
     work = tmp_path / "run"
     report = json.loads((work / "report" / "report.json").read_text())
     methods = [row["method"] for row in report["summary"]]
-    assert methods == ["pseudo-labels", "baseline: resnet50_cam (layercam)", "trcamv"]
+    assert methods == ["pseudo-labels", "baseline: resnet18 (layercam)", "trcamv"]
     assert report["meta"]["reference"] == "pseudo-labels"  # differences are TrCAM-V − its pseudo-labels
     assert any(r["method"] == "trcamv" and "corloc[pseudo-labels]" in r["statistic"] for r in report["bootstrap"])
     assert (work / "report" / "report.html").stat().st_size > 10_000

@@ -77,9 +77,6 @@ def structured_maps(rng, size=S):
     maps["twins"] = quantize(twins)
     maps["constant"] = prepare_map(np.full((size, size), 0.3), size)
     maps["zeros"] = np.zeros((size, size), np.uint8)
-    maps["nan"] = prepare_map(
-        np.where(rng.random((size, size)) < 0.01, np.nan, rng.random((size, size))), size
-    )
     lines = np.zeros((size, size))
     lines[::7, :] = 1.0
     lines[:, 3] = 0.6
@@ -185,7 +182,10 @@ def test_normalize_map():
     m = normalize_map(rng.random((14, 14)), 224)
     assert m.shape == (224, 224) and m.min() == 0 and m.max() == 1
     assert not normalize_map(np.full((5, 5), 2.0), 8).any()
-    assert not normalize_map(np.array([[np.nan, 1.0], [0.0, 0.5]]), 4).any()
+    with pytest.raises(ValueError, match=r"\(2x2\) has 1 NaN and 0 infinite values, first at \(row, col\) \(0, 1\)"):
+        normalize_map(np.array([[0.2, np.nan], [0.0, 0.5]]), 4)
+    with pytest.raises(ValueError, match="has 0 NaN and 2 infinite values, first at .* \\(1, 0\\)"):
+        normalize_map(np.array([[0.2, 0.1], [np.inf, -np.inf]]), 4)
     x = rng.random((16, 16))
     x = (x - x.min()) / (x.max() - x.min())
     np.testing.assert_array_equal(normalize_map(x, 16), x)  # same size: no resampling

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from wsvol.evaluation import evaluate_localization
@@ -48,3 +49,11 @@ def test_pxap_appears_with_masks_and_is_perfect_for_a_perfect_map():
     out = metric.compute_metrics(metric.results)
     assert out["corloc"] == 100.0
     assert abs(out["pxap"] - 100.0) < 1e-6 and abs(out["pxiou"] - 100.0) < 1e-6
+
+
+def test_a_map_with_nan_or_inf_stops_with_the_frame_named():
+    for bad in (np.nan, np.inf):
+        f = frame(7, 0, 0, (10, 10, 80, 60))
+        f["cam"][3, 4] = bad
+        with pytest.raises(ValueError, match=r"frame f7: the localization map \(24x24\) has .* first at \(row, col\) \(3, 4\)"):
+            CorLocMetric(classes=["a"]).process({}, [f])

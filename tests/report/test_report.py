@@ -187,3 +187,17 @@ def test_terminal_tables(written):
         and f"{by_hand(FRAMES).mean() * 100:.2f}" in text
         and "corloc - corloc[base]" in text
     )
+
+
+def test_the_environment_is_recorded_in_json_and_html(tmp_path):
+    from wsvol.engine.job import describe_environment, environment
+
+    env = environment()
+    assert env["threads"] >= 1 and env["libraries"]["torch"] and env["libraries"]["opencv"]
+    write_report(tmp_path, {"a": result(FRAMES)}, n_boot=20, environment=env)
+    assert json.loads((tmp_path / "report.json").read_text())["meta"]["environment"] == env
+    html = (tmp_path / "report.html").read_text()
+    assert f"Environment: {env['threads']} torch threads on {env['device']}; wsvol " in html
+    assert f"opencv {env['libraries']['opencv']}" in html and f"torch {env['libraries']['torch']}" in html
+    line = describe_environment(env)
+    assert line.startswith(f"threads {env['threads']}, {env['device']}; wsvol ")

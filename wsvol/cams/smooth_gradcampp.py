@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -15,11 +17,14 @@ from wsvol.registry import CAM_METHODS
 class SmoothGradCAMpp(GradCAMpp):
     """GradCAM++ with g, g², g³ averaged over ``n`` noisy copies of the input.
 
-    Copy i is ``images + sigma·ε_i``, ``ε_i`` the i-th ``torch.randn(images.shape)`` drawn from
-    ``generator`` if given, else from a generator seeded with ``seed`` at every call (same maps
-    for the same input), else from torch's global RNG (``seed=None``). The feature maps A and the
-    target classes come from the clean input; ``sigma`` is in the units of the (normalized)
-    input, as in torchcam. Costs one forward plus ``n`` forward+backward passes per batch.
+    Copy i of a frame is ``image + sigma·ε_i``. With ``seed`` (the default), each frame draws its
+    own ε_1…ε_n from a CPU generator seeded by ``seed`` and the frame's pixels, so a frame's map
+    is the same alone or in any batch, at any position, on any device (a resumed pseudo-label run
+    with another ``batch_size`` gives the same maps). With a ``generator``, or with ``seed=None``
+    (torch's global RNG), the noise is drawn from that stream, frame after frame, copy after copy.
+    The feature maps A and the target classes come from the clean input; ``sigma`` is in the
+    units of the (normalized) input, as in torchcam. Costs one forward plus ``n``
+    forward+backward passes per batch.
     """
 
     def __init__(self, model: nn.Module, target_layer: nn.Module | str, *, n: int = 4,
@@ -32,20 +37,36 @@ class SmoothGradCAMpp(GradCAMpp):
             raise ValueError(f"Smooth-GradCAM++ noise sigma must be >= 0, got sigma={sigma}")
         self.n, self.sigma, self.seed, self.generator = int(n), float(sigma), seed, generator
 
+    def frame_generators(self, images: Tensor) -> list[torch.Generator | None]:
+        """One generator per frame: seeded by (``seed``, the frame's pixels) or the shared stream."""
+        if self.generator is not None or self.seed is None:
+            return [self.generator] * len(images)
+        gens = []
+        for image in images.detach().float().cpu():
+            digest = hashlib.sha256(image.contiguous().numpy().tobytes()).digest()
+            state = np.random.SeedSequence([self.seed, int.from_bytes(digest[:8], "little")]).generate_state(2)
+            gens.append(torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1])))
+        return gens
+
+    def noise(self, images: Tensor) -> list[Tensor]:
+        """The ``n`` noise tensors ε_1…ε_n (each shaped like ``images``) this call adds."""
+        gens = self.frame_generators(images)
+        out = []
+        for _ in range(self.n):
+            draws = [torch.randn(images.shape[1:], generator=g, device=g.device if g is not None else "cpu")
+                     for g in gens]
+            out.append(torch.stack(draws).to(images.device, images.dtype))
+        return out
+
     def activations_and_gradients(self, images: Tensor, targets: Any = None, gradients: bool = True
                                   ) -> tuple[Tensor, Any, Tensor, Tensor]:
         """Clean A, logits and targets; the gradient terms are the noisy averages (ḡ, ḡ², ḡ³)."""
         acts, _, logits, targets = super().activations_and_gradients(images, targets, gradients=False)
         if not gradients:
             return acts, None, logits, targets
-        gen = self.generator
-        if gen is None and self.seed is not None:
-            gen = torch.Generator(device=images.device).manual_seed(self.seed)
         sums = [torch.zeros_like(acts) for _ in range(3)]
-        for _ in range(self.n):
-            noise = torch.randn(images.shape, generator=gen, dtype=images.dtype,
-                                device=gen.device if gen is not None else images.device)
-            _, g, _, _ = super().activations_and_gradients(images + self.sigma * noise.to(images.device), targets)
+        for noise in self.noise(images):
+            _, g, _, _ = super().activations_and_gradients(images + self.sigma * noise, targets)
             for power, total in enumerate(sums, start=1):
                 total += g.pow(power)
         return acts, tuple(total / self.n for total in sums), logits, targets

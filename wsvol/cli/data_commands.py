@@ -4,40 +4,75 @@ from __future__ import annotations
 
 import argparse
 
+from wsvol.cli.help import ExamplesFormatter
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add data (synth, check, import, prepare, standin)."""
+    raw = ExamplesFormatter
     data = sub.add_parser("data", help="generate, check and import datasets")
     data.set_defaults(_parser=data)
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
-    p = data_sub.add_parser("synth", help="write the embedded synthetic video dataset (YouTube-Objects fold format)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", choices=["tiny", "small", "medium"], default="small")
+    p = data_sub.add_parser("synth", help="write the embedded synthetic video dataset (YouTube-Objects fold format)",
+                            description="Write the embedded synthetic video dataset: frames, val/test masks and fold "
+                                        "files (docs/data.md). The same seed and size give the same files.",
+                            epilog="example:\n  wsvol data synth --out data/synthetic-small --size small",
+                            formatter_class=raw)
+    p.add_argument("--out", required=True, help="output folder (must not exist, or be empty)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--size", choices=["tiny", "small", "medium"], default="small",
+                   help="tiny: 80x60 frames, for tests; small: 160x120, the README job's; medium: 224x168")
     p.set_defaults(func=_data_synth)
-    p = data_sub.add_parser("check", help="validate the splits a config uses (folds, files, images) and summarise them")
-    p.add_argument("config")
-    p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    p = data_sub.add_parser("check", help="validate the splits a config uses (folds, files, images) and summarise them",
+                            description="Validate every split the config's dataloaders read: fold files (file and "
+                                        "line of each problem), frames on disk, images, boxes; then a summary table "
+                                        "per split. Every split is checked, even after one fails.",
+                            epilog="examples:\n  wsvol data check configs/trcamv_ytov1.yaml\n"
+                                   "  wsvol data check configs/trcamv_ytov1.yaml --no-decode   # headers only, fast",
+                            formatter_class=raw)
+    p.add_argument("config", help="YAML config file")
+    p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override config keys, e.g. test_dataloader.dataset.data_root=/data/yto (values are YAML)")
     p.add_argument("--no-decode", action="store_true", help="only check that frames exist, do not decode them")
     p.set_defaults(func=_data_check)
-    p = data_sub.add_parser("import", help="turn a folder of class-named video folders into the fold layout")
+    p = data_sub.add_parser("import", help="turn a folder of class-named video folders into the fold layout",
+                            description="Turn SRC/<class>/<video files or frame folders> into frames under OUT and "
+                                        "the fold files of one split (image_ids, class_labels, image_sizes, "
+                                        "class_id.yaml), ready to train from the tags (docs/data.md).",
+                            epilog="examples:\n  wsvol data import my_videos/ data/mine --stride 5 --max-frames 200\n"
+                                   "  wsvol data import my_videos/ data/mine --classes cat dog --split train",
+                            formatter_class=raw)
     p.add_argument("src", help="folder with one sub-folder per class holding videos (mp4, avi, mov, mkv, webm) or frame folders")
     p.add_argument("out", help="output data root (frames; folds under OUT/folds unless --folds-dir)")
     p.add_argument("--stride", type=int, default=1, help="keep every N-th frame")
     p.add_argument("--max-frames", type=int, help="at most this many frames per video")
     p.add_argument("--shot-length", type=int, help="frames per shot (default: one shot per video)")
-    p.add_argument("--split", default="train")
+    p.add_argument("--split", default="train", help="the split the fold files describe (default train)")
     p.add_argument("--folds-dir", help="where the fold files go (default OUT/folds)")
     p.add_argument("--classes", nargs="+", help="class names (default: YouTube-Objects' ten)")
     p.set_defaults(func=_data_import)
-    p = data_sub.add_parser("prepare", help="make YouTube-Objects fold files from an original release, as TCAM made them")
+    p = data_sub.add_parser("prepare", help="make YouTube-Objects fold files from an original release, as TCAM made them",
+                            description="Make YouTube-Objects fold files from an original release (docs/data.md).")
     p.set_defaults(_parser=p)
     releases = p.add_subparsers(dest="release", metavar="RELEASE")
-    r = releases.add_parser("ytov1", help="YouTube-Objects v1.0 (ETH Zurich): the release folder is also the data root")
+    r = releases.add_parser("ytov1", help="YouTube-Objects v1.0 (ETH Zurich): the release folder is also the data root",
+                            description="Write the v1.0 fold files from the original release as TCAM's script made "
+                                        "them (val: 5 seeded videos per class from the training videos with boxes; "
+                                        "TCAM's two box fixes); the release folder is the configs' data_root.",
+                            epilog="example:\n  wsvol data prepare ytov1 data/YouTube-Objects-v1.0 "
+                                   "folds/YouTube-Objects-v1.0",
+                            formatter_class=raw)
     r.add_argument("release_dir", help="the v1.0 release folder (aeroplane/ ... train/ with sets/ and data/)")
     r.add_argument("out", help="folds folder to write (class_id.yaml, train/, val/, test/)")
     r.set_defaults(func=_data_prepare)
-    r = releases.add_parser("ytov22", help="YouTube-Objects v2.2 (CALVIN): folds, and the frames arranged by video and shot")
+    r = releases.add_parser("ytov22", help="YouTube-Objects v2.2 (CALVIN): folds, and the frames arranged by video and shot",
+                            description="Write the v2.2 fold files from the original release as TCAM's script made "
+                                        "them (shots from Ranges/, val: the first 3 training videos of each class), "
+                                        "and place the frames as class/video-VVVV/shot-SSSSSS/NNNNNNNN.jpg under "
+                                        "--data-root.",
+                            epilog="example:\n  wsvol data prepare ytov22 data/YouTube-Objects-v2.2-original "
+                                   "folds/YouTube-Objects-v2.2 --data-root data/YouTube-Objects-v2.2",
+                            formatter_class=raw)
     r.add_argument("release_dir", help="the v2.2 release folder (aeroplane/ ... train/, Ranges/, GroundTruth/)")
     r.add_argument("out", help="folds folder to write (class_id.yaml, train/, val/, test/)")
     r.add_argument("--data-root", help="where the frames go, as class/video-VVVV/shot-SSSSSS/NNNNNNNN.jpg (the configs' data_root)")
@@ -48,12 +83,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     for r in releases.choices.values():
         r.add_argument("--demo", action="store_true", help="also write test-video-demo (every frame of the test videos)")
         r.add_argument("--overwrite", action="store_true", help="replace fold files already in OUT")
-    p = data_sub.add_parser("standin", help="render stand-in frames for fold files (rehearse a config without the real frames)")
+    p = data_sub.add_parser("standin", help="render stand-in frames for fold files (rehearse a config without the real frames)",
+                            description="Render a stand-in frame for every frame the fold files list, at its listed "
+                                        "size with its class's object inside each true box, and a few frames in "
+                                        "every listed shot folder: a config then runs end to end before the real "
+                                        "frames are at hand (its numbers mean nothing).",
+                            epilog="example:\n  wsvol data standin folds/YouTube-Objects-v1.0 data/standin-v1.0",
+                            formatter_class=raw)
     p.add_argument("folds_root", help="folds folder (class_id.yaml and the splits)")
     p.add_argument("data_root", help="where the stand-in frames go (use it as the config's data_root)")
     p.add_argument("--splits", nargs="+", default=["train", "val", "test"], help="splits to render (default: train val test)")
     p.add_argument("--frames-per-shot", type=int, default=3, help="frames written in each listed shot folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the drawings (default 0)")
     p.set_defaults(func=_data_standin)
 
 
@@ -67,24 +108,29 @@ def _data_synth(args: argparse.Namespace) -> int:
 def _data_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rich.console import Console
-
     from wsvol.config import load_config
-    from wsvol.data.fold_files import MAX_LISTED
+    from wsvol.data.fold_files import MAX_LISTED, DataError
     from wsvol.data.folds import read_split
     from wsvol.data.frame_check import check_files
     from wsvol.data.standin import MARKER
     from wsvol.data.summary import split_table
     from wsvol.engine.job import dataset_configs
+    from wsvol.utils.terminal import make_console
 
     cfg = load_config(args.config, args.cfg_options)
-    console = Console()
+    console = make_console()
     datasets = dataset_configs(cfg)
     if not datasets:
         raise ValueError(f"{args.config}: no dataloader dataset with data_root, folds_root and split")
     failed = False
     for name, ds in datasets.items():
-        split = read_split(ds["folds_root"], ds["split"], class_map=ds.get("class_map"))
+        try:
+            split = read_split(ds["folds_root"], ds["split"], class_map=ds.get("class_map"))
+        except (DataError, FileNotFoundError) as exc:  # report it and go on: every split is checked
+            failed = True
+            console.print(f"[red]{name}: cannot read split {ds['split']!r}[/red]")
+            console.print(str(exc), markup=False, highlight=False)
+            continue
         report = check_files(split, ds["data_root"], decode=not args.no_decode, progress=True)
         if split.lists_shots and not report.bad_shots:
             split = split.expand(ds["data_root"])  # listed once already: counts the frames

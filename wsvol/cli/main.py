@@ -7,6 +7,7 @@ import os
 import sys
 
 from wsvol import __version__
+from wsvol.cli.help import ExamplesFormatter
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +17,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wsvol",
         description="Weakly supervised object localization in videos: TrCAM-V, CAM baselines, CorLoc.",
+        epilog="examples:\n"
+               "  wsvol run configs/trcamv_synthetic.yaml        # TrCAM-V end to end on synthetic videos\n"
+               "  wsvol config check configs/trcamv_ytov1.yaml   # check a config before any work\n"
+               "  wsvol weights list                             # the weights files configs name\n"
+               "  wsvol COMMAND --help                           # a command's options and examples\n"
+               "docs: docs/quickstart.md",
+        formatter_class=ExamplesFormatter,
     )
     parser.add_argument("--version", action="version", version=f"wsvol {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")

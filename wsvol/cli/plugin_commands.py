@@ -5,13 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from wsvol.cli.help import ExamplesFormatter
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add plugins (list) and bench."""
     plugins = sub.add_parser("plugins", help="list plugins and their components")
     plugins.set_defaults(_parser=plugins)
     plugins_sub = plugins.add_subparsers(dest="plugins_command", metavar="ACTION")
-    plugins_sub.add_parser("list", help="plugins, distributions, components").set_defaults(func=_plugins_list)
+    p = plugins_sub.add_parser("list", help="plugins, distributions, components",
+                               description="Every plugin (wsvol's built-ins are the plugin 'wsvol'): its distribution, "
+                               "version, status (ok, disabled, failed and why) and the components it registers, by kind.",
+                               epilog="examples:\n  wsvol plugins list\n  wsvol plugins list --long   "
+                               "# each component with its description",
+                               formatter_class=ExamplesFormatter)
+    p.add_argument("--long", "-l", action="store_true",
+                   help="one line per component, with the first line of its docstring")
+    p.set_defaults(func=_plugins_list)
 
     p = sub.add_parser("bench", help="run the benchmarks of a source checkout (python -m benchmarks): one table of ratios",
                        description="run benchmarks/ of a wsvol source checkout; arguments go to python -m benchmarks",
@@ -20,22 +30,37 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _plugins_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from rich.markup import escape
+    from rich.padding import Padding
     from rich.table import Table
 
     from wsvol.plugin_manager import plugin_records
+    from wsvol.registry import registry_for_kind
+    from wsvol.utils.terminal import make_console
 
-    table = Table(title="wsvol plugins")
-    for col in ("plugin", "distribution", "version", "status", "kind", "names"):
-        table.add_column(col)
-    for rec in plugin_records():
-        rows = list(rec.components.items()) or [("", [])]
-        for i, (kind, names) in enumerate(rows):
-            first = i == 0
-            status = rec.status if not rec.reason else f"{rec.status}: {rec.reason}"
-            table.add_row(rec.name if first else "", rec.distribution if first else "",
-                          rec.version if first else "", status if first else "", kind, ", ".join(names))
-    Console().print(table)
+    console = make_console()
+    for rec in plugin_records():  # one block per plugin: readable at 80 columns
+        status = rec.status if not rec.reason else f"{rec.status}: {rec.reason}"
+        colour = "green" if rec.status == "ok" else "red"
+        console.print(f"[bold]{escape(rec.name)}[/bold]  (distribution {escape(rec.distribution)} "
+                      f"{escape(rec.version)})  [{colour}]{escape(status)}[/{colour}]")
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True, style="cyan")
+        if args.long:
+            grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        if args.long:
+            from wsvol.config.reference import summary_of
+
+            for kind, names in rec.components.items():
+                registry = registry_for_kind(kind)
+                for name in names:
+                    cls = registry.get(name)
+                    grid.add_row(kind, name, escape(summary_of(cls) if cls is not None else ""))
+        else:
+            for kind, names in rec.components.items():
+                grid.add_row(kind, ", ".join(names))
+        console.print(Padding(grid, (0, 0, 1, 2)))
     return 0
 
 

@@ -7,6 +7,8 @@ import argparse
 import shutil
 import textwrap
 
+from wsvol.cli.help import ExamplesFormatter
+
 _INDENT = 11  # "  get it   "
 
 
@@ -16,9 +18,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     w.set_defaults(_parser=w)
     w_sub = w.add_subparsers(dest="weights_command", metavar="ACTION")
     w_sub.add_parser("list", help="every named weights file: expected file, format, where to get it, "
-                     "where it was found").set_defaults(func=_weights_list)
+                     "where it was found",
+                     description="Every weights name a config may use (built-ins and plugins): the file expected "
+                                 "in the weights folder, its format, where to get it, what uses it, and where it "
+                                 "was found.",
+                     epilog="examples:\n  wsvol weights list\n  WSVOL_WEIGHTS=~/wsvol-weights wsvol weights list",
+                     formatter_class=ExamplesFormatter).set_defaults(func=_weights_list)
     p = w_sub.add_parser("check", help="read each weights file found (or those named, or those a config "
-                         "uses) and load it, strictly, into the component that uses it")
+                         "uses) and load it, strictly, into the component that uses it",
+                         description="Read each weights file found (or the named ones, or those configs use) "
+                                     "and load it, strictly, into a component that uses it: ok, or FAIL with the "
+                                     "file and every mismatched key.",
+                         epilog="examples:\n  wsvol weights check\n  wsvol weights check dino_vits16\n"
+                                "  wsvol weights check configs/trcamv_ytov1.yaml",
+                         formatter_class=ExamplesFormatter)
     p.add_argument("names", nargs="*", metavar="NAME|CONFIG",
                    help="weights names, or config files (.yaml/.py) whose weights to check (default: every "
                    "named weights file found)")

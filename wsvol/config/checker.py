@@ -81,14 +81,35 @@ def sections() -> dict[str, type]:
     return SECTIONS
 
 
-def check_config(cfg) -> None:
-    """Raise one :class:`ConfigError` listing every problem in ``cfg``; return None if clean."""
-    checker = _Checker(provenance_of(cfg), getattr(cfg, "filename", None) or "<config>")
-    checker.check_top(cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
+def check_config(cfg, _chain: tuple[Path, ...] = ()) -> None:
+    """Raise one :class:`ConfigError` listing every problem in ``cfg`` and in the configs it names
+    (``baseline.config``); return None if clean. Imports the config's ``custom_imports`` first."""
+    from wsvol.config.custom_imports import import_custom_modules
+
+    filename = getattr(cfg, "filename", None) or "<config>"
+    checker = _Checker(provenance_of(cfg), filename)
+    data = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+    try:
+        import_custom_modules(data, provenance_of(cfg))
+    except ConfigError as exc:
+        checker.errors.append(str(exc))
+    checker.check_top(data)
+    for key, path in referenced_configs(cfg).items():
+        checker.check_referenced(key, path, (*_chain, Path(filename).resolve()))
     if checker.errors:
         n = len(checker.errors)
         head = f"{n} problem{'s' if n > 1 else ''} in config {checker.filename}:"
         raise ConfigError("\n".join([head, *(f"  {e}" for e in checker.errors)]))
+
+
+def referenced_configs(cfg) -> dict[str, Path]:
+    """The other configs a config names (``baseline.config``), by dotted key: absolute when loaded
+    by :func:`~wsvol.config.load_config`, else relative to the config's own folder."""
+    baseline = cfg.get("baseline")
+    if not isinstance(baseline, Mapping) or not isinstance(baseline.get("config"), str):
+        return {}
+    folder = Path(getattr(cfg, "filename", None) or ".").parent
+    return {"baseline.config": folder / Path(baseline["config"]).expanduser()}
 
 
 class _Checker:
@@ -101,16 +122,34 @@ class _Checker:
         loc = where(self.prov, key) if self.prov else self.filename
         self.errors.append(f"{loc}: {key}: {message}")
 
+    def check_referenced(self, key: str, path: Path, chain: tuple[Path, ...]) -> None:
+        """Check a config this one names, as if it were run (its own problems listed under ``key``)."""
+        from wsvol.config.loader import load_config
+
+        if not path.is_file():
+            self.error(key, f"no such config file: {path} (a config path is relative to the file that names it)")
+            return
+        if path.resolve() in chain:
+            cycle = " -> ".join(str(p) for p in (*chain, path.resolve()))
+            self.error(key, f"configs name each other in a cycle: {cycle}")
+            return
+        try:
+            check_config(load_config(path), chain)
+        except ConfigError as exc:
+            self.error(key, "the config it names has problems:\n    " + str(exc).replace("\n", "\n    "))
+
     # -- top level -------------------------------------------------------------------------
     def check_top(self, data: dict) -> None:
         own = sections()
-        accepted = _runner_keys() | set(own)
+        accepted = _runner_keys() | set(own) | {"custom_imports"}
         for key in data:
             if key not in accepted:
                 self.unknown_key(key, key, accepted, "top-level keys")
         if "model" not in data:
             self.error("model", "missing required key (the model to train or evaluate)")
         for key, value in data.items():
+            if key in own and value in (None, {}):
+                continue  # a section dropped by a child config (`key: null` or `key: {_delete_: true}`)
             if key in own:
                 self.check_signature(own[key], value, key, f"section {key!r}")
             elif key.endswith("_dataloader") and value is not None:
@@ -194,7 +233,7 @@ class _Checker:
             sub = f"{key}.{name}"
             if name not in params:
                 if not open_kwargs:
-                    self.unknown_key(sub, name, set(params) - injected, f"keys of {what}")
+                    self.unknown_key(sub, name, set(params) - injected, f"keys of {what}", self.inherited(sub, key))
                 continue
             self.check_value(value, hints.get(name, params[name].annotation), sub, name, key)
 
@@ -216,10 +255,21 @@ class _Checker:
         if problem:
             self.error(key, problem)
 
-    def unknown_key(self, key: str, name: str, accepted: set[str], what: str) -> None:
+    def unknown_key(self, key: str, name: str, accepted: set[str], what: str, note: str = "") -> None:
         close = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        self.error(key, f"unknown key {name!r}{hint} Accepted {what}: {', '.join(sorted(accepted))}")
+        self.error(key, f"unknown key {name!r}{hint} Accepted {what}: {', '.join(sorted(accepted))}{note}")
+
+    def inherited(self, key: str, component: str) -> str:
+        """A note when ``key`` comes from another file than the component's ``type``: a child
+        config changed the type of an inherited component, which merges into the base's keys."""
+        type_at, key_at = self.prov.get(f"{component}.type", ""), self.prov.get(key, "")
+        type_file, key_file = type_at.rsplit(":", 1)[0], key_at.rsplit(":", 1)[0]
+        if not type_at or not key_at or type_file == key_file:
+            return ""
+        return (f". It is inherited from {key_at}, while the type is set at {type_at}: a child config that "
+                f"changes the type of an inherited component keeps the base's other keys; add `_delete_: true` "
+                f"beside the new type to replace the mapping instead of merging into it")
 
 
 def _hints(target: Any) -> dict[str, Any]:

@@ -39,9 +39,30 @@ def load_config(path: str | Path, cfg_options: list[str] | dict | None = None):
         for key, value in options.items():
             _set_dotted(data, key, value)
             _record(prov, key, value, "--cfg-options")
+    resolve_config_paths(data, prov)
     cfg = Config(data, filename=str(Path(path)))
     object.__setattr__(cfg, "_wsvol_provenance", prov)
     return cfg
+
+
+#: Keys whose value is the path of another config: relative to the file that sets the key (the
+#: current directory for ``--cfg-options``), like ``_base_``. Data, weights and work-dir paths
+#: stay relative to the current directory, as in mmengine.
+CONFIG_PATH_KEYS = ("baseline.config",)
+
+
+def resolve_config_paths(data: dict, prov: Provenance) -> None:
+    """Make every :data:`CONFIG_PATH_KEYS` value of ``data`` absolute, from the file that set it."""
+    for key in CONFIG_PATH_KEYS:
+        *parents, last = key.split(".")
+        node: Any = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or not isinstance(node.get(last), str):
+            continue
+        origin = prov.get(key, "--cfg-options")
+        folder = Path.cwd() if origin == "--cfg-options" else Path(origin.rsplit(":", 1)[0]).parent
+        node[last] = str((folder / Path(node[last]).expanduser()).resolve())
 
 
 def provenance_of(cfg) -> Provenance:
@@ -168,7 +189,7 @@ def _drop_deleted(prov: Provenance, child: dict, prefix: str) -> None:
                 for k in [k for k in prov if k.startswith(dotted + ".")]:
                     del prov[k]
             _drop_deleted(prov, value, dotted + ".")
-        elif isinstance(value, list):
+        else:  # a list, a scalar or null replaces whatever the bases had below this key
             for k in [k for k in prov if k.startswith(dotted + ".")]:
                 del prov[k]
 

@@ -401,8 +401,11 @@ def render(providers: Collection[str] | None = None) -> str:
         "",
         "A config's top level holds mmengine `Runner` arguments (`model`, `train_dataloader`, "
         "`optim_wrapper`, `param_scheduler`, `train_cfg`, `default_hooks`, `custom_hooks`, "
-        "`val_evaluator`, ...; see [`wsvol_runner`](#runner-wsvol_runner)) and these sections of "
-        "wsvol's own.",
+        "`val_evaluator`, ...; see [`wsvol_runner`](#runner-wsvol_runner)), `custom_imports` "
+        "(`{imports: [module, ...], allow_failed_imports: false}`: modules imported before the check, "
+        "as in mmengine; this runs their code, see [Configs](configs.md#composition)) and these sections "
+        "of wsvol's own. A child config drops an inherited section with `key: null` or "
+        "`key: {_delete_: true}`.",
         "",
     ]
     out += [render_section(name, section) for name, section in SECTIONS.items()]

@@ -69,7 +69,9 @@ class BaselineSection:
 
     Its best checkpoint becomes ``{baseline_checkpoint}`` in the ``pseudo_labels`` section (the
     ``cam`` source learns from it), and its test result goes into the final report next to the
-    model trained from its pseudo-labels. ``config`` is relative to the config that names it.
+    model trained from its pseudo-labels. ``config`` is relative to the config file that sets it
+    (not to the top-level config), and ``wsvol config check`` checks that config too. A child
+    config drops the stage with ``baseline: null``.
     """
 
     config: str

@@ -93,7 +93,7 @@ def check_files(
 
     ``decode=False`` only reads image headers (fast). Shows a rich progress bar.
     """
-    from rich.progress import track
+    from wsvol.utils.terminal import track
 
     root = Path(data_root)
     report = FileReport()

@@ -132,7 +132,7 @@ def render_standin(
 ) -> dict[str, int]:
     """Write stand-in frames under ``data_root`` for every id of ``splits`` of ``folds_root``;
     returns the frames written per split."""
-    from rich.progress import track
+    from wsvol.utils.terminal import track
 
     if frames_per_shot < 1:
         raise ValueError(f"frames_per_shot must be >= 1, got {frames_per_shot}")

@@ -12,7 +12,9 @@ occlusion. Box areas are log-uniform over 10-60 % of the frame (more small and m
 and objects go anywhere in the frame, partly out of it at times, so that no fixed box (a
 centred one, say) localizes many of them. Splits are by video. Val/test frames get exact boxes
 (the bounding box of the visible object mask, inclusive pixel coordinates) and masks. The
-output is byte-identical for a given seed and size (with the same NumPy and OpenCV builds).
+output is byte-identical for a given seed and size with the same NumPy and OpenCV builds. OpenCV
+5.0 and 5.1 give the same masks, boxes and fold files and JPEG frames that differ by a few levels
+in a few frames; OpenCV 4.x draws the objects differently (hence ``opencv-python>=5.0``).
 """
 
 from __future__ import annotations
@@ -26,11 +28,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -47,6 +47,7 @@ from wsvol.data.sprites import (
     scene_background,
     warp,
 )
+from wsvol.utils.terminal import make_console, make_progress
 
 __all__ = [
     "BOX_AREA_RANGE",
@@ -304,7 +305,7 @@ def _print_summary(summary: dict) -> None:
             str(s["boxes"]),
             str(s["per_class"][CLASSES[0]]["videos"]),
         )
-    Console().print(t)
+    make_console().print(t)
 
 
 def generate_synthetic(
@@ -382,7 +383,7 @@ def _generate_into(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, disable=not progress) as bar:
+    with make_progress(*columns, disable=not progress) as bar:
         tasks = {
             s: bar.add_task(f"synthetic {s}", total=len(v) * len(CLASSES))
             for s, v in videos.items()

@@ -213,7 +213,7 @@ def import_videos(
     ``classes``: names (indices in order) or a name → index map; YouTube-Objects' by default.
     ``folds_dir`` defaults to ``<out_dir>/folds``.
     """
-    from rich.progress import track
+    from wsvol.utils.terminal import track
 
     if (
         stride < 1

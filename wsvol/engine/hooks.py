@@ -37,14 +37,41 @@ class EpochSeedHook(Hook):
 
 @HOOKS.register_module(name="rich_progress")
 class RichProgressHook(Hook):
-    """A rich progress bar for training, validation and testing (rank 0 only)."""
+    """Progress of training, validation and testing (rank 0 only).
+
+    In a terminal: rich bars, the training bar showing the epoch, the loss and the learning rate.
+    Outside one (a log file, ``nohup``, SLURM): a line with the loss terms and the learning rate
+    every ``interval`` training iterations (default: the ``LoggerHook``'s interval) and at the end
+    of each epoch, and a line per ``every`` % of validation and testing.
+
+    Args:
+        transient: remove the bars when they finish (terminal only).
+        interval: training iterations between two loss lines outside a terminal (default: the
+            ``LoggerHook``'s ``interval``).
+        every: outside a terminal, a line each time validation or testing passes a multiple of
+            this percentage.
+    """
 
     priority = "LOW"
 
-    def __init__(self, transient: bool = False) -> None:
+    def __init__(self, transient: bool = False, interval: int | None = None, every: float = 10.0) -> None:
         self.transient = transient
+        self.interval = interval
+        self.every = every
         self._progress = None
         self._tasks: dict[str, int] = {}
+        self._lines = False  # outside a terminal: plain lines
+        self._started = 0.0
+        self._start_iter = 0
+
+    def before_run(self, runner) -> None:
+        from mmengine.hooks import LoggerHook
+
+        from wsvol.utils.terminal import is_terminal
+
+        self._lines = not is_terminal()
+        if self.interval is None:
+            self.interval = next((h.interval for h in runner.hooks if isinstance(h, LoggerHook)), 50)
 
     def _start(self, name: str, total: int, completed: int = 0) -> None:
         if get_rank() != 0:
@@ -52,16 +79,17 @@ class RichProgressHook(Hook):
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
 
+        from wsvol.utils.terminal import make_progress
+
         if self._progress is None:
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                      TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-                                      transient=self.transient)
+            self._progress = make_progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                           TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                                           transient=self.transient, every=self.every)
             self._progress.start()
         self._tasks[name] = self._progress.add_task(name, total=total, completed=completed, info="")
 
@@ -79,12 +107,46 @@ class RichProgressHook(Hook):
                 self._progress = None
 
     def before_train(self, runner) -> None:
-        self._start("train", runner.max_iters, runner.iter)
+        if self._lines:
+            import time
+
+            self._started, self._start_iter = time.monotonic(), runner.iter
+        else:
+            self._start("train", runner.max_iters, runner.iter)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        loss = outputs.get("loss") if isinstance(outputs, dict) else None
-        info = f"epoch {runner.epoch + 1}/{runner.max_epochs}" + (f" loss {float(loss.detach()):.4f}" if loss is not None else "")
-        self._advance("train", info)
+        if not self._lines:
+            loss = outputs.get("loss") if isinstance(outputs, dict) else None
+            lrs = runner.optim_wrapper.get_lr().get("lr") if hasattr(runner.optim_wrapper, "get_lr") else None
+            info = (f"epoch {runner.epoch + 1}/{runner.max_epochs}" + (f" loss {_number(loss):.4f}" if loss is not None else "")
+                    + (f" lr {lrs[0]:.2e}" if lrs else ""))
+            self._advance("train", info)
+            return
+        last = batch_idx + 1 == len(runner.train_dataloader)
+        if get_rank() == 0 and ((batch_idx + 1) % max(1, self.interval) == 0 or last):
+            print(self.train_line(runner, batch_idx, outputs), flush=True)
+
+    def train_line(self, runner, batch_idx: int, outputs) -> str:
+        """``train: epoch 1/6 iter 23/23 (all 23/138, 17 %) loss 0.69 (loss_cls 0.69) lr 5.000e-02 elapsed 0:40 left ~3:20``."""
+        import time
+
+        from wsvol.utils.terminal import duration
+
+        done, total = runner.iter + 1, runner.max_iters
+        parts = [f"train: epoch {runner.epoch + 1}/{runner.max_epochs} iter {batch_idx + 1}/{len(runner.train_dataloader)}",
+                 f"(all {done}/{total}, {100 * done / total:.0f} %)"]
+        losses = {k: _number(v) for k, v in (outputs or {}).items() if "loss" in k}
+        if "loss" in losses:
+            terms = ", ".join(f"{k} {v:.4g}" for k, v in losses.items() if k != "loss")
+            parts.append(f"loss {losses['loss']:.4g}" + (f" ({terms})" if terms else ""))
+        lrs = runner.optim_wrapper.get_lr().get("lr") if hasattr(runner.optim_wrapper, "get_lr") else None
+        if lrs:
+            parts.append("lr " + "/".join(f"{lr:.3e}" for lr in dict.fromkeys(lrs)))
+        elapsed = time.monotonic() - self._started
+        parts.append(f"elapsed {duration(elapsed)}")
+        if done < total and done > self._start_iter:
+            parts.append(f"left ~{duration(elapsed / (done - self._start_iter) * (total - done))}")
+        return " ".join(parts)
 
     def after_train(self, runner) -> None:
         self._finish("train")
@@ -108,10 +170,15 @@ class RichProgressHook(Hook):
         self._finish("test")
 
 
+def _number(value) -> float:
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
+
+
 @HOOKS.register_module(name="val_overlays")
 class ValOverlayHook(Hook):
     """After each validation, write overlay PNGs (heatmap, predicted box red, true boxes green) of
-    ``limit`` frames to ``<work_dir>/overlays/val_epoch_<e>/`` — to watch localization improve."""
+    ``limit`` frames to ``<work_dir>/overlays/val_epoch_<e>/`` — to watch localization improve —
+    and send them to the visualizer's other backends (TensorBoard, W&B...) as images at step e."""
 
     priority = "LOW"
 
@@ -129,7 +196,8 @@ class ValOverlayHook(Hook):
         if result is None:
             return
         loader = frame_loader(runner.val_dataloader.dataset.data_root)
-        save_overlays(Path(runner.work_dir) / "overlays" / f"val_epoch_{runner.epoch}", result, loader, self.limit)
+        paths = save_overlays(Path(runner.work_dir) / "overlays" / f"val_epoch_{runner.epoch}", result, loader, self.limit)
+        send_images(runner, {f"val_overlays/{p.stem}": p for p in paths}, step=runner.epoch)
 
 
 @HOOKS.register_module(name="checkpoint_meta")
@@ -163,3 +231,24 @@ class CheckpointMetaHook(Hook):
 
 #: message-hub runtime info of the last validation's τ: {"tau", "iter", "epoch"}
 VAL_TAU_INFO = "wsvol/val_tau"
+
+
+def send_images(runner, images: dict, step: int) -> int:
+    """Add PNG files (name → path) as images to every visualizer backend that does not keep files
+    of its own (mmengine's ``LocalVisBackend`` would copy what ``overlays/`` holds); return how many
+    backends got them."""
+    import cv2
+    from mmengine.visualization import LocalVisBackend
+
+    visualizer = getattr(runner, "visualizer", None)
+    backends = [b for b in getattr(visualizer, "_vis_backends", {}).values()  # mmengine keeps them there
+                if not isinstance(b, LocalVisBackend)]
+    if not backends or not images:
+        return 0
+    for name, path in images.items():
+        picture = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if picture is None:
+            continue
+        for backend in backends:
+            backend.add_image(name, picture[..., ::-1].copy(), step=step)
+    return len(backends)

@@ -88,11 +88,49 @@ def init_distributed(cfg) -> None:
 
     if is_distributed():
         return
+    launcher_environment(cfg.launcher)
     if torch.cuda.is_available():
         init_dist(cfg.launcher, **cfg.get("env_cfg", {}).get("dist_cfg", {}))
     else:  # mmengine's init_dist insists on a CUDA device; on CPU start gloo ourselves
         cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
         torch.distributed.init_process_group("gloo")
+
+
+def launcher_environment(launcher: str) -> None:
+    """Set ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` (29500
+    unless set) from what srun or mpirun set, as mmengine's ``init_dist`` does; torchrun sets
+    them itself. Raises naming the variable that is missing."""
+    import subprocess
+
+    env = os.environ
+
+    def need(name: str, why: str) -> str:
+        if name not in env:
+            raise RuntimeError(f"--launcher {launcher}: ${name} is not set ({why})")
+        return env[name]
+
+    if launcher == "slurm":
+        rank = need("SLURM_PROCID", "run the command under srun")
+        env["WORLD_SIZE"] = need("SLURM_NTASKS", "run the command under srun")
+        env["RANK"] = rank
+        env["LOCAL_RANK"] = env.get("SLURM_LOCALID", rank)
+        if "MASTER_ADDR" not in env:
+            nodes = need("SLURM_NODELIST", "or set $MASTER_ADDR to the first node")
+            first = subprocess.run(["scontrol", "show", "hostname", nodes], capture_output=True, text=True,
+                                   check=False).stdout.split()
+            if not first:
+                raise RuntimeError(f"--launcher slurm: `scontrol show hostname {nodes}` gave no host; "
+                                   "set $MASTER_ADDR to the first node")
+            env["MASTER_ADDR"] = first[0]
+    elif launcher == "mpi":
+        env["RANK"] = need("OMPI_COMM_WORLD_RANK", "run the command under Open MPI's mpirun")
+        env["WORLD_SIZE"] = need("OMPI_COMM_WORLD_SIZE", "run the command under Open MPI's mpirun")
+        env["LOCAL_RANK"] = env.get("OMPI_COMM_WORLD_LOCAL_RANK", env["RANK"])
+        need("MASTER_ADDR", "the address of rank 0, e.g. `mpirun -x MASTER_ADDR=node0 ...`")
+    elif launcher not in ("pytorch", "none"):
+        raise RuntimeError(f"--launcher {launcher}: expected none, pytorch (torchrun), slurm (srun) or mpi (mpirun)")
+    if launcher in ("slurm", "mpi"):
+        env.setdefault("MASTER_PORT", "29500")
 
 
 # -- 3. data and weights ------------------------------------------------------------------------
@@ -107,12 +145,30 @@ def preflight(cfg) -> None:
         ensure_data(cfg)
     except DataError as exc:
         problems.append(str(exc))
-    try:  # named weights → files (in place); the baseline stage makes the pseudo-label checkpoint
-        check_weights({k: v for k, v in cfg.items() if not (k == "pseudo_labels" and cfg.get("baseline"))})
+    try:  # named weights → files (in place)
+        check_weights(weights_sections(cfg))
     except WeightsError as exc:
         problems.append(str(exc))
     if problems:
         raise DataError("\n".join(problems))
+
+
+def weights_sections(cfg) -> dict:
+    """The parts of ``cfg`` whose weights must exist before the job starts: all but the pseudo-label
+    source when a ``baseline`` stage makes its checkpoint."""
+    return {k: v for k, v in cfg.items() if not (k == "pseudo_labels" and cfg.get("baseline"))}
+
+
+def missing_weights(cfg) -> str | None:
+    """What :func:`preflight` would say about ``cfg``'s weights files (None when all are found);
+    ``cfg`` is left unchanged."""
+    from wsvol.weights import WeightsError, check_weights
+
+    try:
+        check_weights(weights_sections(cfg), resolve_in_place=False)
+    except WeightsError as exc:
+        return str(exc)
+    return None
 
 
 def ensure_data(cfg) -> None:
@@ -171,6 +227,53 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+#: The distributions whose versions decide a run's numbers, by the name a report shows.
+LIBRARIES = {"torch": "torch", "torchvision": "torchvision", "timm": "timm", "mmengine": "mmengine",
+             "numpy": "numpy", "opencv": "opencv-python", "scikit-image": "scikit-image",
+             "open_clip": "open_clip_torch", "pillow": "pillow", "matplotlib": "matplotlib", "av": "av"}
+
+
+def environment() -> dict:
+    """What a run's numbers depend on besides its config: torch threads, device, Python, and the
+    versions of wsvol, its libraries and the plugins loaded (recorded in the work dir and report)."""
+    import platform
+    from importlib import metadata
+
+    import torch
+
+    from wsvol import __version__
+    from wsvol.plugin_manager import plugin_records
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    libraries = {"wsvol": __version__, "python": platform.python_version()}
+    libraries.update({name: version(dist) for name, dist in LIBRARIES.items()})
+    if libraries["opencv"] is None:  # another OpenCV distribution (headless, contrib): the module's own
+        import cv2
+
+        libraries["opencv"] = cv2.__version__
+    cuda = torch.cuda.is_available()
+    return {
+        "threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "cuda": torch.version.cuda if cuda else None,
+        "platform": platform.platform(),
+        "libraries": libraries,
+        "plugins": {r.name: f"{r.distribution} {r.version}" for r in plugin_records() if r.name != "wsvol"},
+    }
+
+
+def describe_environment(env: dict) -> str:
+    """One line: ``threads 2, cpu; wsvol 0.1.0, python 3.11.7, torch 2.14.1, ...; plugins: ...``."""
+    libs = ", ".join(f"{k} {v}" for k, v in env["libraries"].items() if v)
+    plugins = ", ".join(f"{k} ({v})" for k, v in env.get("plugins", {}).items())
+    return f"threads {env['threads']}, {env['device']}; {libs}" + (f"; plugins: {plugins}" if plugins else "")
+
+
 # -- 5. work dir --------------------------------------------------------------------------------
 def new_work_dir(config_path: str | Path, root: str | Path = "work_dirs") -> Path:
     """``work_dirs/<config stem>/<timestamp>-<short id>/``; unique even within one second."""
@@ -222,7 +325,8 @@ def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, 
         cfg.load_from = str(ckpt)
     if get_rank() == 0:
         work.mkdir(parents=True, exist_ok=True)
-        mark_work_dir(work, {"config": str(config_path), "created": time.strftime("%Y-%m-%d %H:%M:%S")})
+        mark_work_dir(work, {"config": str(config_path), "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                             "environment": environment()})
         save_merged_config(cfg, work / "config.yaml")
     return work
 

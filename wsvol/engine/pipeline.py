@@ -147,10 +147,13 @@ def _model(runner):
 
 
 def method_label(cfg, cam: str | None = None) -> str:
-    """``resnet50_cam (layercam)``: the model type and, for classifiers, the CAM method."""
+    """``resnet18 (layercam)``: what the model is — a classifier's backbone architecture (the
+    ``resnet50_cam`` model type builds any ResNet), else the model type — and its CAM method."""
+    backbone = cfg.model.get("backbone")
+    name = backbone if isinstance(backbone, str) else str(cfg.model.type)
     cam_cfg = cfg.model.get("cam")
     cam = cam or (cam_cfg.get("type") if isinstance(cam_cfg, dict) else None)
-    return f"{cfg.model.type} ({cam})" if cam else str(cfg.model.type)
+    return f"{name} ({cam})" if cam else name
 
 
 # -- 4. test ---------------------------------------------------------------------------------
@@ -167,10 +170,10 @@ def test(runner):
 # -- 5. report -------------------------------------------------------------------------------
 def report(work: Path, results: dict, cfg, overlays_only: bool = False) -> Path:
     """HTML/CSV/JSON report, overlays and terminal tables, with the centred-box baseline."""
-    from rich.console import Console
-
+    from wsvol.engine.job import describe_environment, environment
     from wsvol.evaluation.baselines import centred_box_corloc
     from wsvol.report import print_report, write_report
+    from wsvol.utils.terminal import make_console
     from wsvol.visualization.frames import frame_loader, save_overlays
 
     opts = dict(cfg.get("report") or {})
@@ -182,9 +185,11 @@ def report(work: Path, results: dict, cfg, overlays_only: bool = False) -> Path:
     if overlays_only:
         print(f"overlays: {work / 'overlays'}")
         return work / "overlays"
-    data = write_report(work / "report", results, image_loader=loader, **opts)
-    console = Console()
+    env = environment()
+    data = write_report(work / "report", results, image_loader=loader, environment=env, **opts)
+    console = make_console()
     print_report(data, console)
+    console.print(f"environment: {describe_environment(env)}", highlight=False)
     first = next(iter(results.values()))
     corloc, side = centred_box_corloc(first.localization)
     baseline = {"centred_box_corloc": corloc, "side": side, "frames": len(first.localization)}

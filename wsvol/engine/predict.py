@@ -243,11 +243,11 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
     """
     import cv2
     import torch
-    from rich.progress import Progress
 
     from wsvol.data.video import frame_rate, read_frames
     from wsvol.evaluation.corloc import box_at_threshold
     from wsvol.evaluation.maps import prepare_map
+    from wsvol.utils.terminal import make_progress
     from wsvol.visualization.mp4 import Mp4Writer
     from wsvol.visualization.overlay import draw_overlay, save_png
 
@@ -292,7 +292,7 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
 
     started = time.perf_counter()
     try:
-        with Progress(transient=True, disable=not progress) as bar, torch.no_grad():
+        with make_progress(transient=True, disable=not progress) as bar, torch.no_grad():
             task = bar.add_task(f"predict {source.name}", total=max_frames)
             batch: list = []
             for index, rgb in read_frames(source, stride, max_frames):

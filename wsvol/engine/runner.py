@@ -31,6 +31,18 @@ class WsvolRunner(Runner):
             checkpoint = kwargs["checkpoint"]
             checkpoint.update(to_safe(dict(checkpoint)))
 
+    def build_logger(self, log_level: int | str = "INFO", log_file: str | None = None, **kwargs):
+        """mmengine's logger, its ``.log`` file at INFO at least (the loss and learning-rate lines
+        of the ``LoggerHook``, the environment, the config), the console at ``log_level``."""
+        import logging
+
+        level = logging._nameToLevel[log_level] if isinstance(log_level, str) else int(log_level)
+        logger = super().build_logger(log_level=min(level, logging.INFO), log_file=log_file, **kwargs)
+        for handler in logger.handlers:
+            if not isinstance(handler, logging.FileHandler):
+                handler.setLevel(max(level, handler.level))
+        return logger
+
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
         partial = f".{filename}.partial"

@@ -1,4 +1,5 @@
-"""CL: top-1 classification accuracy over the evaluated frames (the frames that carry boxes)."""
+"""CL: top-1 classification accuracy over the evaluated frames (the frames that carry boxes); a
+frame without a prediction is a wrong frame, as in the papers."""
 
 from __future__ import annotations
 
@@ -22,17 +23,24 @@ class ClassificationResult:
         return self.pred_labels == self.gt_labels
 
     @property
+    def predicts(self) -> bool:
+        """Whether the method predicts classes at all (pseudo-labels, say, do not)."""
+        return bool((self.pred_labels >= 0).any())
+
+    @property
     def accuracy(self) -> float:
-        """Top-1 accuracy (%) over the frames with a prediction (NaN if there is none)."""
-        made = self.pred_labels >= 0
-        return float(self.correct[made].mean() * 100) if made.any() else float("nan")
+        """Top-1 accuracy (%) over all evaluated frames, a frame without a prediction counting as
+        wrong (the papers' CL); NaN for a method that predicts no class at all, or no frame."""
+        return float(self.correct.mean() * 100) if self.predicts else float("nan")
 
     def per_class(self) -> np.ndarray:
-        """(C,) top-1 accuracy (%) within each true class; NaN for classes without frames."""
+        """(C,) top-1 accuracy (%) within each true class (missing predictions wrong); NaN for
+        classes without frames, and everywhere for a method that predicts no class."""
         out = np.full(self.num_classes, np.nan)
-        made = self.pred_labels >= 0
+        if not self.predicts:
+            return out
         for c in range(self.num_classes):
-            sel = made & (self.gt_labels == c)
+            sel = self.gt_labels == c
             if sel.any():
                 out[c] = self.correct[sel].mean() * 100
         return out

@@ -1,8 +1,9 @@
 """Maps and boxes at the evaluation size, as wsolevaluation prepares them (Choe et al., 2020).
 
 * a map is resized to the evaluation size with ``cv2.resize(..., INTER_CUBIC)`` in float64 and
-  min-max normalized (a constant or NaN map becomes all zeros), then quantized with
-  ``uint8(map * 255)``;
+  min-max normalized (a constant map becomes all zeros), then quantized with
+  ``uint8(map * 255)``; a map with NaN or infinite values is refused (wsolevaluation zeroes a NaN
+  map, which scores the frame as wrong without a word, and casts infinities to arbitrary bytes);
 * true boxes are rescaled from the frame size with ``int(x * 224 / width)``;
 * masks are resized nearest-neighbour;
 * the thresholds are ``np.arange(0, 1, 0.001)``.
@@ -43,9 +44,14 @@ def normalize_map(
     cam = np.asarray(cam, dtype=np.float64)
     if cam.ndim != 2 or 0 in cam.shape:
         raise ValueError(f"a localization map must be a non-empty 2-D array, got shape {cam.shape}")
+    bad = ~np.isfinite(cam)
+    if bad.any():
+        raise ValueError(f"the localization map ({cam.shape[0]}x{cam.shape[1]}) has {int(np.isnan(cam).sum())} NaN "
+                         f"and {int(np.isinf(cam).sum())} infinite values, first at (row, col) "
+                         f"{tuple(int(i) for i in np.argwhere(bad)[0])}")
     w, h = as_size(eval_size)
     cam = cv2.resize(cam, (w, h), interpolation=cv2.INTER_CUBIC)
-    if np.isnan(cam).any() or cam.min() == cam.max():
+    if cam.min() == cam.max():
         return np.zeros_like(cam)
     cam -= cam.min()
     cam /= cam.max()

@@ -73,7 +73,10 @@ def frame_record(
     for key in ("cam", "gt_label", "ori_size"):
         if key not in sample:
             raise KeyError(f"{where}: model output lacks {key!r} (keys: {sorted(sample)})")
-    normalized = normalize_map(_numpy(sample["cam"]), eval_size)
+    try:
+        normalized = normalize_map(_numpy(sample["cam"]), eval_size)
+    except ValueError as exc:  # NaN / inf: a diverged model or a broken map, never scored silently
+        raise ValueError(f"frame {where}: {exc}") from None
     scores = _numpy(sample["scores"]).reshape(-1) if sample.get("scores") is not None else None
     pred = sample.get("pred_label")
     if pred is None:

@@ -136,6 +136,11 @@ def build_source(section: PseudoLabelsSection, device: torch.device) -> torch.nn
             warnings.warn(f"pseudo_labels.source ({cfg['type']}): {wf.arg} is not set, so the source is "
                           f"RANDOMLY initialized; set {wf.arg}: {wf.name} for real pseudo-labels", stacklevel=2)
     source = cls(**{k: v for k, v in cfg.items() if k != "type"})
+    missing = [a for a in ("mean", "std", "class_names") if getattr(source, a, None) is None]
+    if missing:  # the frames are normalized with the source's own mean/std
+        raise TypeError(f"pseudo_labels.source ({cfg['type']}): {cls.__name__} does not set {', '.join(missing)}; "
+                        "a pseudo-label source sets mean and std (RGB, [0, 1] scale: the normalization its input "
+                        "needs) and class_names in its constructor (wsvol/pseudo_labels/base.py)")
     return source.to(device).eval()
 
 
@@ -222,8 +227,10 @@ def _progress(show: bool):
         return contextlib.nullcontext()
     from rich import progress as rp
 
-    return rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
-                       rp.TimeRemainingColumn())
+    from wsvol.utils.terminal import make_progress
+
+    return make_progress(rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+                         rp.TimeRemainingColumn())
 
 
 def _fill(cache: PseudoLabelCache, data: dict, split: str, shards: list[int], source: torch.nn.Module,
@@ -277,8 +284,9 @@ def evaluate_pseudo_labels(cache: PseudoLabelCache, split) -> Any:
 
 def _report(results: dict, splits: dict, section: PseudoLabelsSection) -> dict:
     """Print the CorLoc table of the pseudo-labels; return it as a dict (for eval.json)."""
-    from rich.console import Console
     from rich.table import Table
+
+    from wsvol.utils.terminal import make_console
 
     src = section.source.get("type") if isinstance(section.source, Mapping) else section.source
     table = Table(title=f"pseudo-labels of {src}: CorLoc (MaxBoxAcc v1, %) of the cached maps")
@@ -295,5 +303,5 @@ def _report(results: dict, splits: dict, section: PseudoLabelsSection) -> dict:
             "corloc_mean": res.corloc_mean,
             "per_class": {names[c]: (None if np.isnan(v) else float(v)) for c, v in enumerate(per_class)},
         }
-    Console().print(table)
+    make_console().print(table)
     return report

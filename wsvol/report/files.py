@@ -24,16 +24,20 @@ def write_report(
     image_loader: Callable[[str], np.ndarray] | None = None,
     title: str = "wsvol evaluation report",
     thumb: int = 160,
+    environment: dict | None = None,
     **options,
 ) -> dict:
     """Write ``report.html``, ``report.json`` and ``tables/*.csv`` under ``out_dir``; return the data.
 
     ``image_loader(frame_id)`` gives a frame's RGB image for the worst-frame pictures (without
     it, heatmaps are drawn on gray); pictures are ``thumb`` pixels on their long side.
-    ``options`` go to :func:`build_report`.
+    ``environment`` (threads, library versions: ``wsvol.engine.job.environment()``) is recorded
+    as ``meta.environment``. ``options`` go to :func:`build_report`.
     """
     out = Path(out_dir)
     report = build_report(results, **options)
+    if environment is not None:
+        report["meta"]["environment"] = environment
     for name in TABLES:
         atomic_write_text(out / "tables" / f"{name}.csv", _csv(report[name]))
     atomic_write_text(out / "report.json", json.dumps(_plain(report), indent=2, allow_nan=False))

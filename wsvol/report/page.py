@@ -30,6 +30,13 @@ def render_html(
     ]
     for note in meta["notes"]:
         parts.append(f"<p class='note'>{html.escape(note)}</p>")
+    env = meta.get("environment")
+    if env:
+        libs = ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items() if v)
+        plugins = ", ".join(f"{k} ({v})" for k, v in env.get("plugins", {}).items()) or "none"
+        parts.append(f"<p class='note' id='environment'>Environment: {env.get('threads')} torch threads on "
+                     f"{html.escape(str(env.get('device')))}; {html.escape(libs)}; plugins: {html.escape(plugins)}; "
+                     f"{html.escape(str(env.get('platform', '')))}.</p>")
     for key in ("summary", "per_class", "by_size", "bootstrap", "per_video"):
         parts.append(
             f"<h2>{html.escape(HEADINGS[key])}</h2>{_html_table(report[key], COLUMNS[key], key)}"

@@ -132,7 +132,7 @@ def prepare_ytov1(
 ) -> dict[str, int]:
     """Write ``class_id.yaml`` and train/val/test (and ``test-video-demo`` with ``demo``) under
     ``out`` from the v1.0 release in ``release_dir``; returns entries per split."""
-    from rich.progress import track
+    from wsvol.utils.terminal import track
 
     root, out = Path(release_dir), Path(out)
     classes = dict(YOUTUBE_OBJECTS_CLASS_MAP)

@@ -149,7 +149,7 @@ def prepare_ytov22(
     """Write ``class_id.yaml`` and train/val/test (and ``test-video-demo`` with ``demo``) under
     ``out`` from the v2.2 release in ``release_dir``, and (``frames`` ≠ ``"none"``) the frames of
     every shot under ``data_root`` at the paths the folds name; returns entries per split."""
-    from rich.progress import Progress
+    from wsvol.utils.terminal import make_progress
 
     if frames not in FRAME_MODES:
         raise ValueError(f"frames must be one of {FRAME_MODES}, got {frames!r}")
@@ -231,7 +231,7 @@ def prepare_ytov22(
     counts = write_folds(out, classes, splits, overwrite)
     if frames != "none":
         data_root = Path(data_root)
-        with Progress(disable=not progress) as bar:
+        with make_progress(disable=not progress) as bar:
             task = bar.add_task(f"placing frames ({frames})", total=sum(len(s.numbers) for _, s in every_shot))
             for cls, shot in every_shot:
                 for n in shot.numbers:
