@@ -17,12 +17,25 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from wsvol.engine.checkpoint import from_safe, to_safe
 from wsvol.registry import FUNCTIONS, RUNNERS
-from wsvol.weights import load_checkpoint_file
+from wsvol.weights import WeightsError, load_checkpoint_file, load_weights
 
 
 @RUNNERS.register_module(name="wsvol_runner")
 class WsvolRunner(Runner):
     """mmengine ``Runner`` with atomic checkpoint writes and weights-only-safe checkpoints."""
+
+    _resuming = False
+
+    def register_default_hooks(self, hooks: dict | None = None) -> None:
+        """mmengine's default hooks plus ``finite_loss`` (:class:`FiniteLossHook`; ``finite_loss: null`` turns it off)."""
+        from wsvol.engine.hooks import FiniteLossHook
+
+        hooks = dict(hooks or {})
+        if "finite_loss" in hooks and hooks["finite_loss"] is None:
+            hooks.pop("finite_loss")
+        else:
+            hooks.setdefault("finite_loss", FiniteLossHook())
+        super().register_default_hooks(hooks)
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
         super().call_hook(fn_name, **kwargs)
@@ -46,16 +59,49 @@ class WsvolRunner(Runner):
             dataloader = {**dataloader, "collate_fn": collate}
         return Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
 
-    def load_checkpoint(self, filename: str, map_location="cpu", strict: bool = False,
+    def load_checkpoint(self, filename: str, map_location="cpu", strict: bool = True,
                         revise_keys: list = [(r"^module\.", "")]):  # noqa: B006 (mmengine's signature)
+        """Load ``filename`` safely (weights only) into the model, strictly: a checkpoint of another
+        model stops the run with every missing, unexpected and mis-shaped key listed."""
+        import re
+
+        import torch
+
         checkpoint = from_safe(load_checkpoint_file(filename, map_location="cpu" if map_location == "default"
                                                     else map_location))
+        if not isinstance(checkpoint, dict):
+            raise WeightsError(f"{filename}: holds a {type(checkpoint).__name__}, not a checkpoint or state dict")
+        meta = checkpoint.get("meta")
+        if isinstance(meta, dict) and "config" in meta:  # mmengine's resume runs it as a Python config
+            raise WeightsError(f"{filename}: refused, its meta.config holds a Python config, which mmengine's "
+                               "resume would execute; wsvol never writes that key (its checkpoints keep the "
+                               "config as text in meta.cfg)")
+        if self._resuming and not (isinstance(meta, dict) and {"epoch", "iter"} <= set(meta)
+                                   and "message_hub" in checkpoint):
+            raise WeightsError(f"{filename}: not a training checkpoint of wsvol (no meta.epoch, meta.iter, "
+                               "message_hub): --resume continues a run from its epoch_N.pth; to start from "
+                               "these weights set load_from instead")
         self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
+        state = checkpoint.get("state_dict", checkpoint)
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise WeightsError(f"{filename}: its state_dict is not a mapping of names to tensors")
+        for pattern, repl in revise_keys:
+            state = {re.sub(pattern, repl, k): v for k, v in state.items()}
+        if strict:
+            load_weights(model, state, filename)
+        else:
+            _load_checkpoint_to_model(model, {"state_dict": state}, strict=False, revise_keys=[])
         self._has_loaded = True
         self.logger.info(f"Loaded checkpoint {filename}")
         return checkpoint
+
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        self._resuming = True
+        try:
+            super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = False
 
 
 def _rank_local_buffers() -> dict:
