@@ -3,12 +3,20 @@
 mmengine's own resume breaks on current torch (``torch.load`` defaults to ``weights_only=True``
 and mmengine's checkpoints hold its runtime objects), and it writes checkpoints in place.
 ``WsvolRunner`` loads through :mod:`wsvol.engine.checkpoint` and writes through a rename.
+
+An epoch's (or iteration's) checkpoint is written once that step is complete, its validation
+included: mmengine's checkpoint hook saves before the validation that follows, so a run killed
+during validation resumed after it, without the validation's result (the best checkpoint, the
+best score in the message hub). Here the save waits for the validation: ``epoch_N.pth`` on disk
+means epoch N and everything it decides are done, and a run killed before that redoes epoch N.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import os.path as osp
+import signal
 
 from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
@@ -17,6 +25,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from wsvol.engine.checkpoint import from_safe, to_safe
 from wsvol.registry import FUNCTIONS, RUNNERS
+from wsvol.utils.files import temp_path
 from wsvol.weights import WeightsError, load_checkpoint_file, load_weights
 
 
@@ -37,17 +46,54 @@ class WsvolRunner(Runner):
             hooks.setdefault("finite_loss", FiniteLossHook())
         super().register_default_hooks(hooks)
 
+    _deferred: tuple | None = None  # (args, kwargs) of the training checkpoint waiting for its validation
+    _removals: list | None = None  # checkpoints the checkpoint hook retired meanwhile (removed after the write)
+    _running_hook: str | None = None
+
+    on_start = None  #: called once, when the first loop starts (its checkpoint loaded): see ``Job.keep``
+
     def call_hook(self, fn_name: str, **kwargs) -> None:
-        super().call_hook(fn_name, **kwargs)
+        _kill_point(fn_name)
+        if fn_name in ("before_train", "before_val", "before_test") and self.on_start is not None:
+            self.on_start, started = None, self.on_start
+            started()
+        if fn_name in ("before_train_epoch", "before_train_iter", "after_train"):  # no validation came
+            self._write_deferred()
+        outer, self._running_hook = self._running_hook, fn_name
+        try:
+            if fn_name in ("after_train_epoch", "after_train_iter"):
+                with _removals_after_the_write(self):
+                    super().call_hook(fn_name, **kwargs)
+            else:
+                super().call_hook(fn_name, **kwargs)
+        finally:
+            self._running_hook = outer
         if fn_name == "before_save_checkpoint":  # after every hook added its part: only safe types
             checkpoint = kwargs["checkpoint"]
             checkpoint.update(to_safe(dict(checkpoint)))
+        elif fn_name == "after_val":  # the validation of the step is done (its best checkpoint saved)
+            self._write_deferred()
 
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
-        partial = f".{filename}.partial"
-        super().save_checkpoint(out_dir, partial, *args, **kwargs)
-        os.replace(osp.join(out_dir, partial), osp.join(out_dir, filename))
+        if self._running_hook in ("after_train_epoch", "after_train_iter"):  # the step's own checkpoint
+            self._deferred = ((out_dir, filename, *args), kwargs)
+            return
+        tmp = temp_path(osp.join(out_dir, filename))
+        super().save_checkpoint(out_dir, tmp.name, *args, **kwargs)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, osp.join(out_dir, filename))
+
+    def _write_deferred(self) -> None:
+        """Write the step's checkpoint that waited for validation, then retire the old ones."""
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            self.save_checkpoint(*deferred[0], **deferred[1])
+        removals, self._removals = self._removals or [], None
+        for path in removals:
+            if osp.isfile(path):
+                os.remove(path)
 
     @staticmethod
     def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
@@ -104,6 +150,52 @@ class WsvolRunner(Runner):
             self._resuming = False
 
 
+_KILL_CALLS: dict[str, int] = {}
+
+
+def _kill_point(fn_name: str) -> None:
+    """For the kill-and-resume tests: ``WSVOL_KILL_AT=<hook>:<n>`` SIGKILLs this process as it reaches
+    the n-th call (counted over the process) of the runner hook ``<hook>``, before that call's hooks
+    run: a kill at a named point of a run instead of after a guessed delay."""
+    point = os.environ.get("WSVOL_KILL_AT")
+    if point and point.partition(":")[0] == fn_name:
+        _KILL_CALLS[fn_name] = _KILL_CALLS.get(fn_name, 0) + 1
+        if _KILL_CALLS[fn_name] == int(point.partition(":")[2] or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _removals_after_the_write(runner: WsvolRunner):
+    """While the step's hooks run, a checkpoint hook's removal of an old checkpoint (``max_keep_ckpts``)
+    is noted on ``runner`` and done after the step's own checkpoint is written, not before."""
+    from mmengine.hooks import CheckpointHook
+
+    hooks = [h for h in runner.hooks if isinstance(h, CheckpointHook) and hasattr(h, "file_backend")]
+    backends = [h.file_backend for h in hooks]
+    for hook, backend in zip(hooks, backends):
+        hook.file_backend = _LaterRemovals(backend, runner)
+    try:
+        yield
+    finally:
+        for hook, backend in zip(hooks, backends):
+            hook.file_backend = backend
+
+
+class _LaterRemovals:
+    """A file backend whose ``remove`` only notes the path on the runner (see :func:`_removals_after_the_write`)."""
+
+    def __init__(self, backend, runner: WsvolRunner) -> None:
+        self._backend, self._runner = backend, runner
+
+    def remove(self, path: str) -> None:
+        if self._runner._removals is None:
+            self._runner._removals = []
+        self._runner._removals.append(str(path))
+
+    def __getattr__(self, name: str):
+        return getattr(self._backend, name)
+
+
 def _rank_local_buffers() -> dict:
     """DDP arguments that keep buffers rank-local during training, as mmengine does on CUDA."""
     import inspect
@@ -126,13 +218,14 @@ def same_on_all_ranks(obj):
     return box[0]
 
 
-def build_runner(cfg) -> WsvolRunner:
-    """A :class:`WsvolRunner` for a loaded, checked config."""
+def build_runner(cfg, on_start=None) -> WsvolRunner:
+    """A :class:`WsvolRunner` for a loaded, checked config; ``on_start`` is called when its first loop starts."""
     cfg.setdefault("default_scope", "wsvol")
     if cfg.get("launcher", "none") != "none":
         _distributed_defaults(cfg)
     runner = WsvolRunner.from_cfg(cfg)
     check_normalization(cfg, runner.model.module if is_model_wrapper(runner.model) else runner.model)
+    runner.on_start = on_start
     return runner
 
 
