@@ -196,3 +196,27 @@ def test_clip_es_pretrained_refuses_a_payload(tmp_path):
     with pytest.raises(Exception):  # noqa: B017 (open_clip's own error; what matters is the marker)
         load_clip("ViT-B-16", str(evil))
     assert not marker.exists()
+
+
+def test_no_load_in_the_package_can_unpickle_code():
+    """Every ``torch.load`` in wsvol passes ``weights_only=True``; nothing calls ``pickle.load(s)``
+    or ``numpy.load(..., allow_pickle=True)``."""
+    import ast
+
+    import wsvol
+
+    found = []
+    for path in Path(wsvol.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value.id if isinstance(node.func.value, ast.Name) else ""
+            kw = {k.arg: k.value for k in node.keywords}
+            where = f"{path.relative_to(Path(wsvol.__file__).parent)}:{node.lineno}"
+            if owner == "torch" and node.func.attr == "load":
+                found.append(where)
+                assert isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True, where
+            assert not (owner == "pickle" and node.func.attr in ("load", "loads")), where
+            assert not (owner == "np" and node.func.attr == "load" and isinstance(kw.get("allow_pickle"), ast.Constant)
+                        and kw["allow_pickle"].value), where
+    assert found  # the check saw the loads (weights/loading.py)

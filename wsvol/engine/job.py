@@ -230,9 +230,10 @@ def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Pat
     """:func:`prepare_work_dir`, and whether the work dir is new (made here)."""
     from mmengine.dist import get_rank
 
+    from wsvol.config import ConfigError
     from wsvol.engine.checkpoint import RUN_MARKER, latest_checkpoint, mark_work_dir
     from wsvol.engine.runner import same_on_all_ranks
-    from wsvol.utils.files import lock_folder, remove_stale_partials
+    from wsvol.utils.files import FolderBusy, lock_folder, remove_stale_partials
 
     ckpt: Path | None = None
     if resume == "auto":
@@ -252,20 +253,27 @@ def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Pat
         work = Path(work_dir) if work_dir else ckpt.parent
     else:
         work = Path(work_dir) if work_dir else new_work_dir(config_path)
-    work, ckpt = same_on_all_ranks((work, ckpt))  # rank 0 decides (timestamps and ids differ)
+    fresh, problem = not work.exists(), None
+    if get_rank() == 0:  # one writer per work dir; a training job continues only its own run
+        try:
+            lock_folder(work, "work dir", command=" ".join(["wsvol", *sys.argv[1:]]))
+            remove_stale_partials(work)
+            if training and (work / RUN_MARKER).is_file():
+                if not resume:
+                    raise FileExistsError(f"work dir {work} already holds a run ({RUN_MARKER}): add --resume "
+                                          "to continue it, or choose another --work-dir")
+                check_same_config(cfg, work / "config.yaml")
+        except (FolderBusy, FileExistsError, ConfigError) as exc:
+            problem = exc
+    # rank 0 decides (timestamps and ids differ) and tells the other ranks, problems included
+    work, ckpt, fresh, problem = same_on_all_ranks((work, ckpt, fresh, problem))
+    if problem is not None:
+        raise problem
     cfg.work_dir = str(work)
     cfg.resume = ckpt is not None
     if ckpt is not None:
         cfg.load_from = str(ckpt)
-    fresh = not work.exists()
     if get_rank() == 0:
-        lock_folder(work, "work dir", command=" ".join(["wsvol", *sys.argv[1:]]))
-        remove_stale_partials(work)
-        if training and (work / RUN_MARKER).is_file():
-            if not resume:
-                raise FileExistsError(f"work dir {work} already holds a run ({RUN_MARKER}): add --resume to "
-                                      "continue it, or choose another --work-dir")
-            check_same_config(cfg, work / "config.yaml")
         mark_work_dir(work, {"config": str(config_path), "created": time.strftime("%Y-%m-%d %H:%M:%S")})
         save_merged_config(cfg, work / "config.yaml")
     return work, fresh

@@ -31,9 +31,14 @@ from wsvol.weights import WeightsError, load_checkpoint_file, load_weights
 
 @RUNNERS.register_module(name="wsvol_runner")
 class WsvolRunner(Runner):
-    """mmengine ``Runner`` with atomic checkpoint writes and weights-only-safe checkpoints."""
+    """mmengine ``Runner`` with safe, strict, atomic checkpoints written once their step's
+    validation is done, and the ``finite_loss`` default hook."""
 
+    on_start = None  #: called once, when the first loop starts (its checkpoint loaded): see ``Job.keep``
     _resuming = False
+    _deferred: tuple | None = None  # (args, kwargs) of the step's checkpoint, waiting for its validation
+    _removals: list | None = None  # checkpoints the checkpoint hook retired meanwhile (removed after the write)
+    _running_hook: str | None = None
 
     def register_default_hooks(self, hooks: dict | None = None) -> None:
         """mmengine's default hooks plus ``finite_loss`` (:class:`FiniteLossHook`; ``finite_loss: null`` turns it off)."""
@@ -45,12 +50,6 @@ class WsvolRunner(Runner):
         else:
             hooks.setdefault("finite_loss", FiniteLossHook())
         super().register_default_hooks(hooks)
-
-    _deferred: tuple | None = None  # (args, kwargs) of the training checkpoint waiting for its validation
-    _removals: list | None = None  # checkpoints the checkpoint hook retired meanwhile (removed after the write)
-    _running_hook: str | None = None
-
-    on_start = None  #: called once, when the first loop starts (its checkpoint loaded): see ``Job.keep``
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
         _kill_point(fn_name)
@@ -143,6 +142,7 @@ class WsvolRunner(Runner):
         return checkpoint
 
     def resume(self, filename: str, *args, **kwargs) -> None:
+        """mmengine's resume; the checkpoint must hold wsvol's training state (see :meth:`load_checkpoint`)."""
         self._resuming = True
         try:
             super().resume(filename, *args, **kwargs)
@@ -188,9 +188,7 @@ class _LaterRemovals:
         self._backend, self._runner = backend, runner
 
     def remove(self, path: str) -> None:
-        if self._runner._removals is None:
-            self._runner._removals = []
-        self._runner._removals.append(str(path))
+        self._runner._removals = [*(self._runner._removals or []), str(path)]
 
     def __getattr__(self, name: str):
         return getattr(self._backend, name)
