@@ -31,8 +31,10 @@ from wsvol.weights import WeightsError, load_checkpoint_file, load_weights
 
 @RUNNERS.register_module(name="wsvol_runner")
 class WsvolRunner(Runner):
-    """mmengine ``Runner`` with safe, strict, atomic checkpoints written once their step's
-    validation is done, and the ``finite_loss`` default hook."""
+    """mmengine ``Runner``: safe, strict, atomic checkpoints written after their step's validation.
+
+    Also adds the ``finite_loss`` default hook.
+    """
 
     on_start = None  #: called once, when the first loop starts (its checkpoint loaded): see ``Job.keep``
     _resuming = False
