@@ -96,11 +96,16 @@ def test_a_pickle_payload_is_refused_wherever_a_command_loads_a_checkpoint(train
     (tmp_path / "run").symlink_to(trained / "run")
     marker = tmp_path / "PWNED"
     evil = plant(tmp_path / where, marker)
-    out = wsvol(*command(tmp_path, evil), cwd=tmp_path)
+    args = command(tmp_path, evil)
+    before = sorted(p.name for p in evil.parent.iterdir())
+    out = wsvol(*args, cwd=tmp_path)
     assert out.returncode != 0
     assert not marker.exists()
     assert f"{evil}: refused, it cannot be loaded with weights_only=True" in out.stderr, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
+    # refused before any work: nothing written beside the file, no work dir or output made
+    assert sorted(p.name for p in evil.parent.iterdir()) == before
+    assert not (tmp_path / "w").exists() and not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

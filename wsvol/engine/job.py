@@ -47,11 +47,14 @@ class Job:
 
 
 def setup_job(args: argparse.Namespace, *, resume: str | None = None, work_dir: bool = True,
-              training: bool = False) -> Job:
+              training: bool = False, load_from: str | None = None) -> Job:
     """The job of a command's ``config`` and flags (``--cfg-options``, ``--seed``, ``--amp``,
     ``--device``, ``--launcher``, ``--threads``, ``--work-dir``); ``training``: the job trains
-    (``run``, ``train``), so it continues only the run of its own config (see :func:`prepare_work_dir`)."""
+    (``run``, ``train``), so it continues only the run of its own config (see :func:`prepare_work_dir`);
+    ``load_from``: the checkpoint it loads (``test --checkpoint``), read safely in the preflight."""
     cfg = load_checked_config(args)
+    if load_from:
+        cfg.load_from = str(load_from)
     return start_job(cfg, args.config, work_dir=getattr(args, "work_dir", None), resume=resume,
                      threads=getattr(args, "threads", None), make_work_dir=work_dir, training=training)
 
@@ -136,6 +139,13 @@ def preflight(cfg) -> None:
         check_weights({k: v for k, v in cfg.items() if not (k == "pseudo_labels" and cfg.get("baseline"))})
     except WeightsError as exc:
         problems.append(str(exc))
+    if cfg.get("load_from"):  # the checkpoint to start from (or to test) is read safely before any work
+        from wsvol.engine.checkpoint import read_checkpoint
+
+        try:
+            read_checkpoint(cfg.load_from)
+        except (WeightsError, FileNotFoundError) as exc:
+            problems.append(str(exc))
     if problems:
         raise DataError("\n".join(problems))
 
@@ -231,9 +241,15 @@ def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Pat
     from mmengine.dist import get_rank
 
     from wsvol.config import ConfigError
-    from wsvol.engine.checkpoint import RUN_MARKER, latest_checkpoint, mark_work_dir
+    from wsvol.engine.checkpoint import (
+        RUN_MARKER,
+        latest_checkpoint,
+        mark_work_dir,
+        read_checkpoint,
+    )
     from wsvol.engine.runner import same_on_all_ranks
     from wsvol.utils.files import FolderBusy, lock_folder, remove_stale_partials
+    from wsvol.weights import WeightsError
 
     ckpt: Path | None = None
     if resume == "auto":
@@ -256,6 +272,8 @@ def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Pat
     fresh, problem = not work.exists(), None
     if get_rank() == 0:  # one writer per work dir; a training job continues only its own run
         try:
+            if ckpt is not None:  # refused before anything is written into its folder
+                read_checkpoint(ckpt, for_resume=True)
             lock_folder(work, "work dir", command=" ".join(["wsvol", *sys.argv[1:]]))
             remove_stale_partials(work)
             if training and (work / RUN_MARKER).is_file():
@@ -263,7 +281,7 @@ def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Pat
                     raise FileExistsError(f"work dir {work} already holds a run ({RUN_MARKER}): add --resume "
                                           "to continue it, or choose another --work-dir")
                 check_same_config(cfg, work / "config.yaml")
-        except (FolderBusy, FileExistsError, ConfigError) as exc:
+        except (FolderBusy, FileExistsError, ConfigError, WeightsError) as exc:
             problem = exc
     # rank 0 decides (timestamps and ids differ) and tells the other ranks, problems included
     work, ckpt, fresh, problem = same_on_all_ranks((work, ckpt, fresh, problem))

@@ -104,17 +104,14 @@ class _Keep(dict):
         return "{" + key + "}"
 
 
-def stage_runner(job, load_from: str | None = None, train: bool = False):
+def stage_runner(job, train: bool = False):
     """The runner of one stage (``wsvol train`` / ``test``) of a job: training reads the config's
     pseudo-label cache; the job's work dir is kept once the runner starts (its checkpoint loaded)."""
     from wsvol.engine.runner import build_runner
 
-    cfg = job.cfg
-    if train and cfg.get("pseudo_labels") and cfg.get("train_dataloader"):
-        attach_pseudo_labels(cfg, job.work_dir)
-    if load_from:
-        cfg.load_from = load_from
-    return build_runner(cfg, on_start=job.keep)
+    if train and job.cfg.get("pseudo_labels") and job.cfg.get("train_dataloader"):
+        attach_pseudo_labels(job.cfg, job.work_dir)
+    return build_runner(job.cfg, on_start=job.keep)
 
 
 def train_model(args: argparse.Namespace) -> int:
@@ -131,10 +128,10 @@ def test_checkpoint(args: argparse.Namespace, overlays_only: bool = False) -> in
     """``wsvol test``: evaluate a checkpoint, with one or several CAM methods, and report."""
     from wsvol.engine.job import setup_job
 
-    job = setup_job(args)
+    job = setup_job(args, load_from=args.checkpoint)
     cfg, work = job.cfg, job.work_dir
     with job.removed_on_failure():  # a checkpoint that cannot be loaded leaves no work dir
-        runner = stage_runner(job, load_from=args.checkpoint)
+        runner = stage_runner(job)
         methods = _cam_methods(getattr(args, "cams", None))
         results = {}
         for method in methods or [None]:

@@ -23,10 +23,10 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from wsvol.engine.checkpoint import from_safe, to_safe
+from wsvol.engine.checkpoint import read_checkpoint, to_safe
 from wsvol.registry import FUNCTIONS, RUNNERS
 from wsvol.utils.files import temp_path
-from wsvol.weights import WeightsError, load_checkpoint_file, load_weights
+from wsvol.weights import load_weights
 
 
 @RUNNERS.register_module(name="wsvol_runner")
@@ -112,27 +112,11 @@ class WsvolRunner(Runner):
         model stops the run with every missing, unexpected and mis-shaped key listed."""
         import re
 
-        import torch
-
-        checkpoint = from_safe(load_checkpoint_file(filename, map_location="cpu" if map_location == "default"
-                                                    else map_location))
-        if not isinstance(checkpoint, dict):
-            raise WeightsError(f"{filename}: holds a {type(checkpoint).__name__}, not a checkpoint or state dict")
-        meta = checkpoint.get("meta")
-        if isinstance(meta, dict) and "config" in meta:  # mmengine's resume runs it as a Python config
-            raise WeightsError(f"{filename}: refused, its meta.config holds a Python config, which mmengine's "
-                               "resume would execute; wsvol never writes that key (its checkpoints keep the "
-                               "config as text in meta.cfg)")
-        if self._resuming and not (isinstance(meta, dict) and {"epoch", "iter"} <= set(meta)
-                                   and "message_hub" in checkpoint):
-            raise WeightsError(f"{filename}: not a training checkpoint of wsvol (no meta.epoch, meta.iter, "
-                               "message_hub): --resume continues a run from its epoch_N.pth; to start from "
-                               "these weights set load_from instead")
+        checkpoint = read_checkpoint(filename, "cpu" if map_location == "default" else map_location,
+                                     for_resume=self._resuming)
         self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         state = checkpoint.get("state_dict", checkpoint)
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise WeightsError(f"{filename}: its state_dict is not a mapping of names to tensors")
         for pattern, repl in revise_keys:
             state = {re.sub(pattern, repl, k): v for k, v in state.items()}
         if strict:
