@@ -296,5 +296,9 @@ def test_a_second_writer_of_a_cache_waits_for_the_first_and_deletes_none_of_its_
     out = capsys.readouterr().out
     assert (f"pseudo-label cache {root} is in use by another wsvol process (pid {first.pid}" in out
             and "`wsvol pseudo-labels first.yaml`" in out and "waiting for it to finish" in out)
-    assert not list(root.rglob(".*.tmp"))  # the dead writer's leftover was removed once it was gone
     assert shards(root) == {k: v for k, v in shards(full).items() if k.startswith("train")}
+    # the first writer is gone (and reaped): the next run removes what it left, and computes nothing
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob("shard-*.npy")}
+    generate_pseudo_labels(config(world, root, splits=["train"]), progress=False)
+    assert not list(root.rglob(".*.tmp"))
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("shard-*.npy")} == stamps
