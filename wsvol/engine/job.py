@@ -1,8 +1,10 @@
 """Setting up a job, in one order for every command.
 
 config loaded and checked → distributed processes started → data generated or found, weights
-found → torch threads → work dir. Nothing is written before the checks pass: a config, data or
-weights problem stops the job with one message and leaves no work dir behind.
+found, the checkpoint to load read safely → torch threads → work dir (locked). Nothing is written
+before the checks pass: a config, data, weights or checkpoint problem stops the job with one
+message and leaves no work dir behind; so does a failure before the job's first loop starts
+(``Job.removed_on_failure``). docs/trust.md states the guarantees.
 """
 
 from __future__ import annotations
