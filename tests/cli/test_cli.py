@@ -66,3 +66,10 @@ def test_amp_without_cuda_stops_before_any_work(tmp_path):
     assert out.returncode == 1
     assert "--amp" in out.stderr and "CUDA device" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_predict_stride_must_be_positive_before_any_work(tmp_path):
+    out = run("-m", "wsvol", "predict", str(tmp_path / "a.pth"), str(tmp_path / "v.mp4"), "--out", str(tmp_path / "o"),
+              "--stride", "0")
+    assert out.returncode == 2 and "argument --stride: must be >= 1, got 0" in out.stderr
+    assert not (tmp_path / "o").exists()

@@ -96,3 +96,52 @@ def test_mmengine_components_are_checked_too(tmp_path):
     msg = str(err.value)
     assert "optim_wrapper.optimizer.momentun: unknown key 'momentun'; did you mean 'momentum'?" in msg
     assert "train_cfg.max_epochs: expected an integer" in msg
+
+
+def test_keys_a_kwargs_constructor_forwards_are_checked_along_the_mro(tmp_path):
+    """resnet50_cam takes ``**kwargs`` and forwards them to its base (whose constructor takes no
+    more): a misspelt key is refused, the base's keys are accepted."""
+    text = """
+    model: {type: resnet50_cam, backbone: resnet18, num_clases: 3, init_cfg: null}
+    """
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, text)
+    msg = str(err.value)
+    assert "1 problem " in msg
+    assert "model.num_clases: unknown key 'num_clases'; did you mean 'num_classes'?" in msg
+    assert "data_preprocessor" in msg and "init_cfg" in msg  # the base's keys are listed as accepted
+    # a scheduler whose mixin passes its base's argument itself: not reported missing
+    check(tmp_path, GOOD + "    param_scheduler: [{type: MultiStepLR, milestones: [2], by_epoch: true}]\n")
+
+
+BOUNDS = """
+    model: {type: resnet50_cam, backbone: resnet18}
+    train_dataloader:
+      batch_size: -2
+      num_workers: 0
+      dataset:
+        type: youtube_objects
+        data_root: d
+        folds_root: f
+        split: train
+        pipeline: [{type: resize, size: big}, {type: random_crop, size: [100000, 100000]}]
+    train_cfg: {by_epoch: true, max_epochs: -1}
+    optim_wrapper: {optimizer: {type: SGD, lr: .nan, momentum: 99999999999999999999999}}
+    pseudo_labels: {source: {type: cam, checkpoint: c.pth}, cache_dir: c, shard_size: 0}
+"""
+
+
+def test_values_no_run_could_use_are_refused_each_named(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, BOUNDS)
+    msg = str(err.value)
+    path = tmp_path / "exp.yaml"
+    assert "7 problems" in msg, msg
+    assert f"{path}:4: train_dataloader.batch_size: expected a number >= 1, got int -2" in msg
+    assert (f"{path}:11: train_dataloader.dataset.pipeline.0.size: expected an integer in [1, 16384] or a list, "
+            "each an integer in [1, 16384], got str 'big'") in msg
+    assert "train_dataloader.dataset.pipeline.1.size: expected" in msg and "got list [100000, 100000]" in msg
+    assert f"{path}:12: train_cfg.max_epochs: expected an integer >= 1, got int -1" in msg
+    assert f"{path}:13: optim_wrapper.optimizer.lr: nan is not a usable number" in msg
+    assert "optim_wrapper.optimizer.momentum: 99999999999999999999999 does not fit in 64 bits" in msg
+    assert "pseudo_labels.shard_size: expected an integer >= 1, got int 0" in msg

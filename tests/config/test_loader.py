@@ -88,3 +88,56 @@ def test_cycles_missing_bases_and_non_mapping(tmp_path):
         load_config(write(tmp_path / "d.yaml", "- 1\n- 2\n"))
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_a_key_given_twice_names_both_lines(tmp_path):
+    exp = write(tmp_path / "dup.yaml", """
+        model: {type: m}
+        optim: {lr: 0.1}
+        optim: {lr: 0.2}
+    """)
+    with pytest.raises(ConfigError, match=rf"{exp}:4: key 'optim' appears twice in one mapping \(first on line 3\)"):
+        load_config(exp)
+    # merge keys (<<) are not duplicates, and a key may override what a merge brought in
+    ok = write(tmp_path / "merge.yaml", "a: &x {p: 1, q: 2}\nb: {<<: *x, q: 3}\n")
+    assert load_config(ok).b.to_dict() == {"p": 1, "q": 3}
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    """Nine levels of ten aliases each would be 10^9 values; parsing stops at once."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    exp = write(tmp_path / "bomb.yaml", "\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=rf"{exp}:\d+: the aliases here expand to more than 100000 values"):
+        load_config(exp)
+    # a few aliases of a small node are fine
+    fine = write(tmp_path / "fine.yaml", "a: &a [1, 2]\nb: [*a, *a, *a]\n")
+    assert load_config(fine).b == [[1, 2]] * 3
+
+
+def test_deep_nesting_and_recursive_aliases_are_one_clear_error(tmp_path):
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 20000 + "]" * 20000 + "\n")
+    with pytest.raises(ConfigError, match=rf"^{deep}: nested deeper than 64 levels$"):
+        load_config(deep)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("a: " + "[" * 100 + "]" * 100 + "\n")
+    with pytest.raises(ConfigError, match=rf"^{nested}:1: nested deeper than 64 levels$"):
+        load_config(nested)
+    loop = write(tmp_path / "loop.yaml", "a: &a [1, *a]\n")
+    with pytest.raises(ConfigError, match=rf"{loop}:1: an alias refers to a node that contains it"):
+        load_config(loop)
+
+
+def test_non_utf8_config_names_file_line_and_byte(tmp_path):
+    exp = tmp_path / "latin1.yaml"
+    exp.write_bytes("model: {type: m}\n# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=rf"^{exp}:2: not UTF-8 text \(byte 0xe9 at offset 22\)"):
+        load_config(exp)
+
+
+def test_cfg_options_values_get_the_same_limits(tmp_path):
+    exp = write(tmp_path / "exp.yaml", "model: {type: m}\n")
+    with pytest.raises(ConfigError, match=r"--cfg-options x:1: key 'a' appears twice"):
+        load_config(exp, ["x={a: 1, a: 2}"])
+    assert load_config(exp, ["x=", "y=null"]).x == "" and load_config(exp, ["y=null"]).y is None

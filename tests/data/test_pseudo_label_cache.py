@@ -150,11 +150,26 @@ def test_an_unreadable_index_is_reported_and_overwritten(tmp_path):
     assert make(tmp_path / "c", overwrite=True).index["format"] == 1
 
 
-def test_leftovers_of_a_killed_writer_are_cleaned_on_resume(tmp_path):
+def test_leftovers_of_a_killed_writer_are_cleaned_on_resume_a_live_writers_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from wsvol.utils.files import writer_tag
+
     cache = make(tmp_path / "c")
-    (tmp_path / "c" / ".shard-00002.npy.abc123.tmp").write_bytes(b"half a shard")
-    make(tmp_path / "c")
-    assert not list((tmp_path / "c").glob(".*.tmp"))
+    host = writer_tag().split("-")[0]
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "c" / f".shard-00002.npy.{host}-{dead.pid}.0a1b2c3d.tmp").write_bytes(b"half a shard")
+        writing = tmp_path / "c" / f".shard-00003.npy.{host}-{live.pid}.0a1b2c3d.tmp"
+        writing.write_bytes(b"a shard being written")
+        make(tmp_path / "c")
+        assert [p.name for p in (tmp_path / "c").glob(".*.tmp")] == [writing.name]
+    finally:
+        live.kill()
+        live.wait()
     assert cache.missing_shards() == list(range(5))
 
 

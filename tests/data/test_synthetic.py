@@ -244,3 +244,23 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="-1"):
         generate_synthetic(tmp_path / "a", seed=-1, size="tiny")
     assert not (tmp_path / "a").exists()
+
+
+def test_a_rerun_removes_what_a_killed_generator_left(tmp_path):
+    """``data synth`` killed mid-way leaves its temporary folder; the next generation removes it
+    (its writer is dead), and leaves a live generator's alone."""
+    import subprocess
+    import sys
+
+    from wsvol.utils.files import writer_tag
+
+    host = writer_tag().split("-")[0]
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / f".s.{host}-{dead.pid}.0a1b2c3d.tmp"
+    (left / "aeroplane").mkdir(parents=True)
+    mine = tmp_path / f".t.{writer_tag()}.0a1b2c3d.tmp"  # a live writer (this process)
+    mine.mkdir()
+    generate_synthetic(tmp_path / "s", size="tiny", progress=False)
+    assert not left.exists() and mine.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["s", mine.name])

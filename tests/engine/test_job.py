@@ -6,6 +6,7 @@ import argparse
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -69,3 +70,30 @@ def test_method_label_names_what_the_model_is():
     assert method_label(resnet, "gradcam") == "resnet18 (gradcam)"
     trcamv = Config({"model": {"type": "trcamv", "backbone": {"type": "timm_vit", "arch": "vit_small_patch16_224"}}})
     assert method_label(trcamv) == "trcamv"
+
+
+def test_a_run_that_cannot_start_leaves_no_work_dir_but_a_started_one_keeps_its_own(tmp_path):
+    """The model cannot be built (its pretrained file is another model's): the fresh work dir goes.
+    An existing work dir is never removed, whatever fails."""
+    import sys
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_configs import tiny_config
+
+    from wsvol.data.synthetic import generate_synthetic
+    from wsvol.engine.pipeline import train_model
+
+    generate_synthetic(tmp_path / "data", size="tiny", progress=False)
+    torch.save({"backbone.fc.weight": torch.zeros(3, 3)}, tmp_path / "other.pth")
+    cfg = tiny_config(tmp_path, tmp_path / "data", f"model: {{pretrained: {tmp_path / 'other.pth'}}}\n")
+    args = argparse.Namespace(config=str(cfg), cfg_options=[], work_dir=str(tmp_path / "work"), resume=None)
+    with pytest.raises(ValueError, match="do not match ResNetCAM"):
+        train_model(args)
+    assert not (tmp_path / "work").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="do not match ResNetCAM"):
+        train_model(argparse.Namespace(**{**vars(args), "work_dir": str(tmp_path / "mine")}))
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"

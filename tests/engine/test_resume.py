@@ -1,10 +1,15 @@
-"""Kill a training run with SIGKILL, resume it, and end with the same weights as an
-uninterrupted run with the same seed."""
+"""Kill a run with SIGKILL at a named point, rerun it with --resume, and end exactly where an
+uninterrupted run ends: the same checkpoints (weights, optimizer, schedulers, message hub), the
+same best checkpoint on validation, the same report. And two writers of one work dir never mix.
+
+The kill points are deterministic: ``WSVOL_KILL_AT=<hook>:<n>`` makes the runner SIGKILL itself
+as it reaches the n-th call of a runner hook (``wsvol/engine/runner.py``).
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -20,57 +25,162 @@ from wsvol.data.synthetic import generate_synthetic
 TINY = """\
 model: {backbone: resnet18}
 optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9, nesterov: true}}
-param_scheduler: [{type: StepLR, by_epoch: true, step_size: 2, gamma: 0.5}]
+param_scheduler: [{type: MultiStepLR, by_epoch: true, milestones: [2, 3], gamma: 0.5}]
 train_cfg: {by_epoch: true, max_epochs: 4}
-default_hooks: {checkpoint: {type: CheckpointHook, interval: 1, max_keep_ckpts: 5}}
+default_hooks: {checkpoint: {type: CheckpointHook, interval: 1, max_keep_ckpts: 5, save_best: corloc_mean,
+                             rule: greater}}
 """
 
 
-def wsvol(*args, cwd):
+def wsvol(*args, cwd, kill_at: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("WSVOL_KILL_AT", None)
+    if kill_at:
+        env["WSVOL_KILL_AT"] = kill_at
     return subprocess.Popen([sys.executable, "-m", "wsvol", *args], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def kill_once_written(run: subprocess.Popen, checkpoint: Path, timeout: float) -> None:
-    """SIGKILL ``run`` half a second after ``checkpoint`` appears (i.e. in the next epoch)."""
-    deadline = time.time() + timeout
-    while not checkpoint.exists():
-        assert run.poll() is None and time.time() < deadline, "the run ended before it could be killed"
-        time.sleep(0.05)
-    time.sleep(0.5)
-    run.send_signal(signal.SIGKILL)
-    run.wait()
+def finished(run: subprocess.Popen, timeout: float = 900) -> int:
+    code = run.wait(timeout=timeout)
+    run.stderr_text = run.stderr.read()
+    return code
 
 
-def weights(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+def checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def assert_same_checkpoint(a: Path, b: Path) -> None:
+    """Weights, optimizer, schedulers and message hub equal (timings and paths aside)."""
+    x, y = checkpoint(a), checkpoint(b)
+    assert x["state_dict"].keys() == y["state_dict"].keys()
+    for k in x["state_dict"]:
+        assert torch.equal(x["state_dict"][k], y["state_dict"][k]), f"{a.name}: {k}"
+    assert_same(x.get("optimizer"), y.get("optimizer"), f"{a.name}: optimizer")
+    assert_same(x.get("param_schedulers"), y.get("param_schedulers"), f"{a.name}: param_schedulers")
+    hub_x, hub_y = x["message_hub"], y["message_hub"]
+    scalars = {k for k in hub_x["log_scalars"] if "time" not in k}
+    assert scalars == {k for k in hub_y["log_scalars"] if "time" not in k}
+    for k in scalars:
+        assert_same(hub_x["log_scalars"][k], hub_y["log_scalars"][k], f"{a.name}: message hub {k}")
+    info = lambda h: {k: Path(v).name if isinstance(v, str) and "/" in v else v  # noqa: E731
+                      for k, v in h["runtime_info"].items() if k not in ("dataset_meta", "cfg", "experiment_name", "eta")}
+    assert info(hub_x) == info(hub_y), a.name
+    assert (x["meta"]["epoch"], x["meta"]["iter"]) == (y["meta"]["epoch"], y["meta"]["iter"])
+
+
+def assert_same(x, y, what: str) -> None:
+    if isinstance(x, torch.Tensor):
+        assert isinstance(y, torch.Tensor) and torch.equal(x, y), what
+    elif isinstance(x, dict):
+        assert isinstance(y, dict) and x.keys() == y.keys(), what
+        for k in x:
+            assert_same(x[k], y[k], f"{what}.{k}")
+    elif isinstance(x, (list, tuple)):
+        assert isinstance(y, (list, tuple)) and len(x) == len(y), what
+        for i, (a, b) in enumerate(zip(x, y)):
+            assert_same(a, b, f"{what}[{i}]")
+    else:
+        assert x == y, f"{what}: {x!r} != {y!r}"
+
+
+def checkpoints(work: Path) -> list[str]:
+    return sorted(p.name for p in work.glob("*.pth"))
+
+
+def validations(work: Path) -> list[str]:
+    """The validations a run did (the ``val_overlays`` hook writes a folder for each)."""
+    return sorted(p.name for p in (work / "overlays").glob("val_epoch_*"))
+
+
+@pytest.fixture(scope="module")
+def tiny_full(tmp_path_factory) -> Path:
+    """Tiny synthetic data, ``tiny.yaml`` (4 epochs, validated after each, best kept) and ``full/``,
+    its uninterrupted training."""
+    root = tmp_path_factory.mktemp("resume")
+    generate_synthetic(root / "data", size="tiny", progress=False)
+    tiny_config(root, root / "data", TINY, validate=True)
+    full = wsvol("train", "tiny.yaml", "--work-dir", "full", cwd=root)
+    assert finished(full) == 0, full.stderr_text
+    assert len([n for n in checkpoints(root / "full") if n.startswith("best_")]) == 1
+    return root
+
+
+KILL_POINTS = {
+    "mid-epoch 3": "after_train_iter:13",  # 5 iterations an epoch
+    "during validation 2, before its best checkpoint": "after_val_epoch:2",
+    "after the best checkpoint of epoch 2, before epoch_2.pth": "after_val:2",
+    "after the final epoch's training, before its validation": "before_val:4",
+    "right after the final checkpoint": "after_train:1",
+}
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_gives_the_same_weights(tmp_path):
-    data = tmp_path / "data"
-    generate_synthetic(data, size="tiny", progress=False)
-    cfg = tiny_config(tmp_path, data, TINY)
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_sigkill_anywhere_then_resume_ends_as_an_uninterrupted_run(tiny_full, point):
+    root = tiny_full
+    work = root / point.replace(" ", "_").replace(",", "").replace("'", "")
+    killed = wsvol("train", "tiny.yaml", "--work-dir", work.name, cwd=root, kill_at=KILL_POINTS[point])
+    assert finished(killed) == -9, killed.stderr_text  # SIGKILL at the point, not an error before it
+    kept = {n: (work / n).stat().st_mtime_ns for n in checkpoints(work) if n.startswith("epoch_")}
 
-    full = wsvol("train", str(cfg), "--work-dir", "full", cwd=tmp_path)
-    assert full.wait(timeout=600) == 0, full.stderr.read()
+    resumed = wsvol("train", "tiny.yaml", "--work-dir", work.name, "--resume", cwd=root)
+    assert finished(resumed) == 0, resumed.stderr_text
 
-    run = wsvol("train", str(cfg), "--work-dir", "killed", cwd=tmp_path)
-    kill_once_written(run, tmp_path / "killed" / "epoch_2.pth", timeout=600)  # kill during epoch 3
-    assert not (tmp_path / "killed" / "epoch_4.pth").exists()
-    kept = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "killed").glob("epoch_*.pth")}
+    assert checkpoints(work) == checkpoints(root / "full")  # the same epochs and the same best one
+    assert validations(work) == validations(root / "full") == [f"val_epoch_{e}" for e in range(1, 5)]
+    for name in checkpoints(work):
+        assert_same_checkpoint(root / "full" / name, work / name)
+    # it resumed rather than restarting: the epoch checkpoints written before the kill are untouched
+    assert all((work / n).stat().st_mtime_ns == t for n, t in kept.items())
+    assert not list(work.rglob(".*.tmp"))  # no half-written file left
 
-    resumed = wsvol("train", str(cfg), "--work-dir", "killed", "--resume", cwd=tmp_path)
-    assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
 
-    # it resumed rather than restarting: the checkpoints written before the kill are untouched
-    assert all((tmp_path / "killed" / n).stat().st_mtime_ns == t for n, t in kept.items() if n != "epoch_3.pth")
-    a, b = weights(tmp_path / "full" / "epoch_4.pth"), weights(tmp_path / "killed" / "epoch_4.pth")
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
-    assert not list((tmp_path / "killed").glob(".*.partial"))  # no half-written checkpoint left
+@pytest.mark.slow
+def test_a_resumed_run_continues_the_message_hub_and_schedulers_exactly(tmp_path):
+    """Branching off the epoch_1.pth of an uninterrupted run (``--resume FILE --work-dir NEW``)
+    gives the same epoch_2.pth: weights, optimizer, MultiStepLR state and message hub."""
+    generate_synthetic(tmp_path / "data", size="tiny", progress=False)
+    tiny_config(tmp_path, tmp_path / "data", TINY.replace("max_epochs: 4", "max_epochs: 2")
+                .replace("milestones: [2, 3]", "milestones: [1]"), validate=True)
+    full = wsvol("train", "tiny.yaml", "--work-dir", "full", cwd=tmp_path)
+    assert finished(full) == 0, full.stderr_text
+    branch = wsvol("train", "tiny.yaml", "--resume", "full/epoch_1.pth", "--work-dir", "branch", cwd=tmp_path)
+    assert finished(branch) == 0, branch.stderr_text
+    assert_same_checkpoint(tmp_path / "full" / "epoch_2.pth", tmp_path / "branch" / "epoch_2.pth")
+    hub = checkpoint(tmp_path / "branch" / "epoch_2.pth")["message_hub"]
+    assert len(hub["log_scalars"]["train/loss"]["log"]) == 10  # both epochs' losses, 5 iterations each
+    lrs = hub["log_scalars"]["train/lr"]["log"].tolist()
+    assert lrs == pytest.approx([0.05] * 5 + [0.025] * 5)  # milestone 1: halved for epoch 2, after the resume
+
+
+@pytest.mark.slow
+def test_a_second_writer_of_a_work_dir_stops_and_runs_never_mix(tiny_full):
+    """While a training writes into a work dir, a second one there stops at once naming the first;
+    afterwards a run with another seed there is refused without --resume, and with --resume too
+    (its config differs): two runs' results never mix in one work dir."""
+    root = tiny_full
+    first = wsvol("train", "tiny.yaml", "--work-dir", "shared", "--cfg-options", "train_cfg.max_epochs=50", cwd=root)
+    try:
+        deadline = time.time() + 600
+        while not (root / "shared" / ".wsvol.lock.json").is_file():
+            assert first.poll() is None and time.time() < deadline, first.stderr.read()
+            time.sleep(0.05)
+        second = wsvol("train", "tiny.yaml", "--work-dir", "shared", "--seed", "1", cwd=root)
+        assert finished(second) == 1
+        assert first.poll() is None  # the first was running all along
+        assert f"work dir shared is in use by another wsvol process (pid {first.pid}" in second.stderr_text
+    finally:
+        first.kill()
+        first.wait()
+    again = wsvol("train", "tiny.yaml", "--work-dir", "shared", "--seed", "1", cwd=root)
+    assert finished(again) == 1
+    assert "work dir shared already holds a run (wsvol-run.json): add --resume" in again.stderr_text
+    mixed = wsvol("train", "tiny.yaml", "--work-dir", "shared", "--seed", "1", "--resume", cwd=root)
+    assert finished(mixed) == 1
+    assert "was started with another config" in mixed.stderr_text
+    assert "randomness.seed: 0 → 1" in mixed.stderr_text and "train_cfg.max_epochs: 50 → 4" in mixed.stderr_text
 
 
 TRCAMV_OVERRIDES = """
@@ -79,40 +189,58 @@ train_dataloader: {{batch_size: 8, num_workers: 0, persistent_workers: false,
                    dataset: {{data_root: {data}, folds_root: {data}/folds}}}}
 val_dataloader: {{num_workers: 0, dataset: {{data_root: {data}, folds_root: {data}/folds}}}}
 test_dataloader: {{num_workers: 0, dataset: {{data_root: {data}, folds_root: {data}/folds}}}}
-train_cfg: {{max_epochs: {epochs}, val_interval: 2}}
-default_hooks: {{checkpoint: {{type: CheckpointHook, interval: 1, max_keep_ckpts: 5, save_best: null}}}}
+train_cfg: {{max_epochs: {epochs}, val_interval: {val_interval}}}
+default_hooks: {{checkpoint: {{type: CheckpointHook, interval: 1, max_keep_ckpts: 5, save_best: {best}}}}}
 report: {{overlays: 0, n_boot: 20}}
 """
 
 
-@pytest.mark.slow
-def test_trcamv_run_sigkill_then_resume_gives_the_same_weights_and_report(tmp_path):
-    """``wsvol run`` of TrCAM-V killed in its third epoch and rerun with --resume ends where an
-    uninterrupted run ends: the same weights (the pseudo-pixel draws continue their sequence)."""
-    import json
-
+@pytest.fixture(scope="module")
+def trcamv_full(tmp_path_factory) -> Path:
+    """``trc.yaml``: a 2-epoch CAM baseline (validated and its best kept each epoch) → pseudo-labels →
+    4 epochs of TrCAM-V (validated every 2nd); and ``full/``, its uninterrupted ``wsvol run``."""
+    root = tmp_path_factory.mktemp("resume_run")
     configs = Path(__file__).parents[2] / "configs"
-    data = tmp_path / "data"
-    for name, epochs in (("base", 1), ("trc", 4)):
-        (tmp_path / f"over_{name}.yaml").write_text(textwrap.dedent(TRCAMV_OVERRIDES.format(data=data, epochs=epochs)))
-    (tmp_path / "base.yaml").write_text(f"_base_: [{configs / 'cam/layercam_synthetic.yaml'}, over_base.yaml]\n")
-    (tmp_path / "trc.yaml").write_text(f"_base_: [{configs / 'trcamv_synthetic.yaml'}, over_trc.yaml]\n"
-                                       "baseline: {config: base.yaml}\n")
+    data = root / "data"
+    for name, epochs, val, best in (("base", 2, 1, "corloc_mean"), ("trc", 4, 2, "null")):
+        (root / f"over_{name}.yaml").write_text(textwrap.dedent(
+            TRCAMV_OVERRIDES.format(data=data, epochs=epochs, val_interval=val, best=best)))
+    (root / "base.yaml").write_text(f"_base_: [{configs / 'cam/layercam_synthetic.yaml'}, over_base.yaml]\n")
+    (root / "trc.yaml").write_text(f"_base_: [{configs / 'trcamv_synthetic.yaml'}, over_trc.yaml]\n"
+                                   "baseline: {config: base.yaml}\n")
+    full = wsvol("run", "trc.yaml", "--work-dir", "full", cwd=root)
+    assert finished(full) == 0, full.stderr_text
+    return root
 
-    full = wsvol("run", "trc.yaml", "--work-dir", "full", cwd=tmp_path)
-    assert full.wait(timeout=900) == 0, full.stderr.read()
 
-    run = wsvol("run", "trc.yaml", "--work-dir", "killed", cwd=tmp_path)
-    kill_once_written(run, tmp_path / "killed" / "epoch_2.pth", timeout=900)  # TrCAM-V's own: kill in epoch 3
-    assert not (tmp_path / "killed" / "epoch_4.pth").exists()
-    assert not (tmp_path / "killed" / "report").exists()
+RUN_KILL_POINTS = {  # counted over the process: the baseline's hooks come first
+    "during the baseline's first validation": "after_val_epoch:1",
+    "TrCAM-V's third epoch": "before_train_epoch:5",
+    "right after TrCAM-V's final checkpoint": "after_train:2",
+}
 
-    resumed = wsvol("run", "trc.yaml", "--work-dir", "killed", "--resume", cwd=tmp_path)
-    assert resumed.wait(timeout=900) == 0, resumed.stderr.read()
 
-    a, b = weights(tmp_path / "full" / "epoch_4.pth"), weights(tmp_path / "killed" / "epoch_4.pth")
-    assert a.keys() == b.keys() and "sampler_step" in a
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
-    summary = [json.loads((tmp_path / w / "report" / "report.json").read_text())["summary"] for w in ("full", "killed")]
+@pytest.mark.slow
+@pytest.mark.parametrize("point", list(RUN_KILL_POINTS))
+def test_trcamv_run_sigkill_anywhere_then_resume_gives_the_same_weights_and_report(trcamv_full, point):
+    """``wsvol run`` (baseline → pseudo-labels → TrCAM-V → report) killed at a point and rerun with
+    --resume ends where the uninterrupted run ends: the baseline's best epoch, the pseudo-labels,
+    TrCAM-V's weights (its pseudo-pixel draws continue their sequence) and the report."""
+    root = trcamv_full
+    work = root / point.replace(" ", "_").replace("'", "")
+    killed = wsvol("run", "trc.yaml", "--work-dir", work.name, cwd=root, kill_at=RUN_KILL_POINTS[point])
+    assert finished(killed) == -9, killed.stderr_text
+    assert not (work / "report").exists()
+
+    resumed = wsvol("run", "trc.yaml", "--work-dir", work.name, "--resume", cwd=root)
+    assert finished(resumed) == 0, resumed.stderr_text
+
+    for sub in ("baseline", "."):
+        assert checkpoints(work / sub) == checkpoints(root / "full" / sub)
+        assert validations(work / sub) == validations(root / "full" / sub)
+        for name in checkpoints(work / sub):
+            assert_same_checkpoint(root / "full" / sub / name, work / sub / name)
+    assert "sampler_step" in checkpoint(work / "epoch_4.pth")["state_dict"]
+    summary = [json.loads((w / "report" / "report.json").read_text())["summary"] for w in (root / "full", work)]
     assert summary[0] == summary[1]
+    assert not list(work.rglob(".*.tmp"))

@@ -267,3 +267,40 @@ def test_torchrun_ranks_write_their_own_shards(world, full, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert shards(root) == {k: v for k, v in shards(full).items() if not k.startswith("test")}
     assert json.loads((root / "eval.json").read_text())["splits"]["val"]["frames"] == 30
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from wsvol.utils.files import lock_folder, temp_path
+root = Path(sys.argv[1])
+lock_folder(root, "pseudo-label cache", command="wsvol pseudo-labels first.yaml")
+half = temp_path(root / "train" / "shard-00000.npy")  # a shard this writer is writing
+half.parent.mkdir(parents=True, exist_ok=True)
+half.write_bytes(b"half a shard")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+sys.exit(0 if half.exists() else 3)  # 3: another process deleted it while this one was alive
+"""
+
+
+def test_a_second_writer_of_a_cache_waits_for_the_first_and_deletes_none_of_its_files(world, full, tmp_path, capsys):
+    root = tmp_path / "shared"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    first = subprocess.Popen([sys.executable, "-c", HOLDER, str(root), "8"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert first.stdout.readline().strip() == "locked"
+        generate_pseudo_labels(config(world, root, splits=["train"]), progress=False)  # waits for the first
+        assert first.wait(timeout=60) == 0  # its half-written shard survived while it lived
+    finally:
+        first.kill()
+        first.wait()
+    out = capsys.readouterr().out
+    assert (f"pseudo-label cache {root} is in use by another wsvol process (pid {first.pid}" in out
+            and "`wsvol pseudo-labels first.yaml`" in out and "waiting for it to finish" in out)
+    assert shards(root) == {k: v for k, v in shards(full).items() if k.startswith("train")}
+    # the first writer is gone (and reaped): the next run removes what it left, and computes nothing
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob("shard-*.npy")}
+    generate_pseudo_labels(config(world, root, splits=["train"]), progress=False)
+    assert not list(root.rglob(".*.tmp"))
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("shard-*.npy")} == stamps

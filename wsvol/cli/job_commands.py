@@ -79,10 +79,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from wsvol.engine.pipeline import prepare_runner
+    from wsvol.engine.pipeline import train_model
 
-    prepare_runner(args, resume=args.resume, train=True)[0].train()
-    return 0
+    return train_model(args)
 
 
 def _test(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from wsvol.config.checker import check_config
 from wsvol.config.loader import ConfigError, load_config, parse_cfg_options, provenance_of
-from wsvol.config.types import Kind, component
+from wsvol.config.types import Kind, Range, bounded, component
 
-__all__ = ["ConfigError", "Kind", "check_config", "component", "load_config", "parse_cfg_options", "provenance_of"]
+__all__ = ["ConfigError", "Kind", "Range", "bounded", "check_config", "component", "load_config", "parse_cfg_options",
+           "provenance_of"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
+import sys
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from wsvol.config.loader import ConfigError, provenance_of, where
-from wsvol.config.types import Kind
+from wsvol.config.types import Kind, Range
 
 #: Arguments the runner (not the config) passes when it builds a component of a kind.
 INJECTED = {
@@ -56,6 +58,20 @@ PATH_KINDS = {
     "custom_hooks.*": "hook",
     "visualizer.vis_backends.*": "vis_backend",
     "*_dataloader.collate_fn": "function",
+}
+
+#: Bounds of other libraries' arguments, by (registry kind or class name, argument); wsvol's own
+#: components state theirs in their signatures (``bounded`` in :mod:`wsvol.config.types`).
+LIMITS = {
+    ("DataLoader", "batch_size"): Range(1),
+    ("DataLoader", "num_workers"): Range(0),
+    ("DataLoader", "prefetch_factor"): Range(1),
+    ("loop", "max_epochs"): Range(1),
+    ("loop", "max_iters"): Range(1),
+    ("loop", "val_interval"): Range(1),
+    ("optimizer", "lr"): Range(0),
+    ("optimizer", "weight_decay"): Range(0),
+    ("optimizer", "momentum"): Range(0),
 }
 
 #: Defaults mmengine applies when a config omits ``type``.
@@ -140,6 +156,7 @@ class _Checker:
 
     # -- top level -------------------------------------------------------------------------
     def check_top(self, data: dict) -> None:
+        self.check_numbers(data, "")
         own = sections()
         accepted = _runner_keys() | set(own) | {"custom_imports"}
         for key in data:
@@ -172,6 +189,19 @@ class _Checker:
                     value = {"type": DEFAULT_TYPES[key], **value}
                 self.check_component(value, key, PATH_KINDS[key])
 
+    def check_numbers(self, value: Any, key: str) -> None:
+        """Numbers no component can use: NaN, infinities, integers beyond 64 bits."""
+        if isinstance(value, dict):
+            for k, v in value.items():
+                self.check_numbers(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                self.check_numbers(v, f"{key}.{i}")
+        elif isinstance(value, float) and not math.isfinite(value):
+            self.error(key, f"{value} is not a usable number (configs take finite numbers only)")
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.maxsize:
+            self.error(key, f"{value} does not fit in 64 bits (at most {sys.maxsize})")
+
     def check_dataloader(self, value: Any, key: str) -> None:
         import torch.utils.data
 
@@ -179,6 +209,7 @@ class _Checker:
             self.error(key, f"must be a mapping, got {type(value).__name__}")
             return
         accepted = set(inspect.signature(torch.utils.data.DataLoader.__init__).parameters) - {"self"}
+        hints = _hints(torch.utils.data.DataLoader)
         for k, v in value.items():
             if k not in accepted:
                 self.unknown_key(f"{key}.{k}", k, accepted, "DataLoader keys")
@@ -188,6 +219,10 @@ class _Checker:
                 self.check_component(v, f"{key}.{k}", "data_sampler")
             elif k == "collate_fn" and v is not None:
                 self.check_component(v, f"{key}.{k}", "function")
+            else:
+                problem = _type_problem(v, _limited(hints.get(k, inspect.Parameter.empty), "DataLoader", "", k))
+                if problem:
+                    self.error(f"{key}.{k}", problem)
         if "dataset" not in value:
             self.error(f"{key}.dataset", "missing required key")
 
@@ -213,21 +248,19 @@ class _Checker:
         if not inspect.isclass(cls):
             return  # functions (collate_fn ...) are called by the runner with their inputs
         args = {k: v for k, v in value.items() if k != "type" and k not in ignore}
-        self.check_signature(cls, args, key, f"{kind} {name!r}", injected=INJECTED.get(kind, set()))
+        self.check_signature(cls, args, key, f"{kind} {name!r}", injected=INJECTED.get(kind, set()), kind=kind)
 
-    def check_signature(self, target: Any, args: Any, key: str, what: str, injected: set[str] = frozenset()) -> None:
+    def check_signature(self, target: Any, args: Any, key: str, what: str, injected: set[str] = frozenset(),
+                        kind: str = "") -> None:
         if not isinstance(args, Mapping):
             self.error(key, f"{what} must be a mapping, got {type(args).__name__}")
             return
-        try:
-            sig = inspect.signature(target.__init__ if inspect.isclass(target) else target)
-        except (TypeError, ValueError):
+        found = constructor_params(target)
+        if found is None:
             return
-        params = {n: p for n, p in sig.parameters.items() if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-        open_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-        hints = _hints(target)
-        for name, p in params.items():
-            if p.default is p.empty and name not in args and name not in injected:
+        params, hints, open_kwargs, required = found
+        for name in params:
+            if name in required and name not in args and name not in injected:
                 self.error(f"{key}.{name}", f"missing required key for {what}; its keys: {', '.join(params)}")
         for name, value in args.items():
             sub = f"{key}.{name}"
@@ -235,7 +268,8 @@ class _Checker:
                 if not open_kwargs:
                     self.unknown_key(sub, name, set(params) - injected, f"keys of {what}", self.inherited(sub, key))
                 continue
-            self.check_value(value, hints.get(name, params[name].annotation), sub, name, key)
+            hint = _limited(hints.get(name, params[name].annotation), getattr(target, "__name__", ""), kind, name)
+            self.check_value(value, hint, sub, name, key)
 
     def check_value(self, value: Any, hint: Any, key: str, name: str, parent: str) -> None:
         kind = _kind_of(hint) or _path_kind(key)
@@ -247,9 +281,10 @@ class _Checker:
                 if isinstance(item, dict) and "type" in item:
                     self.check_component(item, f"{key}.{k}", kind)
             return
-        if kind and isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        item_kind = kind or _path_kind(f"{key}.0")
+        if item_kind and isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for i, item in enumerate(value):
-                self.check_component(item, f"{key}.{i}", kind)
+                self.check_component(item, f"{key}.{i}", item_kind)
             return
         problem = _type_problem(value, hint)
         if problem:
@@ -272,7 +307,61 @@ class _Checker:
                 f"beside the new type to replace the mapping instead of merging into it")
 
 
+def _takes_no_keys(klass: type) -> bool:
+    """``object`` and torch's modules: their constructors take no config keys."""
+    return klass is object or klass.__module__.startswith("torch.nn")
+
+
+class Params(typing.NamedTuple):
+    """What a constructor (or function) accepts, read from its signature."""
+
+    params: dict[str, inspect.Parameter]  #: named arguments, the most derived class's first
+    hints: dict[str, Any]  #: their type hints
+    open: bool  #: a ``**kwargs`` stays open at the end of the chain: any further key is accepted
+    required: set[str]  #: arguments without a default in the first constructor
+
+
+def constructor_params(target: Any) -> Params | None:
+    """The arguments of a class's constructor or of a function; None if it has no readable signature.
+
+    A ``**kwargs`` that a class forwards to its base (``super().__init__(..., **kwargs)``) is
+    followed up the MRO: the base's named arguments are accepted too, and the chain is closed
+    by the first constructor without ``**kwargs``. Only the first constructor's arguments can be
+    required: a class may fill its bases' arguments itself (``super().__init__(optimizer, "lr", ...)``).
+    """
+    if not inspect.isclass(target):
+        owners = [target]
+    else:
+        owners = [k.__init__ for k in inspect.getmro(target) if not _takes_no_keys(k) and "__init__" in vars(k)]
+    found = Params({}, {}, False, set())
+    for depth, fn in enumerate(owners):
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            return found._replace(open=True) if found.params else None
+        fn_hints = _hints(fn)
+        for name, p in sig.parameters.items():
+            if name == "self" or p.kind is p.VAR_POSITIONAL or p.kind is p.VAR_KEYWORD or name in found.params:
+                continue
+            found.params[name] = p
+            found.hints[name] = fn_hints.get(name, p.annotation)
+            if depth == 0 and p.default is p.empty:
+                found.required.add(name)
+        found = found._replace(open=any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()))
+        if not found.open:
+            break
+    return found
+
+
+def _limited(hint: Any, owner: str, kind: str, name: str) -> Any:
+    """``hint`` with the bound :data:`LIMITS` gives the argument ``name`` of ``owner`` (or of its kind)."""
+    limit = LIMITS.get((owner, name)) or LIMITS.get((kind, name))
+    return Annotated[hint, limit] if limit and hint is not inspect.Parameter.empty else (
+        Annotated[Any, limit] if limit else hint)
+
+
 def _hints(target: Any) -> dict[str, Any]:
+    """Resolved type hints of a function (or of a class's ``__init__``); {} if they cannot be resolved."""
     fn = target.__init__ if inspect.isclass(target) else target
     try:
         return typing.get_type_hints(fn, include_extras=True)
@@ -326,7 +415,10 @@ def _fits(value: Any, hint: Any) -> bool | None:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is Annotated:
-        return _fits(value, args[0])
+        fits = _fits(value, args[0])
+        if fits is not False and not all(m.holds(value) for m in hint.__metadata__ if isinstance(m, Range)):
+            return False
+        return fits
     if origin in (Union, types.UnionType):
         results = [_fits(value, a) for a in args]
         return True if any(r is None or r for r in results) else False
@@ -358,7 +450,9 @@ def _describe(hint: Any) -> str:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is Annotated:
-        return _describe(args[0])
+        ranges = [str(m) for m in hint.__metadata__ if isinstance(m, Range)]
+        base = "a number" if args[0] is Any else _describe(args[0])
+        return " ".join([base, *ranges])
     if origin in (Union, types.UnionType):
         return " or ".join(_describe(a) for a in args)
     if origin is Literal:
@@ -366,5 +460,5 @@ def _describe(hint: Any) -> str:
     if hint is type(None):
         return "null"
     if origin in (list, tuple, Sequence):
-        return f"a list of {_describe(args[0])}" if args else "a list"
+        return f"a list, each {_describe(args[0])}" if args else "a list"
     return _NAMES.get(hint, getattr(hint, "__name__", str(hint)))

@@ -94,40 +94,104 @@ def parse_cfg_options(options: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--cfg-options: expected KEY=VALUE, got {item!r}")
-        try:
-            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--cfg-options: cannot parse the value of {key!r}: {exc}") from None
+        out[key.strip()] = parse_yaml(raw, f"--cfg-options {key.strip()}")[0] if raw.strip() else ""
     return out
 
 
+#: Limits on a YAML document: nodes after alias expansion (a config has a few thousand) and nesting.
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+
 def read_yaml(path: Path) -> tuple[Any, Provenance]:
-    """Safely parse one YAML file; return its data and the line of every dotted key."""
+    """Safely parse one YAML file; return its data and the line of every dotted key.
+
+    Refused with the file and line: text that is not UTF-8, Python tags, a key given twice in one
+    mapping, aliases that expand beyond :data:`MAX_NODES` nodes, nesting deeper than :data:`MAX_DEPTH`.
+    """
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    data, prov = parse_yaml(decode_utf8(path.read_bytes(), str(path)), str(path))
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: a config must be a mapping at the top level, got {type(data).__name__}")
+    return data, prov
+
+
+def decode_utf8(raw: bytes, name: str) -> str:
+    """``raw`` as UTF-8 text, else a :class:`ConfigError` naming ``name``, the line and the byte."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{name}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                          "save the file as UTF-8") from None
+
+
+def parse_yaml(text: str, name: str) -> tuple[Any, Provenance]:
+    """Parse YAML ``text`` (from ``name``, for messages) with safe semantics and the limits of :func:`read_yaml`."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        _check_nodes(node, name)
+        prov: Provenance = {}
+        _walk_nodes(node, "", name, prov)  # before construction: it flattens merge keys in place
+        data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         problem = exc.problem or str(exc)
         if "could not determine a constructor" in problem:
             problem += " (tags that construct Python objects are refused: configs cannot run code)"
-        raise ConfigError(f"{path}{line}: {problem}") from None
+        raise ConfigError(f"{name}{line}: {problem}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: a config must be a mapping at the top level, got {type(data).__name__}")
-    prov: Provenance = {}
-    _walk_nodes(node, "", path, prov)
+        raise ConfigError(f"{name}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{name}: nested deeper than {MAX_DEPTH} levels") from None
+    finally:
+        loader.dispose()
     return data, prov
 
 
-def _walk_nodes(node, prefix: str, path: Path, prov: Provenance) -> None:
+def _check_nodes(root: yaml.Node, name: str) -> None:
+    """Refuse duplicate keys, alias bombs, recursive aliases and deep nesting, before construction."""
+    sizes: dict[int, int] = {}  # expanded node count of each node (an alias counts its whole target)
+    active: set[int] = set()
+
+    def visit(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{name}:{node.start_mark.line + 1}: nested deeper than {MAX_DEPTH} levels")
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise ConfigError(f"{name}:{node.start_mark.line + 1}: an alias refers to a node that contains it")
+        active.add(id(node))
+        size = 1
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if (key.tag, key.value) in seen:
+                        raise ConfigError(f"{name}:{line}: key {key.value!r} appears twice in one mapping "
+                                          f"(first on line {seen[key.tag, key.value]}); keep one")
+                    seen[key.tag, key.value] = line
+                size += visit(key, depth + 1) + visit(value, depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            size += sum(visit(item, depth + 1) for item in node.value)
+        active.discard(id(node))
+        sizes[id(node)] = size
+        if size > MAX_NODES:
+            raise ConfigError(f"{name}:{node.start_mark.line + 1}: the aliases here expand to more than "
+                              f"{MAX_NODES} values (an alias bomb?); write the values out or use fewer aliases")
+        return size
+
+    visit(root, 0)
+
+
+def _walk_nodes(node, prefix: str, path: str, prov: Provenance) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)

@@ -135,7 +135,7 @@ def arg_docs(*docs: str | None) -> dict[str, str]:
 
 def format_hint(hint: Any) -> str:
     """A type hint as a reader writes it: ``int | None``, ``component("backbone")``, ``list[str]``."""
-    from wsvol.config.types import Kind
+    from wsvol.config.types import Kind, Range
 
     if hint is inspect.Parameter.empty:
         return ""
@@ -148,7 +148,8 @@ def format_hint(hint: Any) -> str:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is Annotated:
         kinds = [m for m in hint.__metadata__ if isinstance(m, Kind)]
-        return f'component("{kinds[0].name}")' if kinds else format_hint(args[0])
+        ranges = [f" ({m})" for m in hint.__metadata__ if isinstance(m, Range)]
+        return f'component("{kinds[0].name}")' if kinds else format_hint(args[0]) + "".join(ranges)
     if origin in (Union, types.UnionType):
         parts = [format_hint(a) for a in args if a is not type(None)]
         return " | ".join(parts + (["None"] if type(None) in args else []))
@@ -204,46 +205,38 @@ def _hints(fn: Any) -> dict[str, Any]:
         return {}
 
 
-def _takes_no_keys(klass: type) -> bool:
-    """``object`` and torch's modules: their constructors take no config keys."""
-    return klass is object or klass.__module__.startswith("torch.nn")
-
-
 def constructor_keys(target: type, injected: Collection[str] = ()) -> tuple[tuple[Key, ...], Key | None]:
-    """(keys, open ``**kwargs``) of a class's constructor.
+    """(keys, open ``**kwargs``) of a class's constructor, as the config checker reads it
+    (:func:`wsvol.config.checker.constructor_params`: a forwarded ``**kwargs`` is followed up the
+    MRO). A ``**kwargs`` still open at the end accepts any further key; it is returned as a
+    :class:`Key` of its own."""
+    from wsvol.config.checker import _takes_no_keys, constructor_params
 
-    A ``**kwargs`` that a class forwards to its base (``super().__init__(..., **kwargs)``) is
-    followed up the MRO: the base's named arguments become keys too. A ``**kwargs`` still open
-    at the end accepts any further key; it is returned as a :class:`Key` of its own.
-    """
     chain = [k for k in inspect.getmro(target) if not _takes_no_keys(k)]
-    owners = [k for k in chain if "__init__" in vars(k)]
     docs: dict[str, str] = {}
     for klass in reversed(chain):  # the most derived class's description wins
         docs.update(arg_docs(klass.__doc__, getattr(vars(klass).get("__init__"), "__doc__", None)))
-    keys: dict[str, Key] = {}
-    open_keys = None
-    for owner in owners:
-        fn = owner.__init__
-        sig = _signature(fn)
+    found = constructor_params(target)
+    if found is None:
+        return (), None
+    keys = tuple(Key(name, format_hint(found.hints[name]), None if p.default is p.empty else format_value(p.default),
+                     name in injected, docs.get(name, "")) for name, p in found.params.items())
+    open_name = _open_kwargs_name(target, chain) if found.open else None
+    extra = Key(open_name, "", "", doc=docs.get(open_name, "")) if open_name else None
+    return keys, extra
+
+
+def _open_kwargs_name(target: type, chain: list[type]) -> str | None:
+    """The name of the ``**kwargs`` that stays open at the end of ``target``'s constructor chain."""
+    name = None
+    for klass in (k for k in chain if "__init__" in vars(k)):
+        sig = _signature(klass.__init__)
         if sig is None:
             break
-        hints = _hints(fn)
-        var_kw = None
-        for p in sig.parameters.values():
-            if p.name == "self" or p.kind is p.VAR_POSITIONAL or p.name in keys:
-                continue
-            if p.kind is p.VAR_KEYWORD:
-                var_kw = p.name
-                continue
-            default = None if p.default is p.empty else format_value(p.default)
-            keys[p.name] = Key(p.name, format_hint(hints.get(p.name, p.annotation)), default,
-                               p.name in injected, docs.get(p.name, ""))
-        open_keys = var_kw
-        if var_kw is None:
+        name = next((p.name for p in sig.parameters.values() if p.kind is p.VAR_KEYWORD), None)
+        if name is None:
             break
-    extra = Key(open_keys, "", "", doc=docs.get(open_keys, "")) if open_keys else None
-    return tuple(keys.values()), extra
+    return name
 
 
 def field_comments(cls: type) -> dict[str, str]:

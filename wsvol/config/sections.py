@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wsvol.config.types import component
+from wsvol.config.types import bounded, component
 
 
 @dataclass
@@ -25,10 +25,10 @@ class SyntheticSection:
 class ReportSection:
     """The report ``wsvol test`` / ``wsvol run`` write: overlays, bootstrap, object-size groups."""
 
-    overlays: int = 16  # overlay PNGs per method (spread over classes)
-    n_worst: int = 8  # worst frames shown as thumbnails
-    n_boot: int = 1000  # bootstrap resamples over videos
-    confidence: float = 0.95
+    overlays: bounded(int, 0) = 16  # overlay PNGs per method (spread over classes)
+    n_worst: bounded(int, 0) = 8  # worst frames shown as thumbnails
+    n_boot: bounded(int, 1) = 1000  # bootstrap resamples over videos
+    confidence: bounded(float, 0, 1) = 0.95
     seed: int = 0
     size_bins: tuple[float, float] = (0.05, 0.25)  # largest true box / frame area: small | medium | large
 
@@ -57,9 +57,9 @@ class PseudoLabelsSection:
     cache_dir: str
     splits: list[str] = field(default_factory=lambda: ["train", "val", "test"])
     size: list[int] | None = field(default_factory=lambda: [224, 224])
-    batch_size: int = 16
-    num_workers: int = 2
-    shard_size: int = 256
+    batch_size: bounded(int, 1) = 16
+    num_workers: bounded(int, 0) = 2
+    shard_size: bounded(int, 1) = 256
     device: str | None = None
 
 

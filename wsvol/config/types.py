@@ -13,6 +13,36 @@ class Kind:
     name: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Annotation marker: the number(s) of this argument lie in ``[min, max]`` (None: unbounded)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def holds(self, value: object) -> bool:
+        """Whether ``value`` (a number; anything else passes) lies in the range."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return True  # not a number (NaN included: refused on its own)
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def __str__(self) -> str:
+        if self.max is None:
+            return f">= {self.min:g}"
+        return f"<= {self.max:g}" if self.min is None else f"in [{self.min:g}, {self.max:g}]"
+
+
 def component(kind: str):
     """Type of a constructor argument holding a component config: ``backbone: component("backbone")``."""
     return Annotated[dict, Kind(kind)]
+
+
+def bounded(base: type, min: float | None = None, max: float | None = None):  # noqa: A002
+    """Type of a number argument with bounds: ``bounded(int, 1)`` is an integer >= 1."""
+    return Annotated[base, Range(min, max)]
+
+
+#: The most pixels along one side of an image a pipeline may produce (a 16K frame is 15360 wide).
+MAX_SIDE = 16384
+#: An image side in pixels: ``size: Side | Sequence[Side]``.
+Side = bounded(int, 1, MAX_SIDE)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from wsvol.utils.files import atomic_open
+from wsvol.utils.files import atomic_open, remove_stale_partials
 
 FORMAT = 1
 INDEX, FRAMES, SHARD = "index.json", "frames.txt.gz", "shard-{:05d}.npy"
@@ -127,12 +127,11 @@ class PseudoLabelCache:
         index = {"format": FORMAT, "key": key, "size": list(size), "shard_size": int(shard_size),
                  "num_frames": len(frame_ids), "frames_sha256": frames_digest(frame_ids),
                  "describe": describe or {}}
+        remove_stale_partials(root, recursive=False)  # what killed writers left
         try:
             old = _read_index(root)
             if old is not None and all(old.get(k) == v for k, v in index.items() if k != "describe"):
-                cache = cls.open(root, key)  # the same source and frames: resume
-                cache.remove_partial()
-                return cache
+                return cls.open(root, key)  # the same source and frames: resume
         except CacheError:  # unreadable, another format, damaged frame list
             if not overwrite:
                 raise
@@ -161,11 +160,6 @@ class PseudoLabelCache:
         for pattern in (INDEX, FRAMES, "shard-*.npy", ".shard-*.tmp", f".{INDEX}.*.tmp", f".{FRAMES}.*.tmp"):
             for p in root.glob(pattern):
                 p.unlink()
-
-    def remove_partial(self) -> None:
-        """Delete temporary files a killed writer left (call when no writer is running)."""
-        for p in self.root.glob(".shard-*.tmp"):
-            p.unlink(missing_ok=True)
 
     # -- shards --------------------------------------------------------------------------------
     @property

@@ -47,6 +47,7 @@ from wsvol.data.sprites import (
     scene_background,
     warp,
 )
+from wsvol.utils.files import remove_stale_partials, temp_path
 from wsvol.utils.terminal import make_console, make_progress
 
 __all__ = [
@@ -337,8 +338,8 @@ def generate_synthetic(
                 f"{out} exists and is not an empty folder; remove it or pick another folder"
             )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_stale_partials(out.parent, recursive=False)  # what killed generators left
+    tmp = temp_path(out)
     try:
         records = _generate_into(tmp, seed, preset, progress)
         summary = _summary(seed, size, preset, records)
@@ -352,9 +353,15 @@ def generate_synthetic(
             "summary": summary,
         }
         (tmp / "folds" / "synthetic.json").write_text(json.dumps(meta, indent=2) + "\n")
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
+        try:
+            if out.exists() and not meta_path.is_file():
+                out.rmdir()
+            os.replace(tmp, out)
+        except OSError:
+            if not meta_path.is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # a concurrent generator finished first: keep its copy
+            return generate_synthetic(out, seed=seed, size=size, progress=progress)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

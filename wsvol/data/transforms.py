@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from wsvol.config.types import Side
 from wsvol.registry import TRANSFORMS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -85,7 +86,7 @@ def crop_results(results: dict, top: int, left: int, h: int, w: int) -> dict:
 class Resize:
     """Resize to ``size``: an (h, w) pair, or an int for the shorter side (aspect kept)."""
 
-    def __init__(self, size: int | Sequence[int]):
+    def __init__(self, size: Side | Sequence[Side]):
         self.size = size
         _hw(size)
 
@@ -106,7 +107,7 @@ class _Crop:
 
     name = "crop"
 
-    def __init__(self, size: int | Sequence[int]):
+    def __init__(self, size: Side | Sequence[Side]):
         self.h, self.w = _hw(size)
 
     def __call__(self, results: dict) -> dict:
@@ -149,7 +150,7 @@ class RandomResizedCrop:
 
     def __init__(
         self,
-        size: int | Sequence[int],
+        size: Side | Sequence[Side],
         scale: Sequence[float] = (0.08, 1.0),
         ratio: Sequence[float] = (3 / 4, 4 / 3),
     ):

@@ -89,6 +89,32 @@ def from_safe(obj: Any) -> Any:
     return obj
 
 
+def read_checkpoint(path: str | Path, map_location: Any = "cpu", for_resume: bool = False) -> dict:
+    """A checkpoint to load into a runner: read weights-only (:func:`wsvol.weights.load_checkpoint_file`),
+    runtime objects restored (:func:`from_safe`), and refused with a :class:`~wsvol.weights.WeightsError`
+    naming the file when it is no checkpoint, when its ``meta.config`` holds a Python config (mmengine's
+    resume would execute it; wsvol never writes that key), or, ``for_resume``, when it lacks the
+    training state a resume needs."""
+    from wsvol.weights import WeightsError, load_checkpoint_file
+
+    checkpoint = from_safe(load_checkpoint_file(path, map_location=map_location))
+    if not isinstance(checkpoint, dict):
+        raise WeightsError(f"{path}: holds a {type(checkpoint).__name__}, not a checkpoint or state dict")
+    meta = checkpoint.get("meta")
+    if isinstance(meta, dict) and "config" in meta:
+        raise WeightsError(f"{path}: refused, its meta.config holds a Python config, which mmengine's resume "
+                           "would execute; wsvol never writes that key (its checkpoints keep the config as "
+                           "text in meta.cfg)")
+    if for_resume and not (isinstance(meta, dict) and {"epoch", "iter"} <= set(meta) and "message_hub" in checkpoint):
+        raise WeightsError(f"{path}: not a training checkpoint of wsvol (no meta.epoch, meta.iter, message_hub): "
+                           "--resume continues a run from its epoch_N.pth; to start from these weights set "
+                           "load_from instead")
+    state = checkpoint.get("state_dict", checkpoint)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path}: its state_dict is not a mapping of names to tensors")
+    return checkpoint
+
+
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` through a temporary file and a rename: a kill never leaves half a file."""
     with atomic_open(path) as f:

@@ -1,4 +1,4 @@
-"""Runner hooks for side concerns: reproducible epochs and rich progress."""
+"""Runner hooks for side concerns: reproducible epochs, rich progress, validation overlays, finite losses."""
 
 from __future__ import annotations
 
@@ -205,11 +205,10 @@ class CheckpointMetaHook(Hook):
     """Store in every checkpoint what ``wsvol predict`` / ``export`` read; every runner has it.
 
     ``meta['wsvol']`` gets the merged config as YAML and, when the checkpoint holds the very
-    weights a validation measured (a ``best_*.pth``), that validation's τ (``best_tau``: the best
-    CorLoc over all its frames). ``build_runner`` adds the hook to every runner. An ``epoch_N.pth`` is written before the validation
-    of epoch N, so it holds no τ, unless that validation found a new best (mmengine then writes it
-    again). The last validation's τ lives in the message hub (runtime info ``wsvol/val_tau``), so
-    it survives a resume.
+    weights a validation measured (a ``best_*.pth``, or an ``epoch_N.pth``: wsvol writes it after
+    that epoch's validation), that validation's τ (``best_tau``: the best CorLoc over all its
+    frames). ``build_runner`` adds the hook to every runner. The last validation's τ lives in the
+    message hub (runtime info ``wsvol/val_tau``), so it survives a resume.
     """
 
     priority = "NORMAL"  # its after_val_epoch runs before CheckpointHook's (VERY_LOW) saves the best
@@ -252,3 +251,30 @@ def send_images(runner, images: dict, step: int) -> int:
         for backend in backends:
             backend.add_image(name, picture[..., ::-1].copy(), step=step)
     return len(backends)
+
+
+@HOOKS.register_module(name="finite_loss")
+class FiniteLossHook(Hook):
+    """Stop training at the first loss that is NaN or infinite, naming the step and the loss terms.
+
+    On by default (``WsvolRunner`` adds it as ``default_hooks.finite_loss``; ``finite_loss: null``
+    turns it off). It runs before the checkpoint hook, so the broken weights are never saved: the
+    last checkpoint is the last good one.
+    """
+
+    priority = "VERY_HIGH"
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if not isinstance(outputs, dict):
+            return
+        values = {k: torch.as_tensor(v).detach().float() for k, v in outputs.items()
+                  if "loss" in k and isinstance(v, (torch.Tensor, float, int))}
+        bad = {k: v for k, v in values.items() if not bool(torch.isfinite(v).all())}
+        if not bad:
+            return
+        terms = {k: v for k, v in bad.items() if k != "loss"} or bad  # the terms at fault, else their sum
+        listed = ", ".join(f"{k} = {float(v.mean())}" for k, v in terms.items())
+        raise FloatingPointError(
+            f"non-finite loss at epoch {runner.epoch + 1}, iteration {runner.iter + 1} (batch {batch_idx} of the "
+            f"epoch): {listed}. Training stopped; no checkpoint holds these weights. A lower learning rate, "
+            "gradient clipping (optim_wrapper.clip_grad) or a loss weight usually helps.")

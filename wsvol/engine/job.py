@@ -1,15 +1,20 @@
 """Setting up a job, in one order for every command.
 
 config loaded and checked → distributed processes started → data generated or found, weights
-found → torch threads → work dir. Nothing is written before the checks pass: a config, data or
-weights problem stops the job with one message and leaves no work dir behind.
+found, the checkpoint to load read safely → torch threads → work dir (locked). Nothing is written
+before the checks pass: a config, data, weights or checkpoint problem stops the job with one
+message and leaves no work dir behind; so does a failure before the job's first loop starts
+(``Job.removed_on_failure``). docs/trust.md states the guarantees.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
+import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,25 +28,50 @@ class Job:
     cfg: object  #: the mmengine ``Config``
     work_dir: Path | None
     threads: int
+    fresh: bool = False  #: this job made its work dir and has not started work in it yet
+
+    def keep(self) -> None:
+        """Work has started (a runner is built): from now on the work dir stays, whatever happens."""
+        self.fresh = False
+
+    @contextlib.contextmanager
+    def removed_on_failure(self):
+        """Remove the work dir this job made if the block fails before :meth:`keep`: a job whose
+        setup fails (the model cannot be built, a checkpoint cannot be loaded) leaves no work dir."""
+        try:
+            yield self
+        except BaseException:
+            from mmengine.dist import get_rank
+
+            if self.fresh and self.work_dir is not None and get_rank() == 0:
+                shutil.rmtree(self.work_dir, ignore_errors=True)
+            raise
 
 
-def setup_job(args: argparse.Namespace, *, resume: str | None = None, work_dir: bool = True) -> Job:
+def setup_job(args: argparse.Namespace, *, resume: str | None = None, work_dir: bool = True,
+              training: bool = False, load_from: str | None = None) -> Job:
     """The job of a command's ``config`` and flags (``--cfg-options``, ``--seed``, ``--amp``,
-    ``--device``, ``--launcher``, ``--threads``, ``--work-dir``)."""
+    ``--device``, ``--launcher``, ``--threads``, ``--work-dir``); ``training``: the job trains
+    (``run``, ``train``), so it continues only the run of its own config (see :func:`prepare_work_dir`);
+    ``load_from``: the checkpoint it loads (``test --checkpoint``), read safely in the preflight."""
     cfg = load_checked_config(args)
+    if load_from:
+        cfg.load_from = str(load_from)
     return start_job(cfg, args.config, work_dir=getattr(args, "work_dir", None), resume=resume,
-                     threads=getattr(args, "threads", None), make_work_dir=work_dir)
+                     threads=getattr(args, "threads", None), make_work_dir=work_dir, training=training)
 
 
 def start_job(cfg, config_path: str | Path, *, work_dir: str | Path | None = None, resume: str | None = None,
-              threads: int | None = None, make_work_dir: bool = True) -> Job:
+              threads: int | None = None, make_work_dir: bool = True, training: bool = False) -> Job:
     """Start a checked config: distributed init, preflight, threads, then (optionally) its work dir."""
     if cfg.get("launcher", "none") != "none":
         init_distributed(cfg)
     preflight(cfg)
     threads = set_threads(threads)
-    work = prepare_work_dir(cfg, config_path, work_dir, resume) if make_work_dir else None
-    return Job(cfg, work, threads)
+    if not make_work_dir:
+        return Job(cfg, None, threads)
+    work, fresh = _prepare_work_dir(cfg, config_path, work_dir, resume, training)
+    return Job(cfg, work, threads, fresh)
 
 
 # -- 1. the config ------------------------------------------------------------------------------
@@ -149,6 +179,13 @@ def preflight(cfg) -> None:
         check_weights(weights_sections(cfg))
     except WeightsError as exc:
         problems.append(str(exc))
+    if cfg.get("load_from"):  # the checkpoint to start from (or to test) is read safely before any work
+        from wsvol.engine.checkpoint import read_checkpoint
+
+        try:
+            read_checkpoint(cfg.load_from)
+        except (WeightsError, FileNotFoundError) as exc:
+            problems.append(str(exc))
     if problems:
         raise DataError("\n".join(problems))
 
@@ -289,16 +326,35 @@ def latest_run_dir(config_path: str | Path, root: str | Path = "work_dirs") -> P
     return next((r for r in runs if latest_checkpoint(r) is not None), None)
 
 
-def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, resume: str | None) -> Path:
-    """Decide the work dir and resume point from the CLI flags; write the merged config there.
+def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, resume: str | None,
+                     training: bool = False) -> Path:
+    """Decide the work dir and resume point from the CLI flags; lock it; write the merged config there.
 
     ``resume``: None (fresh run), ``"auto"`` (latest checkpoint of the latest run of this
     config, or of ``work_dir`` when given), or a checkpoint file / run dir path.
+
+    The work dir is locked for the rest of the process: a second wsvol process that writes into it
+    stops with a message naming the first. Temporary files that dead writers left there are removed.
+    A ``training`` job refuses a work dir that holds another run unless it resumes it, and resumes
+    a run only with the config that run was started with (both would mix two runs' results).
     """
+    return _prepare_work_dir(cfg, config_path, work_dir, resume, training)[0]
+
+
+def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Path, bool]:
+    """:func:`prepare_work_dir`, and whether the work dir is new (made here)."""
     from mmengine.dist import get_rank
 
-    from wsvol.engine.checkpoint import latest_checkpoint, mark_work_dir
+    from wsvol.config import ConfigError
+    from wsvol.engine.checkpoint import (
+        RUN_MARKER,
+        latest_checkpoint,
+        mark_work_dir,
+        read_checkpoint,
+    )
     from wsvol.engine.runner import same_on_all_ranks
+    from wsvol.utils.files import FolderBusy, lock_folder, remove_stale_partials
+    from wsvol.weights import WeightsError
 
     ckpt: Path | None = None
     if resume == "auto":
@@ -318,17 +374,65 @@ def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, 
         work = Path(work_dir) if work_dir else ckpt.parent
     else:
         work = Path(work_dir) if work_dir else new_work_dir(config_path)
-    work, ckpt = same_on_all_ranks((work, ckpt))  # rank 0 decides (timestamps and ids differ)
+    fresh, problem = not work.exists(), None
+    if get_rank() == 0:  # one writer per work dir; a training job continues only its own run
+        try:
+            if ckpt is not None:  # refused before anything is written into its folder
+                read_checkpoint(ckpt, for_resume=True)
+            lock_folder(work, "work dir", command=" ".join(["wsvol", *sys.argv[1:]]))
+            remove_stale_partials(work)
+            if training and (work / RUN_MARKER).is_file():
+                if not resume:
+                    raise FileExistsError(f"work dir {work} already holds a run ({RUN_MARKER}): add --resume "
+                                          "to continue it, or choose another --work-dir")
+                check_same_config(cfg, work / "config.yaml")
+        except (FolderBusy, FileExistsError, ConfigError, WeightsError) as exc:
+            problem = exc
+    # rank 0 decides (timestamps and ids differ) and tells the other ranks, problems included
+    work, ckpt, fresh, problem = same_on_all_ranks((work, ckpt, fresh, problem))
+    if problem is not None:
+        raise problem
     cfg.work_dir = str(work)
     cfg.resume = ckpt is not None
     if ckpt is not None:
         cfg.load_from = str(ckpt)
     if get_rank() == 0:
-        work.mkdir(parents=True, exist_ok=True)
         mark_work_dir(work, {"config": str(config_path), "created": time.strftime("%Y-%m-%d %H:%M:%S"),
                              "environment": environment()})
         save_merged_config(cfg, work / "config.yaml")
-    return work
+    return work, fresh
+
+
+#: Keys a resumed run may change: where it runs, not what it computes.
+RESUME_MAY_CHANGE = ("work_dir", "resume", "load_from", "launcher", "env_cfg.dist_cfg")
+
+
+def check_same_config(cfg, saved: Path) -> None:
+    """Refuse to resume a run whose ``config.yaml`` differs from ``cfg`` (beyond :data:`RESUME_MAY_CHANGE`),
+    listing the differences."""
+    import yaml
+
+    from wsvol.config import ConfigError
+    from wsvol.config.loader import dump_yaml
+
+    if not saved.is_file():
+        return
+    old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+    new = yaml.safe_load(dump_yaml(cfg)) or {}
+    diffs = [d for d in _differences(old, new) if not d.split(":")[0].startswith(RESUME_MAY_CHANGE)]
+    if diffs:
+        listed = "\n  ".join(diffs[:20]) + ("\n  ..." if len(diffs) > 20 else "")
+        raise ConfigError(f"--resume: the run in {saved.parent} was started with another config ({saved}):\n  "
+                          f"{listed}\nResume it with the same config, or start a new --work-dir (--resume "
+                          "DIR/epoch_N.pth --work-dir NEW branches off from a checkpoint)")
+
+
+def _differences(old, new, key: str = "") -> list[str]:
+    """``key: old → new`` for every leaf that differs between two plain configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new), key=str)
+                for d in _differences(old.get(k, "<absent>"), new.get(k, "<absent>"), f"{key}.{k}" if key else str(k))]
+    return [] if old == new else [f"{key}: {old!r} → {new!r}"]
 
 
 def save_merged_config(cfg, path: Path) -> None:

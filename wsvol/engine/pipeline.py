@@ -23,32 +23,37 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
     from wsvol.engine.job import setup_job
 
-    job = setup_job(args, resume=args.resume)  # 0.–1. config checked, data and weights found
+    job = setup_job(args, resume=args.resume, training=True)  # 0.–1. config checked, data and weights found
     cfg, work = job.cfg, job.work_dir
     results = {}
-    if cfg.get("baseline"):  # 2. the classifier whose CAMs become pseudo-labels
-        checkpoint, label, results[label] = run_baseline(cfg, work, job.threads)
-        _fill_placeholders(cfg.get("pseudo_labels"), baseline_checkpoint=checkpoint)
-    if cfg.get("pseudo_labels"):  # 3. pseudo-labels, computed once and cached
-        from wsvol.pseudo_labels.generate import generate_pseudo_labels
+    with job.removed_on_failure():  # until the first runner starts or pseudo-labels are computed
+        if cfg.get("baseline"):  # 2. the classifier whose CAMs become pseudo-labels
+            checkpoint, label, results[label] = run_baseline(cfg, work, job)
+            _fill_placeholders(cfg.get("pseudo_labels"), baseline_checkpoint=checkpoint)
+        if cfg.get("pseudo_labels"):  # 3. pseudo-labels, computed once and cached
+            from wsvol.pseudo_labels.generate import generate_pseudo_labels
 
-        _fill_placeholders(cfg.pseudo_labels, work_dir=str(work))
-        judged = generate_pseudo_labels(cfg)
-        if "test" in judged:  # the reference of the report
-            results = {"pseudo-labels": judged["test"], **results}
-        attach_pseudo_labels(cfg, work)
-    results[method_label(cfg)] = train_and_test(cfg, work)  # 4.–5. model, losses → train → test
+            job.keep()
+            _fill_placeholders(cfg.pseudo_labels, work_dir=str(work))
+            judged = generate_pseudo_labels(cfg)
+            if "test" in judged:  # the reference of the report
+                results = {"pseudo-labels": judged["test"], **results}
+            attach_pseudo_labels(cfg, work)
+        results[method_label(cfg)] = train_and_test(cfg, work, job)  # 4.–5. model, losses → train → test
     if is_main_process():  # the metrics gathered every rank's frames on rank 0
         report(work, results, cfg)  # 6. report
     return 0
 
 
-def train_and_test(cfg, work: Path):
-    """Train (continuing from the latest checkpoint), load the best one on validation, test."""
+def train_and_test(cfg, work: Path, job=None):
+    """Train (continuing from the latest checkpoint), load the best one on validation, test.
+
+    Training is skipped when the final epoch's checkpoint exists: it is written after the final
+    validation, so the stage is complete (``WsvolRunner``)."""
     from wsvol.engine.checkpoint import latest_checkpoint
     from wsvol.engine.runner import build_runner, same_on_all_ranks
 
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, on_start=job.keep if job is not None else None)
     last = latest_checkpoint(work)
     if not (last and last.name == f"epoch_{cfg.train_cfg.get('max_epochs')}.pth"):
         runner.train()
@@ -59,7 +64,7 @@ def train_and_test(cfg, work: Path):
     return test(runner)
 
 
-def run_baseline(cfg, work: Path, threads: int):
+def run_baseline(cfg, work: Path, job):
     """Train and test the ``baseline`` config in ``<work>/baseline``; its best checkpoint and result."""
     from wsvol.config import check_config, load_config
     from wsvol.engine.job import start_job
@@ -68,8 +73,9 @@ def run_baseline(cfg, work: Path, threads: int):
     base = load_config(path)
     check_config(base)
     base.launcher = cfg.get("launcher", "none")  # trained by the same processes
-    base_work = start_job(base, path, work_dir=work / "baseline", resume="auto", threads=threads).work_dir
-    result = train_and_test(base, base_work)
+    base_work = start_job(base, path, work_dir=work / "baseline", resume="auto", threads=job.threads,
+                          training=True).work_dir
+    result = train_and_test(base, base_work, job)
     best = sorted(base_work.glob("best_*.pth")) or sorted(base_work.glob("epoch_*.pth"))
     return str(best[-1]), f"baseline: {method_label(base)}", result
 
@@ -98,31 +104,40 @@ class _Keep(dict):
         return "{" + key + "}"
 
 
-def prepare_runner(args: argparse.Namespace, resume: str | None = None, load_from: str | None = None,
-                   train: bool = False):
-    """``(runner, cfg, work dir)`` for one stage (``wsvol train`` / ``test``): config checked,
-    data and weights found, work dir ready; training reads the config's pseudo-label cache."""
-    from wsvol.engine.job import setup_job
+def stage_runner(job, train: bool = False):
+    """The runner of one stage (``wsvol train`` / ``test``) of a job: training reads the config's
+    pseudo-label cache; the job's work dir is kept once the runner starts (its checkpoint loaded)."""
     from wsvol.engine.runner import build_runner
 
-    job = setup_job(args, resume=resume)
-    cfg, work = job.cfg, job.work_dir
-    if train and cfg.get("pseudo_labels") and cfg.get("train_dataloader"):
-        attach_pseudo_labels(cfg, work)
-    if load_from:
-        cfg.load_from = load_from
-    return build_runner(cfg), cfg, work
+    if train and job.cfg.get("pseudo_labels") and job.cfg.get("train_dataloader"):
+        attach_pseudo_labels(job.cfg, job.work_dir)
+    return build_runner(job.cfg, on_start=job.keep)
+
+
+def train_model(args: argparse.Namespace) -> int:
+    """``wsvol train``: train a config (``--resume``: continue its run)."""
+    from wsvol.engine.job import setup_job
+
+    job = setup_job(args, resume=args.resume, training=True)
+    with job.removed_on_failure():  # a run that cannot start (model, checkpoint) leaves no work dir
+        stage_runner(job, train=True).train()
+    return 0
 
 
 def test_checkpoint(args: argparse.Namespace, overlays_only: bool = False) -> int:
     """``wsvol test``: evaluate a checkpoint, with one or several CAM methods, and report."""
-    runner, cfg, work = prepare_runner(args, load_from=args.checkpoint)
-    methods = _cam_methods(getattr(args, "cams", None))
-    results = {}
-    for method in methods or [None]:
-        if method:
-            _model(runner).set_cam({"type": method})
-        results[method_label(cfg, method)] = test(runner)
+    from wsvol.engine.job import setup_job
+
+    job = setup_job(args, load_from=args.checkpoint)
+    cfg, work = job.cfg, job.work_dir
+    with job.removed_on_failure():  # a checkpoint that cannot be loaded leaves no work dir
+        runner = stage_runner(job)
+        methods = _cam_methods(getattr(args, "cams", None))
+        results = {}
+        for method in methods or [None]:
+            if method:
+                _model(runner).set_cam({"type": method})
+            results[method_label(cfg, method)] = test(runner)
     if runner.rank == 0:
         report(work, results, cfg, overlays_only=overlays_only)
     return 0

@@ -3,33 +3,78 @@
 mmengine's own resume breaks on current torch (``torch.load`` defaults to ``weights_only=True``
 and mmengine's checkpoints hold its runtime objects), and it writes checkpoints in place.
 ``WsvolRunner`` loads through :mod:`wsvol.engine.checkpoint` and writes through a rename.
+
+An epoch's (or iteration's) checkpoint is written once that step is complete, its validation
+included: mmengine's checkpoint hook saves before the validation that follows, so a run killed
+during validation resumed after it, without the validation's result (the best checkpoint, the
+best score in the message hub). Here the save waits for the validation: ``epoch_N.pth`` on disk
+means epoch N and everything it decides are done, and a run killed before that redoes epoch N.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import os.path as osp
+import signal
 
 from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from wsvol.engine.checkpoint import from_safe, to_safe
+from wsvol.engine.checkpoint import read_checkpoint, to_safe
 from wsvol.engine.hooks import CheckpointMetaHook
 from wsvol.registry import FUNCTIONS, RUNNERS
-from wsvol.weights import load_checkpoint_file
+from wsvol.utils.files import temp_path
+from wsvol.weights import load_weights
 
 
 @RUNNERS.register_module(name="wsvol_runner")
 class WsvolRunner(Runner):
-    """mmengine ``Runner`` with atomic checkpoint writes and weights-only-safe checkpoints."""
+    """mmengine ``Runner``: safe, strict, atomic checkpoints written after their step's validation.
+
+    Also adds the ``finite_loss`` default hook.
+    """
+
+    on_start = None  #: called once, when the first loop starts (its checkpoint loaded): see ``Job.keep``
+    _resuming = False
+    _deferred: tuple | None = None  # (args, kwargs) of the step's checkpoint, waiting for its validation
+    _removals: list | None = None  # checkpoints the checkpoint hook retired meanwhile (removed after the write)
+    _running_hook: str | None = None
+
+    def register_default_hooks(self, hooks: dict | None = None) -> None:
+        """mmengine's default hooks plus ``finite_loss`` (:class:`FiniteLossHook`; ``finite_loss: null`` turns it off)."""
+        from wsvol.engine.hooks import FiniteLossHook
+
+        hooks = dict(hooks or {})
+        if "finite_loss" in hooks and hooks["finite_loss"] is None:
+            hooks.pop("finite_loss")
+        else:
+            hooks.setdefault("finite_loss", FiniteLossHook())
+        super().register_default_hooks(hooks)
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
-        super().call_hook(fn_name, **kwargs)
+        _kill_point(fn_name)
+        if fn_name in ("before_train", "before_val", "before_test") and self.on_start is not None:
+            self.on_start, started = None, self.on_start
+            started()
+        if fn_name in ("before_train_epoch", "before_train_iter", "after_train"):  # no validation came
+            self._write_deferred()
+        outer, self._running_hook = self._running_hook, fn_name
+        try:
+            if fn_name in ("after_train_epoch", "after_train_iter"):
+                with _removals_after_the_write(self):
+                    super().call_hook(fn_name, **kwargs)
+            else:
+                super().call_hook(fn_name, **kwargs)
+        finally:
+            self._running_hook = outer
         if fn_name == "before_save_checkpoint":  # after every hook added its part: only safe types
             checkpoint = kwargs["checkpoint"]
             checkpoint.update(to_safe(dict(checkpoint)))
+        elif fn_name == "after_val":  # the validation of the step is done (its best checkpoint saved)
+            self._write_deferred()
 
     def build_logger(self, log_level: int | str = "INFO", log_file: str | None = None, **kwargs):
         """mmengine's logger, its ``.log`` file at INFO at least (the loss and learning-rate lines
@@ -45,9 +90,24 @@ class WsvolRunner(Runner):
 
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
-        partial = f".{filename}.partial"
-        super().save_checkpoint(out_dir, partial, *args, **kwargs)
-        os.replace(osp.join(out_dir, partial), osp.join(out_dir, filename))
+        if self._running_hook in ("after_train_epoch", "after_train_iter"):  # the step's own checkpoint
+            self._deferred = ((out_dir, filename, *args), kwargs)
+            return
+        tmp = temp_path(osp.join(out_dir, filename))
+        super().save_checkpoint(out_dir, tmp.name, *args, **kwargs)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, osp.join(out_dir, filename))
+
+    def _write_deferred(self) -> None:
+        """Write the step's checkpoint that waited for validation, then retire the old ones."""
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            self.save_checkpoint(*deferred[0], **deferred[1])
+        removals, self._removals = self._removals or [], None
+        for path in removals:
+            if osp.isfile(path):
+                os.remove(path)
 
     @staticmethod
     def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
@@ -59,16 +119,78 @@ class WsvolRunner(Runner):
             dataloader = {**dataloader, "collate_fn": collate}
         return Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
 
-    def load_checkpoint(self, filename: str, map_location="cpu", strict: bool = False,
+    def load_checkpoint(self, filename: str, map_location="cpu", strict: bool = True,
                         revise_keys: list = [(r"^module\.", "")]):  # noqa: B006 (mmengine's signature)
-        checkpoint = from_safe(load_checkpoint_file(filename, map_location="cpu" if map_location == "default"
-                                                    else map_location))
+        """Load ``filename`` safely (weights only) into the model, strictly: a checkpoint of another
+        model stops the run with every missing, unexpected and mis-shaped key listed."""
+        import re
+
+        checkpoint = read_checkpoint(filename, "cpu" if map_location == "default" else map_location,
+                                     for_resume=self._resuming)
         self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
+        state = checkpoint.get("state_dict", checkpoint)
+        for pattern, repl in revise_keys:
+            state = {re.sub(pattern, repl, k): v for k, v in state.items()}
+        if strict:
+            load_weights(model, state, filename)
+        else:
+            _load_checkpoint_to_model(model, {"state_dict": state}, strict=False, revise_keys=[])
         self._has_loaded = True
         self.logger.info(f"Loaded checkpoint {filename}")
         return checkpoint
+
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        """mmengine's resume; the checkpoint must hold wsvol's training state (see :meth:`load_checkpoint`)."""
+        self._resuming = True
+        try:
+            super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = False
+
+
+_KILL_CALLS: dict[str, int] = {}
+
+
+def _kill_point(fn_name: str) -> None:
+    """For the kill-and-resume tests: ``WSVOL_KILL_AT=<hook>:<n>`` SIGKILLs this process as it reaches
+    the n-th call (counted over the process) of the runner hook ``<hook>``, before that call's hooks
+    run: a kill at a named point of a run instead of after a guessed delay."""
+    point = os.environ.get("WSVOL_KILL_AT")
+    if point and point.partition(":")[0] == fn_name:
+        _KILL_CALLS[fn_name] = _KILL_CALLS.get(fn_name, 0) + 1
+        if _KILL_CALLS[fn_name] == int(point.partition(":")[2] or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _removals_after_the_write(runner: WsvolRunner):
+    """While the step's hooks run, a checkpoint hook's removal of an old checkpoint (``max_keep_ckpts``)
+    is noted on ``runner`` and done after the step's own checkpoint is written, not before."""
+    from mmengine.hooks import CheckpointHook
+
+    hooks = [h for h in runner.hooks if isinstance(h, CheckpointHook) and hasattr(h, "file_backend")]
+    backends = [h.file_backend for h in hooks]
+    for hook, backend in zip(hooks, backends):
+        hook.file_backend = _LaterRemovals(backend, runner)
+    try:
+        yield
+    finally:
+        for hook, backend in zip(hooks, backends):
+            hook.file_backend = backend
+
+
+class _LaterRemovals:
+    """A file backend whose ``remove`` only notes the path on the runner (see :func:`_removals_after_the_write`)."""
+
+    def __init__(self, backend, runner: WsvolRunner) -> None:
+        self._backend, self._runner = backend, runner
+
+    def remove(self, path: str) -> None:
+        self._runner._removals = [*(self._runner._removals or []), str(path)]
+
+    def __getattr__(self, name: str):
+        return getattr(self._backend, name)
 
 
 def _rank_local_buffers() -> dict:
@@ -93,8 +215,8 @@ def same_on_all_ranks(obj):
     return box[0]
 
 
-def build_runner(cfg) -> WsvolRunner:
-    """A :class:`WsvolRunner` for a loaded, checked config."""
+def build_runner(cfg, on_start=None) -> WsvolRunner:
+    """A :class:`WsvolRunner` for a loaded, checked config; ``on_start`` is called when its first loop starts."""
     cfg.setdefault("default_scope", "wsvol")
     if cfg.get("launcher", "none") != "none":
         _distributed_defaults(cfg)
@@ -102,6 +224,7 @@ def build_runner(cfg) -> WsvolRunner:
     if not any(isinstance(h, CheckpointMetaHook) for h in runner.hooks):  # what predict reads
         runner.register_hook(CheckpointMetaHook())
     check_normalization(cfg, runner.model.module if is_model_wrapper(runner.model) else runner.model)
+    runner.on_start = on_start
     return runner
 
 

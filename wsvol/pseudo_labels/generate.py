@@ -7,7 +7,9 @@ own preprocessing (resize to its input size, its mean/std, no augmentation), bat
 maps: CorLoc of the pseudo-labels themselves on the splits with boxes.
 
 Under ``torchrun`` each rank computes the shards ``k % world_size == rank`` and writes them
-itself; rank 0 creates the index first and evaluates at the end.
+itself; rank 0 creates the index first and evaluates at the end. Rank 0 holds the lock of the
+cache folder for the rest of the process: a second job on the same cache waits for the first
+(and then finds its shards done).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 
 from wsvol.config.sections import PseudoLabelsSection
 from wsvol.data.pseudo_label_cache import CacheError, PseudoLabelCache, frames_digest
-from wsvol.utils.files import atomic_write_text
+from wsvol.utils.files import atomic_write_text, lock_folder
 from wsvol.weights import WEIGHT_KEYS, check_weights, file_digest
 
 EVAL_FILE = "eval.json"
@@ -193,6 +195,7 @@ def generate_pseudo_labels(cfg: Mapping, overwrite: bool = False, progress: bool
         size = list(source.input_size or (224, 224))
 
     if rank == 0:  # 3. create or resume each cache (stale ones refused here, before any work)
+        lock_folder(root, "pseudo-label cache", wait=True, command="wsvol pseudo-labels")  # one writer at a time
         for s, split in splits.items():
             PseudoLabelCache.create(root / s, key=key, frame_ids=[f.frame_id for f in split.frames],
                                     size=size, shard_size=section.shard_size,
