@@ -231,9 +231,10 @@ def _mixed_maps(b: int, h: int, w: int, seed: int) -> torch.Tensor:
 
 
 def races(generator: torch.Generator, b: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The sampler's random numbers: Exp(1) per pixel, a (B, H·W) draw for FG, then one for BG."""
+    """The sampler's random numbers: E = −log U per pixel, U from torch.rand, a (B, H·W) draw
+    for FG, then one for BG."""
     return tuple(
-        torch.empty(b, n, device=generator.device).exponential_(generator=generator).cpu().numpy()
+        (-torch.rand(b, n, generator=generator, device=generator.device).log()).cpu().numpy()
         for _ in range(2)
     )
 

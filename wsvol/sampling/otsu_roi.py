@@ -24,10 +24,10 @@ Conventions (see ``docs`` / method.md, "Pseudo-pixel sampling"):
 * ``k`` FG pixels are drawn without replacement with probability proportional to activation
   (+1e-8), ``k`` BG pixels uniformly without replacement; a set with fewer than ``k``
   candidates gives all of them. Both are exponential races, the algorithm of
-  ``torch.multinomial`` without replacement: one Exp(1) variate E per pixel from the generator
-  (a (B, H·W) draw for FG, then one for BG), and the ``k`` candidates with the largest w / E
-  win (w = activation + 1e-8 for FG, 1 for BG). For k = 1 a pixel wins with probability
-  exactly w / Σw.
+  ``torch.multinomial`` without replacement: one Exp(1) variate E = −log U per pixel, U from
+  ``torch.rand`` with the generator (a (B, H·W) draw for FG, then one for BG), and the ``k``
+  candidates with the largest w / E win (w = activation + 1e-8 for FG, 1 for BG). For k = 1 a
+  pixel wins with probability exactly w / Σw.
 * Each drawn pixel is dilated with a ``dilation``×``dilation`` square (max-pooling). Where a
   dilated FG seed and a dilated BG seed overlap the pixel is left ``ignore_index`` (as in the
   reference code): neither label is trusted there.
@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from wsvol.registry import PIXEL_SAMPLERS
 from wsvol.sampling.base import PixelSampler
@@ -175,25 +174,50 @@ class OtsuRoiSampler(PixelSampler):
 
         The draws run on the generator's device (``maps.device`` without one).
         """
-        maps = _check_maps(maps).detach()
-        if generator is not None and maps.device != generator.device:
-            maps = maps.to(generator.device)
+        maps = _check_maps(maps)
         b, h, w = maps.shape
-        _, fg_cand, bg_cand = self._candidates(maps)
-        flat = maps.reshape(b, -1).float()
-        fg = _race(torch.where(fg_cand.reshape(b, -1), flat + _EPS, 0.0), self.k, generator)
-        bg = _race(bg_cand.reshape(b, -1).float(), self.k, generator)
-        return fg.reshape(b, h, w), bg.reshape(b, h, w)
+        masks = []
+        for picked, won in self._draw(maps, generator):
+            mask = torch.zeros(b, h * w, dtype=torch.bool, device=picked.device)
+            masks.append(mask.scatter_(1, picked, won).reshape(b, h, w))
+        return masks[0], masks[1]
 
     def __call__(
         self, maps: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Seed map (B,H,W) long on ``maps.device``: 1 FG, 0 BG, ``ignore_index`` elsewhere."""
-        fg, bg = self.draw(maps, generator)
-        fg, bg = self._dilate(fg), self._dilate(bg)
+        maps = _check_maps(maps)
+        fg, bg = (self._squares(picked, won, maps.shape) for picked, won in self._draw(maps, generator))
         label = torch.where(fg, 1, 0)
         seeds = torch.where(fg ^ bg, label, self.ignore_index)
         return seeds.to(maps.device)
+
+    def _draw(
+        self, maps: torch.Tensor, generator: torch.Generator | None
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(picked flat indices (B, k), drawn? (B, k)) for FG, then for BG."""
+        maps = maps.detach()
+        if generator is not None and maps.device != generator.device:
+            maps = maps.to(generator.device)
+        b = maps.shape[0]
+        _, fg_cand, bg_cand = self._candidates(maps)
+        flat = maps.reshape(b, -1).float()
+        return [
+            _race(torch.where(fg_cand.reshape(b, -1), flat + _EPS, 0.0), self.k, generator),
+            _race(bg_cand.reshape(b, -1).float(), self.k, generator),
+        ]
+
+    def _squares(self, picked: torch.Tensor, won: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+        """(B, H, W) bool: a ``dilation``-wide square around every drawn pixel, cut at the border."""
+        b, h, w = shape
+        r = self.dilation // 2
+        offsets = torch.arange(-r, r + 1, device=picked.device)
+        ys = (picked // w)[..., None, None] + offsets[:, None]  # (B, k, D, 1)
+        xs = (picked % w)[..., None, None] + offsets[None, :]  # (B, k, 1, D)
+        inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w) & won[..., None, None]
+        index = torch.where(inside, ys * w + xs, h * w).reshape(b, -1)  # h·w: a spare slot
+        squares = torch.zeros(b, h * w + 1, dtype=torch.bool, device=picked.device)
+        return squares.scatter_(1, index, True)[:, : h * w].reshape(b, h, w)
 
     def _roi(self, maps: torch.Tensor) -> torch.Tensor:
         if maps[0].numel() == 0 if len(maps) else True:
@@ -236,14 +260,6 @@ class OtsuRoiSampler(PixelSampler):
         bg_cut = flat.kthvalue(n_bg, dim=1, keepdim=True).values
         bg = (flat <= bg_cut) & ~degenerate[:, None]
         return roi.reshape(b, h, w), fg.reshape(b, h, w), bg.reshape(b, h, w)
-
-    def _dilate(self, mask: torch.Tensor) -> torch.Tensor:
-        if self.dilation == 1:
-            return mask
-        pooled = F.max_pool2d(
-            mask[:, None].float(), self.dilation, stride=1, padding=self.dilation // 2
-        )
-        return pooled[:, 0] > 0
 
 
 def _check_maps(maps: torch.Tensor) -> torch.Tensor:
@@ -290,11 +306,14 @@ def _fg_cut(flat: torch.Tensor, roi: torch.Tensor, n: torch.Tensor, percent: flo
     return filled.kthvalue(size - big_k + 1, dim=1, keepdim=True).values
 
 
-def _race(weights: torch.Tensor, k: int, generator: torch.Generator | None) -> torch.Tensor:
+def _race(
+    weights: torch.Tensor, k: int, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``k`` draws per row without replacement ∝ ``weights`` (all candidates if fewer): the
-    ``k`` largest ``weights / E`` among candidates (weights > 0), E ~ Exp(1) per pixel."""
-    race = torch.empty_like(weights).exponential_(generator=generator)
+    ``k`` largest ``weights / E`` among candidates (weights > 0), E = −log U per pixel with
+    U ~ U[0, 1) from ``torch.rand`` (an Exp(1) variate; U = 0 gives E = inf, the key 0).
+    Returns the (B, k) picked indices and whether each is a candidate."""
+    race = -torch.rand(weights.shape, generator=generator, device=weights.device).log()
     keys = torch.where(weights > 0, weights / race, -torch.inf)
     picked = keys.topk(min(k, keys.shape[1]), dim=1).indices
-    won = (weights > 0).gather(1, picked)
-    return torch.zeros_like(weights, dtype=torch.bool).scatter_(1, picked, won)
+    return picked, (weights > 0).gather(1, picked)

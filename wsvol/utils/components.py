@@ -7,10 +7,9 @@ raster order). Two exact methods:
 * ``closure`` (grids of at most :data:`CLOSURE_MAX_PIXELS` pixels, e.g. a ViT's patch grid):
   reachability by repeated squaring of the (pixels × pixels) adjacency, ⌈log2 N⌉ batched matrix
   products; a fixed amount of work, so the host never waits on the device;
-* ``propagate`` (larger masks): every pixel takes the smallest label among itself and its
-  neighbours, then the label of the pixel its label points to (pointer jumping), until nothing
-  changes. Whether something changed is read on the host once per round (a device sync per
-  round; rounds grow with the logarithm of a component's length on blob-like masks).
+* ``propagate`` (larger masks): FastSV's hooking and shortcutting of parent pointers (Zhang,
+  Azad & Hu, "FastSV", 2020) until no grandparent changes. Whether something changed is read on
+  the host once per round (a device sync per round; a handful of rounds on blob-like masks).
 """
 
 from __future__ import annotations
@@ -69,30 +68,36 @@ def _closure(mask: torch.Tensor, connectivity: int) -> torch.Tensor:
 
 
 def _neighbour_min(labels: torch.Tensor, connectivity: int) -> torch.Tensor:
-    """Smallest label among each pixel and its neighbours (outside the frame counts as +inf)."""
-    x = -labels[:, None].float()  # labels < 2**24 are exact in float32
-    if connectivity == 2:
-        return -F.max_pool2d(x, 3, stride=1, padding=1)[:, 0]
-    rows = F.max_pool2d(x, (3, 1), stride=1, padding=(1, 0))
-    cols = F.max_pool2d(x, (1, 3), stride=1, padding=(0, 1))
-    return -torch.maximum(rows, cols)[:, 0]
+    """Smallest label among each pixel and its neighbours (pixels outside the frame do not count)."""
+    padded = F.pad(labels, (1, 1, 1, 1), value=2**62)  # long labels; 2**62 is exact as a float
+    rows = torch.minimum(torch.minimum(padded[:, :, :-2], padded[:, :, 2:]), padded[:, :, 1:-1])
+    if connectivity == 2:  # the 3×3 minimum is separable: rows, then columns
+        return torch.minimum(torch.minimum(rows[:, :-2], rows[:, 2:]), rows[:, 1:-1])
+    cols = torch.minimum(padded[:, :-2, 1:-1], padded[:, 2:, 1:-1])
+    return torch.minimum(rows[:, 1:-1], cols)
 
 
 def _propagate(mask: torch.Tensor, connectivity: int) -> torch.Tensor:
+    """FastSV (Zhang, Azad & Hu, 2020): every pixel points to a parent with a smaller index;
+    each round hooks parents onto the smallest grandparent across the pixel's edges, then
+    shortcuts; done when no grandparent changes. Roots end as each component's first pixel."""
     b, h, w = mask.shape
     n = h * w
     if n >= 2**24:
         raise ValueError(f"label_components handles at most 2**24 pixels per frame, got {h}x{w}")
-    outside = torch.tensor(float(n), device=mask.device)
-    labels = torch.where(mask, torch.arange(n, device=mask.device, dtype=torch.float32).reshape(1, h, w), outside)
+    flat = mask.reshape(b, n)
+    spare = torch.full((b, 1), n, device=mask.device, dtype=torch.long)  # the outside's slot
+    parent = torch.cat([torch.where(flat, torch.arange(n, device=mask.device), n), spare], 1)
+    grand = parent.gather(1, parent)
     while True:
-        new = torch.where(mask, _neighbour_min(labels, connectivity), outside).reshape(b, n)
-        # pointer jumping: a label is a pixel of the same component; take that pixel's label
-        jumped = new.gather(1, new.long().clamp(max=n - 1))
-        new = torch.where(mask, torch.minimum(new, jumped).reshape(b, h, w), outside)
-        if torch.equal(new, labels):  # the one host read per round
-            return labels.long()
-        labels = new
+        around = _neighbour_min(grand[:, :n].reshape(b, h, w), connectivity).reshape(b, n)
+        around = torch.cat([torch.where(flat, torch.minimum(around, grand[:, :n]), n), spare], 1)
+        parent = parent.scatter_reduce(1, parent, around, "amin")  # hook the parent
+        parent = torch.minimum(torch.minimum(parent, around), grand)  # hook the pixel; shortcut
+        new_grand = parent.gather(1, parent)
+        if torch.equal(new_grand, grand):  # the one host read per round
+            return parent[:, :n].reshape(b, h, w)
+        grand = new_grand
 
 
 def component_boxes_mask(mask: torch.Tensor, connectivity: int = 2) -> torch.Tensor:
