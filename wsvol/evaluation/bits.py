@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 #: Rows unpacked at a time by the sums (keeps their working memory at a few MB).
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 1024
 
 
 class BitTable:
@@ -96,5 +96,6 @@ class BitTable:
             g = groups[idx]
             block = np.unpackbits(self.packed[idx], axis=1, count=self.width, bitorder="little")
             starts = np.flatnonzero(np.diff(g, prepend=-1))  # rows are sorted by group
-            out[g[starts]] += np.add.reduceat(block, starts, axis=0, dtype=np.int64)
+            # reduceat casts the whole block to its dtype: uint16 holds a chunk's counts
+            out[g[starts]] += np.add.reduceat(block, starts, axis=0, dtype=np.uint16)
         return out

@@ -4,7 +4,7 @@ An evaluation needs every frame's map once more after all frames are seen: the b
 traced at the best threshold, which only the whole set decides. Holding the maps in memory
 costs 50 KB a frame at 224² (6.7 GB for YouTube-Objects' 134 119-frame ``test-video-demo``
 split), so each process appends its maps to a file (:class:`MapSpill`) and the result reads
-them back (:class:`MapStore`), a chunk at a time. The files are deleted when the result that
+them back (:class:`MapStore`) through memory maps of the files. The files are deleted when the result that
 reads them is (or at exit). In a multi-node run, rank 0 reads the other ranks' files: their
 directory must be shared, as for mmengine's CPU result collection.
 """
@@ -20,10 +20,6 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["MapSpill", "MapStore"]
-
-#: Maps read at a time when iterating over a store.
-CHUNK_MAPS = 1024
-
 
 def _remove(paths: Sequence[str]) -> None:
     for path in paths:
@@ -125,8 +121,9 @@ class MapStore(Sequence):
         return np.array(self._view(int(self.files[i]))[self.rows[i]])
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for start in range(0, len(self), CHUNK_MAPS):
-            yield from self[start : start + CHUNK_MAPS]
+        """Every map in order, as a read-only view of its file (no copy is kept)."""
+        for f, r in zip(self.files.tolist(), self.rows.tolist()):
+            yield self._view(f)[r]
 
     def __repr__(self) -> str:
         return f"MapStore({len(self)} maps of {self.shape[0]}x{self.shape[1]} in {len(self.paths)} files)"
