@@ -217,29 +217,38 @@ def test_bootstrap_of_bits_equals_the_dense_bootstrap():
     assert a == b
 
 
-def test_map_files_live_as_long_as_the_result(tmp_path):
+def test_one_process_spills_to_an_unlinked_file(tmp_path):
     outs = model_outputs(20, seed=4, kind="cam_like")
-    res = streamed(outs, tmp_path)
-    files = list(tmp_path.iterdir())
-    assert len(files) == 1 and files[0].stat().st_size == len(res) * 224 * 224
-    del res
-    gc.collect()
-    assert not any(tmp_path.iterdir())
+    metric = CorLocMetric(classes=CLASSES, maps_dir=str(tmp_path))
+    metric.process({}, outs[:10])
+    assert not any(tmp_path.iterdir())  # unlinked at once: a killed run leaves nothing behind
+    metric.process({}, outs[10:])
+    metric.evaluate(len(outs))
+    loc = metric.last_result.localization
+    assert len(loc.maps) == len(loc) and loc.maps[len(loc) - 1].shape == (224, 224)
 
 
-def test_a_spill_not_handed_over_is_deleted_and_missing_files_are_named(tmp_path):
-    spill = MapSpill(tmp_path)
-    spill.append(np.zeros((3, 4, 5), np.uint8))
+def test_a_shared_spill_lives_until_its_store_opens_it(tmp_path):
+    spill = MapSpill(tmp_path, private=False)  # what each rank of a distributed run writes
+    spill.append(np.arange(60, dtype=np.uint8).reshape(3, 4, 5))
     with pytest.raises(ValueError, match="size"):
         spill.append(np.zeros((1, 5, 4), np.uint8))
     path = spill.path
-    store = MapStore([path], np.zeros(3), np.arange(3), (4, 5), owns=False)
-    assert len(store) == 3 and store[2].shape == (4, 5)
-    del spill, store
+    spill.handed_over()
+    del spill
     gc.collect()
-    assert not os.path.exists(path)
+    assert os.path.exists(path)  # the reader (rank 0) deletes it
+    store = MapStore([path], np.zeros(2), np.array([2, 0]), (4, 5))
+    assert not os.path.exists(path)  # unlinked as soon as it is open
+    np.testing.assert_array_equal(store[0], np.arange(40, 60).reshape(4, 5))
+    np.testing.assert_array_equal(list(store)[1], np.arange(20).reshape(4, 5))
     with pytest.raises(FileNotFoundError, match="maps_dir"):
         MapStore([path], np.zeros(1), np.zeros(1), (4, 5))
+    lost = MapSpill(tmp_path, private=False)
+    lost_path = lost.path
+    del lost  # never handed over: deleted with the spill
+    gc.collect()
+    assert not os.path.exists(lost_path)
 
 
 def test_without_maps_the_numbers_stay_and_boxes_are_refused(tmp_path):

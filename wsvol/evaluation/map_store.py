@@ -4,9 +4,13 @@ An evaluation needs every frame's map once more after all frames are seen: the b
 traced at the best threshold, which only the whole set decides. Holding the maps in memory
 costs 50 KB a frame at 224² (6.7 GB for YouTube-Objects' 134 119-frame ``test-video-demo``
 split), so each process appends its maps to a file (:class:`MapSpill`) and the result reads
-them back (:class:`MapStore`) through memory maps of the files. The files are deleted when the result that
-reads them is (or at exit). In a multi-node run, rank 0 reads the other ranks' files: their
-directory must be shared, as for mmengine's CPU result collection.
+them back (:class:`MapStore`) through memory maps.
+
+A file leaves no trace, even when the process is killed: a spill of one process is unlinked as
+soon as it is created and lives on as an open file; in a distributed run, rank 0 opens the
+other ranks' files by name, and unlinks them at once. (A rank killed before that leaves its
+file behind.) In a multi-node run the files' directory must be shared, as for mmengine's CPU
+result collection.
 """
 
 from __future__ import annotations
@@ -16,34 +20,46 @@ import tempfile
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 __all__ = ["MapSpill", "MapStore"]
 
-def _remove(paths: Sequence[str]) -> None:
-    for path in paths:
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
+#: Spills of this process by name, while something holds them open.
+_OPEN: weakref.WeakValueDictionary[str, BinaryIO] = weakref.WeakValueDictionary()
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 class MapSpill:
     """Appends uint8 maps of one size to a new file in ``directory`` (default: the temp dir).
 
-    The file is deleted with this object unless a :class:`MapStore` took it over (``handed_over``).
+    ``private`` (one process reads it): the file is unlinked at once and read through the open
+    handle. Otherwise (another process reads it by ``path``) it is deleted with this object
+    unless :meth:`handed_over` says its reader deletes it.
     """
 
-    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+    def __init__(self, directory: str | os.PathLike | None = None, private: bool = True) -> None:
         directory = Path(directory) if directory is not None else Path(tempfile.gettempdir())
         directory.mkdir(parents=True, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix="wsvol-maps-", suffix=".u8", dir=directory)
         self.path = os.path.abspath(path)
-        self._file = os.fdopen(fd, "wb")
+        self.private = private
+        self._file = os.fdopen(fd, "w+b")
         self.shape: tuple[int, int] | None = None
         self.count = 0
-        self._finalizer = weakref.finalize(self, _remove, [self.path])
+        if private:
+            os.unlink(self.path)  # the open handle keeps the file until the last reader drops it
+            _OPEN[self.path] = self._file
+            self._finalizer = None
+        else:
+            self._finalizer = weakref.finalize(self, _remove, self.path)
 
     def append(self, maps: np.ndarray) -> np.ndarray:
         """Write (n, H, W) uint8 maps; return their rows in the file."""
@@ -61,20 +77,26 @@ class MapSpill:
         return rows
 
     def close(self) -> None:
-        """Flush and close the file (reading it stays possible)."""
-        if not self._file.closed:
+        """Flush; a shared file is closed (its reader opens it by name)."""
+        if self._file.closed:
+            return
+        self._file.flush()
+        if not self.private:
             self._file.close()
 
     def handed_over(self) -> None:
-        """Someone else (a store, perhaps in another process) deletes the file now."""
+        """The reader (a store, perhaps in another process) deletes the file now."""
         self.close()
-        self._finalizer.detach()
+        if self._finalizer is not None:
+            self._finalizer.detach()
 
 
 class MapStore(Sequence):
     """Frame i's map is row ``rows[i]`` of file ``paths[files[i]]``; all maps are (H, W) uint8.
 
-    Deletes its files when garbage-collected (or at exit) if it ``owns`` them.
+    Files of this process's private spills are read through their open handles; the others are
+    opened by name and, if the store ``owns`` them, unlinked right away. The files go when the
+    store does.
     """
 
     def __init__(
@@ -91,21 +113,27 @@ class MapStore(Sequence):
         self.shape = (int(shape[0]), int(shape[1]))
         if self.files.shape != self.rows.shape:
             raise ValueError("map store: one file index and one row per frame")
-        missing = [p for p in self.paths if not os.path.isfile(p)]
-        if missing:
-            raise FileNotFoundError(
-                f"map store: cannot read the maps spilled to {missing[0]}; in a multi-node run the "
-                "metric's maps_dir must be a directory every node shares (or set keep_maps: false)"
-            )
+        self._handles: list[BinaryIO] = []
+        for path in self.paths:
+            handle = _OPEN.get(path)
+            if handle is None:
+                try:
+                    handle = open(path, "rb")  # noqa: SIM115 (kept open as long as the store)
+                except FileNotFoundError:
+                    raise FileNotFoundError(
+                        f"map store: cannot read the maps spilled to {path}; in a multi-node run the "
+                        "metric's maps_dir must be a directory every node shares (or set keep_maps: false)"
+                    ) from None
+                if owns:
+                    _remove(path)
+            self._handles.append(handle)
         self._views: dict[int, np.ndarray] = {}
-        if owns:
-            weakref.finalize(self, _remove, list(self.paths))
 
     def _view(self, f: int) -> np.ndarray:
         if f not in self._views:
-            size = self.shape[0] * self.shape[1]
-            count = os.path.getsize(self.paths[f]) // size
-            self._views[f] = np.memmap(self.paths[f], dtype=np.uint8, mode="r", shape=(count, *self.shape))
+            handle = self._handles[f]
+            count = os.fstat(handle.fileno()).st_size // (self.shape[0] * self.shape[1])
+            self._views[f] = np.memmap(handle, dtype=np.uint8, mode="r", shape=(count, *self.shape))
         return self._views[f]
 
     def __len__(self) -> int:
@@ -113,7 +141,8 @@ class MapStore(Sequence):
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return np.stack([self[j] for j in range(*i.indices(len(self)))]) if len(self) else np.zeros((0, *self.shape), np.uint8)
+            picked = range(*i.indices(len(self)))
+            return np.stack([self[j] for j in picked]) if picked else np.zeros((0, *self.shape), np.uint8)
         i = int(i)
         if not -len(self) <= i < len(self):
             raise IndexError(f"map {i} of a store of {len(self)}")

@@ -235,7 +235,8 @@ class CorLocMetric(BaseMetric):
     counting one result per dataset item). With ``keep_maps`` (default) the quantized maps go
     to a file in ``maps_dir`` (default: the temp dir; a directory shared by all nodes in a
     multi-node run), from which the boxes at the best threshold and the report's pictures are
-    read back; the files are deleted with the result. After ``evaluate`` (on the main process),
+    read back; the files go with the result, and a killed run leaves none behind (see
+    :mod:`wsvol.evaluation.map_store`). After ``evaluate`` (on the main process),
     ``last_result`` is the per-frame :class:`EvaluationResult` (what ``write_report`` takes).
     """
 
@@ -268,7 +269,9 @@ class CorLocMetric(BaseMetric):
         """Sweep the batch; keep a compact record of every frame (``{}`` for one without true boxes)."""
         records = [frame_record(dict(sample), self.eval_size, self.taus) for sample in data_samples]
         if self.keep_maps and self._spill is None and any(records):
-            self._spill = MapSpill(self.maps_dir)
+            from mmengine.dist import get_world_size
+
+            self._spill = MapSpill(self.maps_dir, private=get_world_size() == 1)
         boxed = iter(compact_records([r for r in records if r], self.taus, self.iou_threshold, self._spill))
         self.results.extend(next(boxed) if r else {} for r in records)
 
