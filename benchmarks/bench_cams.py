@@ -1,4 +1,5 @@
-"""Time per frame of each CAM method next to a plain forward and a forward+backward of the same net.
+"""Time per frame of each CAM method next to a plain forward, a forward+backward of the same net,
+and the same method in the libraries users would pick instead (torchcam, pytorch-grad-cam).
 
     python benchmarks/bench_cams.py                          # resnet18 (output stride 8), 112², CPU
     python benchmarks/bench_cams.py --backbone resnet50 --size 224 --device cuda
@@ -9,32 +10,85 @@ every parameter. ``ratio`` is a row's time over its ``baseline`` (``forward`` fo
 needs no backward; ``forward+backward`` for the gradient methods, which backpropagate only down
 to the target layer), ``target`` the bound it should stay under: one pass for CAM and the
 gradient methods, ``n + 1`` passes for Smooth-GradCAM++ (a clean forward and ``n`` noisy ones).
-Batch 32 runs once after a warm-up; use ``OMP_NUM_THREADS=1`` on a busy machine.
+
+The library rows (``<method> / torchcam``, ``<method> / pytorch-grad-cam``) time wsvol's method
+against the library's on the same network, batch and target layer, for the predicted class, each
+giving maps at the input size: torchcam's maps (its own normalization, at the layer's size) are
+upsampled bilinearly as a user would; pytorch-grad-cam's come upsampled and normalized (numpy).
+Target ≤ 1: wsvol at least as fast. The libraries are not dependencies of wsvol: without them
+these rows are skipped with a note (``pip install torchcam grad-cam``). pytorch-grad-cam has no
+CAM and no Smooth-GradCAM++ (its smoothing is another method). All timings of one batch size
+are interleaved (round-robin after a warm-up) and the best of ``repeats`` is kept: CPU time of
+this process on a CPU, wall time on a GPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from wsvol.cams import build_cam
 from wsvol.models.classifiers import ResNetCAM
-from wsvol.utils.timing import best_seconds
+from wsvol.utils.timing import interleaved_seconds
 
 METHODS = ("cam", "gradcam", "gradcampp", "smooth_gradcampp", "xgradcam", "layercam")
 SLACK = 1.2  # timing noise allowed over the ideal cost
+#: wsvol method → (torchcam class, pytorch-grad-cam class); None where the library has none
+LIBRARIES = {
+    "cam": ("CAM", None),
+    "gradcam": ("GradCAM", "GradCAM"),
+    "gradcampp": ("GradCAMpp", "GradCAMPlusPlus"),
+    "smooth_gradcampp": ("SmoothGradCAMpp", None),
+    "xgradcam": ("XGradCAM", "XGradCAM"),
+    "layercam": ("LayerCAM", "LayerCAM"),
+}
 
 
-def _seconds(step: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up call."""
-    return best_seconds(step, repeats, device)
+def _torchcam_call(name: str, model: ResNetCAM, layer: str, x: torch.Tensor, smooth_n: int):
+    """(call, cleanup) running torchcam's method as its README does, maps upsampled to the input."""
+    from torchcam import methods
+
+    cls = getattr(methods, LIBRARIES[name][0])
+    shape = tuple(x.shape[1:])
+    if name == "cam":
+        extractor = cls(model, layer, fc_layer="head", input_shape=shape)
+    elif name == "smooth_gradcampp":
+        extractor = cls(model, layer, num_samples=smooth_n, std=0.3, input_shape=shape)
+    else:
+        extractor = cls(model, layer, input_shape=shape)
+
+    def call() -> torch.Tensor:
+        with torch.set_grad_enabled(name != "cam"):
+            scores = model(x)
+        maps = extractor(scores.argmax(1).tolist(), scores)[0]
+        model.zero_grad(set_to_none=True)  # torchcam backpropagates into the parameters
+        return F.interpolate(maps[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+
+    return call, extractor.remove_hooks
 
 
-def _rows(model: ResNetCAM, batch: int, size: int, repeats: int, smooth_n: int, dev: torch.device) -> list[dict]:
+def _grad_cam_call(name: str, model: ResNetCAM, layer: torch.nn.Module, x: torch.Tensor):
+    import pytorch_grad_cam
+
+    cam = getattr(pytorch_grad_cam, LIBRARIES[name][1])(model=model, target_layers=[layer])
+
+    def call():
+        maps = cam(input_tensor=x, targets=None)
+        model.zero_grad(set_to_none=True)
+        return maps
+
+    return call, cam.activations_and_grads.release
+
+
+def _rows(model: ResNetCAM, batch: int, size: int, repeats: int, smooth_n: int, dev: torch.device,
+          libraries: Sequence[str]) -> list[dict]:
     """The rows of one batch size."""
     x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0)).to(dev)
+    layer = model.default_target_layer()
 
     def forward() -> None:
         with torch.no_grad():
@@ -45,30 +99,67 @@ def _rows(model: ResNetCAM, batch: int, size: int, repeats: int, smooth_n: int, 
         logits = model(x)
         logits.gather(1, logits.argmax(1, keepdim=True)).sum().backward()
 
-    base = {"forward": _seconds(forward, repeats, dev), "forward+backward": _seconds(forward_backward, repeats, dev)}
-    model.zero_grad(set_to_none=True)
-
-    def row(name: str, secs: float, baseline: str, target: float | None) -> dict:
-        return {"name": name, "batch": batch, "ms_per_frame": 1e3 * secs / batch,
-                "vs_forward": secs / base["forward"], "vs_forward_backward": secs / base["forward+backward"],
-                "baseline": baseline, "ratio": secs / base[baseline], "target": target}
-
-    rows = [row(name, secs, "forward", None) for name, secs in base.items()]
+    calls: dict[str, Callable[[], object]] = {"forward": forward, "forward+backward": forward_backward}
     for name in METHODS:
-        cam = build_cam(dict(type=name, **({"n": smooth_n} if name == "smooth_gradcampp" else {})),
-                        model, model.default_target_layer())
-        secs = _seconds(lambda cam=cam: cam(x), repeats, dev)
+        cam = build_cam(dict(type=name, **({"n": smooth_n} if name == "smooth_gradcampp" else {})), model, layer)
+        calls[name] = lambda cam=cam: cam(x)
+    cleanups = []
+    for name in METHODS:
+        torchcam_name, grad_cam_name = LIBRARIES[name]
+        if "torchcam" in libraries and torchcam_name:
+            calls[f"{name}@torchcam"], done = _torchcam_call(name, model, layer, x, smooth_n)
+            cleanups.append(done)
+        if "pytorch-grad-cam" in libraries and grad_cam_name:
+            calls[f"{name}@pytorch-grad-cam"], done = _grad_cam_call(name, model, model.get_submodule(layer), x)
+            cleanups.append(done)
+    # library hooks stay on the model while their calls are timed; they cost nothing when idle
+    try:
+        secs = interleaved_seconds(calls, repeats, dev)
+    finally:
+        for done in cleanups:
+            done()
+    model.zero_grad(set_to_none=True)
+    base = {"forward": secs["forward"], "forward+backward": secs["forward+backward"]}
+
+    def row(name: str, s: float, baseline: str, target: float | None, **extra) -> dict:
+        return {"name": name, "batch": batch, "seconds": s / batch, "ms_per_frame": 1e3 * s / batch,
+                "vs_forward": s / base["forward"], "vs_forward_backward": s / base["forward+backward"],
+                "baseline": baseline, "ratio": s / base.get(baseline, secs.get(baseline, float("nan"))),
+                "target": target, **extra}
+
+    rows = [row(name, s, "forward", None) for name, s in base.items()]
+    for name in METHODS:
         passes = smooth_n + 1 if name == "smooth_gradcampp" else 1
-        rows.append(row(name, secs, "forward" if name == "cam" else "forward+backward", SLACK * passes))
+        rows.append(row(name, secs[name], "forward" if name == "cam" else "forward+backward", SLACK * passes))
+        for library in ("torchcam", "pytorch-grad-cam"):
+            key = f"{name}@{library}"
+            if key in secs:
+                rows.append(row(f"{name} / {library}", secs[name], key, 1.0))
     return rows
 
 
+def available_libraries() -> tuple[list[str], list[str]]:
+    """(installed reference libraries, notes on the missing ones)."""
+    found, notes = [], []
+    for library, module in (("torchcam", "torchcam"), ("pytorch-grad-cam", "pytorch_grad_cam")):
+        if importlib.util.find_spec(module) is None:
+            notes.append(f"{library} is not installed: its rows are skipped (pip install "
+                         f"{'torchcam' if library == 'torchcam' else 'grad-cam'}; not a wsvol dependency)")
+        else:
+            found.append(library)
+    return found, notes
+
+
 def run(backbone: str = "resnet18", size: int = 112, batches: Sequence[int] = (1, 32),
-        repeats: Sequence[int] = (3, 1), smooth_n: int = 4, device: str | None = None) -> list[dict]:
-    """Rows {name, batch, ms_per_frame, vs_forward, vs_forward_backward, baseline, ratio, target}."""
+        repeats: Sequence[int] = (3, 2), smooth_n: int = 4, device: str | None = None) -> list[dict]:
+    """Rows {name, batch, ms_per_frame, vs_forward, vs_forward_backward, baseline, ratio, target};
+    plus one ``note`` row per missing reference library."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = ResNetCAM(backbone, num_classes=10).eval().to(dev)
-    return [row for batch, reps in zip(batches, repeats) for row in _rows(model, batch, size, reps, smooth_n, dev)]
+    libraries, notes = available_libraries()
+    rows = [row for batch, reps in zip(batches, repeats)
+            for row in _rows(model, batch, size, reps, smooth_n, dev, libraries)]
+    return rows + [{"name": "reference library missing", "note": note} for note in notes]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -80,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--backbone", default="resnet18")
     parser.add_argument("--size", type=int, default=112)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--repeats", type=int, nargs="+", default=[3, 1])
+    parser.add_argument("--repeats", type=int, nargs="+", default=[3, 2])
     parser.add_argument("--smooth-n", type=int, default=4)
     parser.add_argument("--device", default=None)
     args = parser.parse_args(argv)
@@ -92,8 +183,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     for col in ("name", "batch", "ms/frame", "÷fwd", "÷fwd+bwd", "target", "ok"):
         table.add_column(col, justify="left" if col == "name" else "right", no_wrap=True)
     for row in rows:
+        if "note" in row:
+            Console().print(f"note: {row['note']}")
+            continue
         target = row["target"]
-        bound = "" if target is None else f"≤{target:.1f} {'fwd' if row['baseline'] == 'forward' else 'f+b'}"
+        base = {"forward": "fwd", "forward+backward": "f+b"}.get(row["baseline"], row["baseline"].split("@")[-1])
+        bound = "" if target is None else f"≤{target:.1f} {base}"
         ok = "" if target is None else ("yes" if row["ratio"] <= target else "NO")
         table.add_row(row["name"], str(row["batch"]), f"{row['ms_per_frame']:.1f}", f"{row['vs_forward']:.2f}",
                       f"{row['vs_forward_backward']:.2f}", bound, ok)

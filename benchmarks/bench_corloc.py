@@ -1,14 +1,25 @@
-"""CorLoc sweep: wsolevaluation's per-threshold loop against wsvol's level-bracketing sweep.
+"""CorLoc: wsolevaluation's per-threshold loop against wsvol's level-bracketing sweep, and the
+memory of a streaming evaluation.
 
 Maps are CAM-like (1 to 3 Gaussian blobs and noise on a 28×28 grid, upsampled to 224×224), with
 a true box near the strongest blob. Both sides get the same quantized maps and must agree on
 every frame at every threshold. Run: ``python benchmarks/bench_corloc.py [--frames 300]``.
+
+The memory rows run the ``corloc`` metric as a test loop does (``process`` batch by batch, then
+``evaluate``) and build the report's tables, under ``tracemalloc`` (Python objects and NumPy
+arrays), at two frame counts; the peak grows linearly with the frames, so the two points
+extrapolate it to the 134 119 frames of YouTube-Objects' ``test-video-demo`` split. The goal is
+at most 1 GB there. The evaluation holding every quantized map in memory (the former way, still
+what ``evaluate_records`` does with records that carry maps) is measured alongside, on the
+smaller count, with the same numbers required.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import time
+import tracemalloc
 
 import cv2
 import numpy as np
@@ -64,7 +75,12 @@ def loop_correct(q: np.ndarray, gt: np.ndarray, taus: np.ndarray) -> np.ndarray:
     return (iou >= 0.5).any(axis=1)
 
 
-def run(frames: int = 300, tau_step: float = 0.001, seed: int = 0) -> dict:
+def run(frames: int = 300, tau_step: float = 0.001, seed: int = 0, memory: bool = True) -> list[dict]:
+    """The sweep row (``ratio`` = loop time / fast time) and the memory rows."""
+    return [sweep(frames, tau_step, seed), *(memory_rows() if memory else [])]
+
+
+def sweep(frames: int = 300, tau_step: float = 0.001, seed: int = 0) -> dict:
     """Time both sweeps on the same maps; ``ratio`` = loop time / fast time."""
     data = make_frames(frames, seed)
     taus = thresholds(tau_step)
@@ -104,15 +120,105 @@ def run(frames: int = 300, tau_step: float = 0.001, seed: int = 0) -> dict:
     }
 
 
+#: Frames of YouTube-Objects' published ``test-video-demo`` split.
+DEMO_SPLIT_FRAMES = 134_119
+#: Frames a video in the memory rows (the bootstrap's tables grow with the videos).
+FRAMES_PER_VIDEO = 50
+GB = 1e9
+
+
+def model_outputs(start: int, n: int, seed: int = 0) -> list[dict]:
+    """``n`` outputs of a model's ``predict`` (frames ``start`` to ``start + n``): a CAM-like map at
+    56×56 for a 320×240 frame, its true box, labels, scores, ids; ``FRAMES_PER_VIDEO`` a video."""
+    import torch
+
+    out = []
+    for i in range(start, start + n):
+        rng = np.random.default_rng((seed, i))
+        yy, xx = np.mgrid[:14, :14] + 0.5
+        low = 0.15 * rng.random((14, 14))
+        cx, cy, s = *rng.uniform(2, 12, 2), rng.uniform(1, 3)
+        low += np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * s * s))
+        cam = cv2.resize(low, (56, 56), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        box = np.clip(np.array([cx - 2 * s, cy - 2 * s, cx + 2 * s, cy + 2 * s]) + rng.normal(0, s / 2, 4), 0, 14)
+        box = box * np.array([320, 240, 320, 240]) / 14
+        box[2:] = np.maximum(box[2:], box[:2] + 1)
+        video = i // FRAMES_PER_VIDEO
+        label = video % 10
+        out.append({"cam": torch.from_numpy(cam), "gt_boxes": box[None], "ori_size": (320, 240),
+                    "gt_label": label, "pred_label": label, "scores": torch.full((10,), 0.1),
+                    "frame_id": f"c{label}/video{video:05d}/frame{i:06d}.jpg",
+                    "video_id": f"c{label}/video{video:05d}"})  # fmt: skip
+    return out
+
+
+def _evaluate(frames: int, streaming: bool, batch: int = 16) -> tuple[int, dict]:
+    """(peak traced bytes, summary) of evaluating ``frames`` frames and building the report."""
+    from wsvol.evaluation.maps import thresholds
+    from wsvol.evaluation.metrics import CorLocMetric, evaluate_records, frame_record
+    from wsvol.report.tables import build_report
+
+    classes = [f"c{k}" for k in range(10)]
+    gc.collect()
+    tracemalloc.start()
+    if streaming:
+        metric = CorLocMetric(classes=classes)
+        for start in range(0, frames, batch):
+            metric.process({}, model_outputs(start, min(batch, frames - start)))
+        metric.evaluate(frames)
+        result = metric.last_result
+    else:  # the former way: every record keeps its quantized map until the end
+        taus = thresholds()
+        records = [frame_record(o, 224, taus) for s in range(0, frames, batch)
+                   for o in model_outputs(s, min(batch, frames - s))]  # fmt: skip
+        result = evaluate_records(records, classes)
+    result.localization.at()  # the boxes at the best threshold, as the report needs them
+    build_report({"m": result}, n_boot=200)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    summary = result.summary()
+    del result
+    gc.collect()
+    return peak, summary
+
+
+def memory_rows(frames: tuple[int, int] = (1500, 4500), dense_frames: int = 400) -> list[dict]:
+    """Peak memory of a streaming evaluation, extrapolated to the ``test-video-demo`` split.
+
+    The counts are large enough for the records to outweigh the constant working memory of a
+    batch (a 16-frame batch: ~7 MB), so the slope is the cost of a frame."""
+    small, large = frames
+    (p_small, _), (p_large, _) = _evaluate(small, True), _evaluate(large, True)
+    p_dense, s_dense = _evaluate(dense_frames, False)
+    _, s_check = _evaluate(dense_frames, True)
+    per_frame = (p_large - p_small) / (large - small)
+    at_split = p_small + per_frame * (DEMO_SPLIT_FRAMES - small)
+    dense_per_frame = p_dense / dense_frames
+    return [
+        {"name": f"streaming evaluation: KB / frame (peak, slope from {small} to {large} frames)",
+         "ratio": per_frame / 1e3, "target": None, "better": "lower"},
+        {"name": f"in-memory evaluation (maps kept): KB / frame (peak / {dense_frames} frames)",
+         "ratio": dense_per_frame / 1e3, "target": None, "better": "lower"},
+        {"name": f"streaming evaluation of {DEMO_SPLIT_FRAMES} frames (extrapolated) / 1 GB"
+                 + ("" if s_check == s_dense else " — NUMBERS DIFFER from the in-memory evaluation"),
+         "ratio": at_split / GB, "target": 1.0, "better": "lower", "identical": s_check == s_dense},
+        {"name": "  the same, in memory (extrapolated) / 1 GB", "ratio": dense_per_frame * DEMO_SPLIT_FRAMES / GB,
+         "target": None, "better": "lower"},
+    ]  # fmt: skip
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--tau-step", type=float, default=0.001)
     args = parser.parse_args()
-    r = run(args.frames, args.tau_step)
+    r = sweep(args.frames, args.tau_step)
     print(
         f"{r['frames']} frames × {r['thresholds']} thresholds: loop {r['loop_s']:.2f} s, "
         f"fast {r['fast_s']:.3f} s (CPU), ratio {r['ratio']:.1f}× (wall {r['wall_ratio']:.1f}×, "
         f"target {r['target']}×), "
         f"identical={r['identical']}, CorLoc {r['corloc']:.1f}%"
     )
+    for row in memory_rows():
+        print(f"{row['name']}: {row['ratio']:.3g}" + (f" (target ≤ {row['target']})" if row["target"] else "")
+              + (f", identical numbers: {row['identical']}" if "identical" in row else ""))

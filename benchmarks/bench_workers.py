@@ -1,4 +1,5 @@
-"""Data loading with 1 vs 2 worker processes: the synthetic training loader of the shipped configs.
+"""Data loading with 1 vs 2 worker processes, and against the training step it feeds: the synthetic
+training loader of the shipped configs.
 
     python benchmarks/bench_workers.py [--frames 640] [--data data/synthetic-small]
 
@@ -9,6 +10,11 @@ a temporary folder unless ``--data`` names one). Each setting reads the same ``-
 after a warm-up batch (worker start-up excluded) and keeps the best of ``--repeats``. The ratio is
 the 2-worker time over the 1-worker time: at most 0.75 (2 workers at least 1.33x as fast) is the
 target on a machine with 2 free cores; a busy machine shows less.
+
+``loader / training step``: the time a batch takes to arrive with the config's workers (1) over
+the time of one training step of ``configs/trcamv_synthetic.yaml``'s model on a batch of the
+same shape (its hybrid ViT-Ti at 96², AdamW, random pseudo-label maps; wall time, best of
+``--repeats``); at most 1: the loader keeps up with the step it feeds.
 """
 
 from __future__ import annotations
@@ -59,12 +65,45 @@ def run(frames: int = 640, data: str | None = None, repeats: int = 2) -> list[di
         batches = max(1, frames // loader_cfg["batch_size"])
         seconds = {w: min(_loader_seconds(loader_cfg, w, batches) for _ in range(repeats)) for w in (0, 1, 2)}
     n = batches * loader_cfg["batch_size"]
+    step = _step_seconds(loader_cfg["batch_size"], repeats)
+    workers = loader_cfg.get("num_workers", 1)
     return [
         {"name": f"1 worker ({n} frames)", "seconds": seconds[1], "ratio": 1.0, "target": None},
         {"name": "0 workers (in the main process) / 1 worker", "seconds": seconds[0],
          "ratio": seconds[0] / seconds[1], "target": None},
         {"name": "2 workers / 1 worker", "seconds": seconds[2], "ratio": seconds[2] / seconds[1], "target": 0.75},
+        {"name": f"loader ({workers} worker) / training step, per batch", "seconds": seconds[workers] / batches,
+         "ratio": seconds[workers] / batches / step, "target": 1.0},
     ]  # fmt: skip
+
+
+def _step_seconds(batch: int, repeats: int) -> float:
+    """Wall time of one training step of ``configs/trcamv_synthetic.yaml``'s model on ``batch``
+    frames of the loader's shape, with the config's optimizer (best of ``repeats``, after one)."""
+    import torch
+    import torch.nn.functional as F
+    from mmengine.optim import build_optim_wrapper
+
+    from wsvol.config import load_config
+    from wsvol.registry import MODELS
+
+    cfg = load_config(Path(__file__).parents[1] / "configs" / "trcamv_synthetic.yaml")
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model.to_dict()).train()
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper.to_dict())
+    size = 96  # the loader's random crop
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 3, size, size, generator=g)
+    maps = F.interpolate(torch.rand(batch, 1, 6, 6, generator=g), size=(size, size), mode="bilinear")[:, 0]
+    data = {"inputs": x, "data_samples": [{"gt_label": i % 10, "pseudo_map": maps[i], "frame_id": str(i)}
+                                          for i in range(batch)]}  # fmt: skip
+    model.train_step(data, wrapper)
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        model.train_step(data, wrapper)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def main(argv: Sequence[str] | None = None) -> None:

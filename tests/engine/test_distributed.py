@@ -208,7 +208,8 @@ def _gather_worker(rank: int, world: int, store: str, outs: list[dict], result: 
             metric.process({}, [outs[i]])
         values = metric.evaluate(len(outs))
         if rank == 0:
-            Path(result).write_bytes(pickle.dumps((values, metric.last_result.localization.frame_ids)))
+            loc = metric.last_result.localization  # boxes traced from both ranks' map files
+            Path(result).write_bytes(pickle.dumps((values, loc.frame_ids, loc.at().boxes.tolist())))
     finally:
         torch.distributed.destroy_process_group()
 
@@ -218,9 +219,10 @@ def test_metric_gathers_the_frames_of_both_ranks_in_dataset_order(tmp_path):
     outs = frame_outputs(7, boxless=3)
     result = tmp_path / "result.pkl"
     torch.multiprocessing.spawn(_gather_worker, args=(2, str(tmp_path / "store"), outs, str(result)), nprocs=2)
-    values, frame_ids = pickle.loads(result.read_bytes())
+    values, frame_ids, boxes = pickle.loads(result.read_bytes())
 
     single = CorLocMetric(classes=CLASSES, tau_step=0.01)
     single.process({}, outs)
     assert values == single.evaluate(len(outs))
     assert frame_ids == [o["frame_id"] for i, o in enumerate(outs) if i != 3]
+    assert boxes == single.last_result.localization.at().boxes.tolist()

@@ -38,7 +38,8 @@ def test_registered_uses_dataset_meta_and_keeps_records_compact():
     metric.dataset_meta = {"classes": ("cat", "dog", "cow")}
     outs = [output(i, i % 3, (i + (i == 4)) % 3) for i in range(6)]
     metric.process({}, outs)
-    assert all(r["map"].dtype == np.uint8 and r["map"].shape == (224, 224) for r in metric.results)
+    width = (thresholds(0.01).size + 7) // 8  # one bit per threshold, no map
+    assert all("map" not in r and len(r["correct"]) == width and "map_ref" in r for r in metric.results)
     values = metric.evaluate(len(outs))  # mmengine's path: collect, compute, reset
     ref = evaluate_localization(
         [o["cam"].numpy() for o in outs],
@@ -62,6 +63,9 @@ def test_registered_uses_dataset_meta_and_keeps_records_compact():
     expected = [float(o["scores"][o["pred_label"]]) for o in outs]
     np.testing.assert_allclose(ev.scores, expected, rtol=1e-6)
     assert metric.results == []  # reset by evaluate
+    at, ref_at = ev.localization.at(), ref.at()  # boxes traced from the maps' file
+    np.testing.assert_array_equal(at.boxes, ref_at.boxes)
+    np.testing.assert_array_equal(at.ious, ref_at.ious)
 
 
 def test_records_with_masks_give_pxap():

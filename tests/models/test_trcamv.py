@@ -50,10 +50,10 @@ def total(model: TrCAMV, b: dict, steps=range(1000, 1005)) -> float:
     """Mean total loss over fixed, unseen sampler steps (the same seeds before and after training)."""
     values = []
     for step in steps:
-        model.sampler_step.fill_(step)
+        model.sampler_step_value = step
         with torch.no_grad():
             values.append(float(sum(model(b["inputs"], b["data_samples"], "loss").values())))
-    model.sampler_step.zero_()
+    model.sampler_step_value = 0
     return sum(values) / len(values)
 
 
@@ -118,7 +118,7 @@ def test_term_weights_scale_their_terms():
 def test_pce_is_the_cross_entropy_of_the_decoder_on_the_seeds_of_the_current_step():
     model = tiny().eval()  # eval: the decoder gives the same logits in both calls
     b = batch(model)
-    model.sampler_step.fill_(7)
+    model.sampler_step_value = 7
     seeds = model.sample_seeds(torch.stack([s["pseudo_map"] for s in b["data_samples"]]))
     _, logits = model(b["inputs"], mode="tensor")
     pce = model(b["inputs"], b["data_samples"], mode="loss")["loss_pce"]
@@ -258,3 +258,32 @@ def test_cuda_amp_training_lowers_the_loss_and_predicts_on_the_cpu(dtype):
     assert terms["loss_crf"].dtype == torch.float32
     out = model.eval().test_step(gpu)
     assert out[0]["cam"].device.type == "cpu" and out[0]["cam"].shape == (SIZE, SIZE)
+
+
+@pytest.mark.cuda
+def test_cuda_training_step_never_waits_for_the_device():
+    """Pseudo-maps come from the loader on the host; the step (sampling, every loss but the CRF,
+    backward, SGD update) runs with every host-device sync turned into an error."""
+    model = tiny(losses=dict(size=dict(loss_weight=0.01)), train_cls_head=True, pixel_sampler=dict(k=4))
+    b = batch(model)
+    model.cuda().train()
+    x = torch.stack(b["inputs"]).cuda()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.05, momentum=0.9)
+    model.sampler_step_value = 5
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(2):
+            terms = model(x, b["data_samples"], mode="loss")
+            optimizer.zero_grad()
+            sum(terms.values()).backward()
+            optimizer.step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert set(terms) == {"loss_pce", "loss_size", "loss_cls"}
+    assert int(model.sampler_step) == 7 and model.sampler_step.device.type == "cuda"
+    # the seeds of a step are those of the sampler on the device with the (seed, step) generator
+    maps = torch.stack([s["pseudo_map"] for s in b["data_samples"]]).cuda()
+    expected = model.pixel_sampler(maps, model.sampler_generator(7, "cuda"))
+    assert torch.equal(model.sample_seeds(maps), expected)

@@ -65,12 +65,24 @@ def test_attention_equals_timm_explicit_softmax(case):
 
 
 @pytest.mark.parametrize("case", ["deit_p16", "reg_tokens_qk_norm"])
-def test_hook_leaves_model_output_unchanged(case):
+def test_output_is_timms_own_with_the_last_attention_unfused(case):
     backbone = _backbone(case)
     x = _images(case)
     with_hook = backbone.model.forward_features(x)
-    assert backbone.model.blocks[-1].attn.fused_attn  # fused path kept
-    assert torch.equal(with_hook, _fresh_timm(case, backbone).forward_features(x))
+    ref = _fresh_timm(case, backbone)
+    assert all(b.attn.fused_attn for b in backbone.model.blocks[:-1])  # fused path kept
+    torch.testing.assert_close(with_hook, ref.forward_features(x), rtol=1e-5, atol=1e-5)
+    ref.blocks[-1].attn.fused_attn = False
+    assert torch.equal(with_hook, ref.forward_features(x))
+
+
+@pytest.mark.parametrize("case", ["deit_p16", "hybrid_stem_p2"])
+def test_the_last_attention_is_computed_once(case):
+    backbone = _backbone(case)
+    calls = []
+    backbone.model.blocks[-1].attn.qkv.register_forward_hook(lambda *_: calls.append(1))
+    backbone(_images(case))
+    assert len(calls) == 1
 
 
 @pytest.mark.parametrize("case", ["deit_p16", "dinov2_reg4_p14"])

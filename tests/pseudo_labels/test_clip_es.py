@@ -252,6 +252,43 @@ def test_box_mask_matches_connected_component_boxes():
     assert cam_box_mask(blobs).sum() == 4 + 3 * 2 + 0 and not cam_box_mask(torch.zeros(8, 8)).any()
 
 
+def opencv_box_mask(cam: torch.Tensor, threshold: float = 0.4) -> torch.Tensor:
+    """The reference's scoremap2bbox with OpenCV, one frame: every contour's box, exclusive ends."""
+    u8 = (cam.float().numpy() * 255).astype(np.uint8)
+    binary = (u8 > int(threshold * u8.max())).astype(np.uint8) * 255
+    mask = np.zeros(u8.shape, dtype=bool)
+    h, w = u8.shape
+    for contour in cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]:
+        x, y, bw, bh = cv2.boundingRect(contour)
+        mask[y : min(y + bh, h - 1), x : min(x + bw, w - 1)] = True
+    return torch.from_numpy(mask)
+
+
+def test_batched_box_masks_are_opencvs_frame_by_frame():
+    g = torch.Generator().manual_seed(11)
+    smooth = F.avg_pool2d(torch.rand(16, 1, 14, 14, generator=g), 3, 1, 1)[:, 0]
+    cams = torch.cat([torch.rand(16, 14, 14, generator=g) ** 3, smooth / smooth.amax((1, 2), keepdim=True)])
+    for threshold in (0.2, 0.4, 0.7):
+        masks = cam_box_mask(cams, threshold)
+        assert masks.shape == cams.shape
+        for cam, mask in zip(cams, masks):
+            assert torch.equal(mask, opencv_box_mask(cam, threshold))
+
+
+@pytest.mark.cuda
+def test_cuda_refinement_never_waits_for_the_device():
+    g = torch.Generator().manual_seed(12)
+    cams = torch.rand(4, 14, 14, generator=g).cuda()
+    attn = torch.softmax(torch.randn(4, 196, 196, generator=g), -1).cuda()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        refined = refine_cam(cams, attn)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    torch.testing.assert_close(refined.cpu(), refine_cam(cams.cpu(), attn.cpu()), rtol=1e-4, atol=1e-6)
+
+
 def test_refinement_matches_python_loops(result):
     g = torch.Generator().manual_seed(4)
     cams = [torch.rand(6, 6, generator=g, dtype=torch.float64) for _ in range(2)]

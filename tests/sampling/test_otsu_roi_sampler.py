@@ -9,6 +9,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 from skimage.filters import threshold_otsu
+from skimage.measure import label
 
 from wsvol.registry import PIXEL_SAMPLERS
 from wsvol.sampling import OtsuRoiSampler, PixelSampler, otsu_roi
@@ -216,3 +217,119 @@ def test_bad_input_is_rejected_with_the_value():
         OtsuRoiSampler(dilation=2)
     with pytest.raises(ValueError, match="fg_percent"):
         OtsuRoiSampler(fg_percent=0)
+
+
+# -- the batched device path against a plain, frame-by-frame reference -------------------------
+def _mixed_maps(b: int, h: int, w: int, seed: int) -> torch.Tensor:
+    """Smooth maps, quantized maps (ties, exact zeros), a constant and a two-level map."""
+    g = torch.Generator().manual_seed(seed)
+    maps = _smooth_maps(b, h, w, seed)
+    maps[1] = torch.floor(maps[1] * 12) / 12  # a quantized cache: many ties
+    maps[2] = 0.4  # constant: no seed
+    maps[3] = (torch.rand(h, w, generator=g) > 0.7).float() * 0.8  # two levels
+    return maps
+
+
+def races(generator: torch.Generator, b: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sampler's random numbers: E = −log U per pixel, U from torch.rand, a (B, H·W) draw
+    for FG, then one for BG."""
+    return tuple(
+        (-torch.rand(b, n, generator=generator, device=generator.device).log()).cpu().numpy()
+        for _ in range(2)
+    )
+
+
+def reference_seeds(sampler: OtsuRoiSampler, maps: torch.Tensor, race: tuple[np.ndarray, np.ndarray]):
+    """The documented draws, one frame at a time: skimage's Otsu on floor(255·map), skimage's
+    labels for the largest component, sorted values for the n-th cuts, then an exponential race
+    (the k candidates with the largest w / E win), and square dilation by loops."""
+    b, h, w = maps.shape
+    e_fg, e_bg = race
+    r = sampler.dilation // 2
+    out = np.full((b, h, w), sampler.ignore_index, dtype=np.int64)
+    for i in range(b):
+        cam = maps[i].numpy()
+        levels = np.floor(cam.astype(np.float64) * 255).astype(np.uint8)
+        if levels.min() == levels.max():
+            continue
+        roi = levels > threshold_otsu(levels)
+        if sampler.largest_component:
+            labels = label(roi, connectivity=sampler.connectivity)
+            sizes = np.bincount(labels.ravel())[1:]
+            if sizes.max() >= sampler.min_component_fraction * roi.sum():
+                roi = labels == int(np.argmax(sizes)) + 1
+        flat, roi = cam.ravel(), roi.ravel()
+        n_fg = max(1, math.floor(roi.sum() * sampler.fg_percent / 100))
+        fg_cand = roi & (flat >= sorted(flat[roi], reverse=True)[n_fg - 1])
+        n_bg = max(1, math.floor(flat.size * sampler.bg_percent / 100))
+        bg_cand = flat <= sorted(flat)[n_bg - 1]
+        drawn = []
+        for cand, weight, race in ((fg_cand, flat + np.float32(1e-8), e_fg[i]), (bg_cand, np.ones_like(flat), e_bg[i])):
+            keys = {j: weight[j] / race[j] for j in np.flatnonzero(cand)}
+            drawn.append(sorted(keys, key=keys.get, reverse=True)[: sampler.k])
+        masks = []
+        for picks in drawn:
+            m = np.zeros((h, w), dtype=bool)
+            for j in picks:
+                y, x = divmod(int(j), w)
+                m[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1] = True
+            masks.append(m)
+        fg, bg = masks
+        out[i][fg & ~bg] = 1
+        out[i][bg & ~fg] = 0
+    return torch.from_numpy(out)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"k": 4}, {"k": 3, "dilation": 5, "fg_percent": 30, "bg_percent": 5},
+     {"largest_component": True}, {"largest_component": True, "connectivity": 1, "k": 2}],
+)
+def test_draws_are_exactly_the_reference_loops(options):
+    sampler = OtsuRoiSampler(**options)
+    for size, seed in (((20, 24), 0), ((40, 40), 1)):  # 480 px: closure labelling; 1600: propagation
+        maps = _mixed_maps(6, *size, seed)
+        for step in range(3):
+            got = sampler(maps, torch.Generator().manual_seed(100 + step))
+            race = races(torch.Generator().manual_seed(100 + step), *maps.flatten(1).shape)
+            expected = reference_seeds(sampler, maps, race)
+            assert torch.equal(got, expected), (options, size, step)
+
+
+def test_roi_is_skimage_otsu_of_the_quantized_map_at_full_size():
+    maps = _mixed_maps(8, 224, 224, seed=4)
+    maps[5] = torch.rand(224, 224, generator=torch.Generator().manual_seed(5))  # noise
+    for largest in (False, True):
+        rois = OtsuRoiSampler(largest_component=largest).roi(maps)
+        for cam, roi in zip(maps.numpy(), rois.numpy()):
+            np.testing.assert_array_equal(roi, otsu_roi_reference(cam, largest))
+
+
+def otsu_roi_reference(cam: np.ndarray, largest: bool) -> np.ndarray:
+    levels = np.floor(cam.astype(np.float64) * 255).astype(np.uint8)
+    if levels.min() == levels.max():
+        return np.zeros(cam.shape, dtype=bool)
+    roi = levels > threshold_otsu(levels)
+    if largest:
+        labels = label(roi, connectivity=2)
+        sizes = np.bincount(labels.ravel())[1:]
+        if sizes.max() >= 0.05 * roi.sum():
+            roi = labels == int(np.argmax(sizes)) + 1
+    return roi
+
+
+@pytest.mark.cuda
+def test_cuda_draws_are_the_reference_loops_without_a_host_sync():
+    sampler = OtsuRoiSampler(k=3)
+    maps = _mixed_maps(6, 64, 64, seed=6)
+    device_maps = maps.cuda()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        got = sampler(device_maps, torch.Generator(device="cuda").manual_seed(9))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    # the same exponential variates, drawn on the device, then the loops on the host
+    race = races(torch.Generator(device="cuda").manual_seed(9), 6, 64 * 64)
+    assert torch.equal(got.cpu(), reference_seeds(sampler, maps, race))
+

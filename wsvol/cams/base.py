@@ -156,7 +156,10 @@ class BaseCAM:
             if not isinstance(output, Tensor):
                 raise TypeError(f"target layer {self.layer_name!r} returns {type(output).__name__}, "
                                 f"expected a Tensor")
-            if gradients and not output.requires_grad:  # frozen layers before it: start the graph here
+            if gradients:
+                # the graph starts here: the layers before ran without autograd (nothing upstream
+                # needs a gradient), the layers after run with it, back to the caller's mode after
+                torch.set_grad_enabled(True)
                 output = output.detach().requires_grad_(True)
             store["act"] = output
             return output
@@ -194,8 +197,9 @@ class BaseCAM:
             raise RuntimeError(f"{type(self).__name__} needs gradients: call it under torch.no_grad(), "
                                f"not torch.inference_mode()")
         size = tuple(images.shape[-2:])
-        # grad mode on even under a caller's no_grad (mmengine's val loop); off when not needed
-        with torch.set_grad_enabled(gradients), self._capture(gradients) as store:
+        # autograd off up to the target layer, whose hook turns it on for the rest of the forward
+        # (even under a caller's no_grad, e.g. mmengine's val loop); the caller's mode is restored
+        with torch.set_grad_enabled(False), self._capture(gradients) as store:
             logits = self.model(images)
             if not isinstance(logits, Tensor) or logits.ndim != 2:
                 raise TypeError(f"the model must return (B, C) logits, got "

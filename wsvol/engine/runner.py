@@ -17,6 +17,7 @@ import contextlib
 import os
 import os.path as osp
 import signal
+from pathlib import Path
 
 from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
@@ -220,6 +221,14 @@ def build_runner(cfg, on_start=None) -> WsvolRunner:
     cfg.setdefault("default_scope", "wsvol")
     if cfg.get("launcher", "none") != "none":
         _distributed_defaults(cfg)
+    if not cfg.get("experiment_name"):
+        # mmengine names its logger, message hub and visualizer instances by experiment and keeps
+        # them per process: two runners started in the same second (a baseline and its TrCAM-V,
+        # a retry) would share them without a name of their own
+        import secrets
+
+        stem = Path(cfg.filename).stem if getattr(cfg, "filename", None) else "wsvol"
+        cfg.experiment_name = f"{stem}-{same_on_all_ranks(secrets.token_hex(3))}"
     runner = WsvolRunner.from_cfg(cfg)
     if not any(isinstance(h, CheckpointMetaHook) for h in runner.hooks):  # what predict reads
         runner.register_hook(CheckpointMetaHook())

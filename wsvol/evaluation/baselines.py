@@ -26,10 +26,19 @@ def centred_box_corloc(result: LocalizationResult, sides=SIDES,
     """
     width, height = result.eval_size
     best = (0.0, float(sides[0]))
+    if not result.gt_boxes:
+        return best
+    # every frame's true boxes in one padded array; padding boxes never count as a hit
+    most = max(len(g) for g in result.gt_boxes)
+    gts = np.zeros((len(result.gt_boxes), most, 4), dtype=np.int64)
+    valid = np.zeros((len(result.gt_boxes), most), dtype=bool)
+    for i, g in enumerate(result.gt_boxes):
+        gts[i, : len(g)], valid[i, : len(g)] = g, True
     for side in sides:
         box = centred_box(width, height, float(side))
-        hits = [box_iou(box, gt).max() >= iou_threshold for gt in result.gt_boxes]
-        corloc = float(np.mean(hits) * 100) if hits else float("nan")
+        ious = box_iou(box, gts.reshape(-1, 4)).reshape(gts.shape[:2])
+        hits = (valid & (ious >= iou_threshold)).any(axis=1)
+        corloc = float(np.mean(hits) * 100)
         if corloc > best[0]:
             best = (corloc, float(side))
     return best

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wsvol.evaluation.bits import BitTable
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -23,18 +25,20 @@ class Interval:
     n_boot: int
 
 
-def corloc_of(correct: np.ndarray) -> float:
+def corloc_of(correct: np.ndarray | BitTable) -> float:
     """CorLoc (%) of an (N, T) correctness table: the best threshold's share of correct frames."""
+    if isinstance(correct, BitTable):
+        return float((correct.sums() / len(correct)).max() * 100)
     return float(np.asarray(correct, dtype=np.float64).mean(axis=0).max() * 100)
 
 
-def _per_group(correct: np.ndarray, groups: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    """(V, T) correct counts and (V,) frame counts per group."""
+def _per_group(correct: BitTable, groups: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """(V, T) correct counts and (V,) frame counts per group (groups in sorted order)."""
     _, inverse = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    starts = np.flatnonzero(np.diff(inverse[order], prepend=-1))
-    counts = np.add.reduceat(np.asarray(correct, dtype=np.float64)[order], starts, axis=0)
-    return counts, np.diff(np.append(starts, len(order))).astype(np.float64)
+    inverse = inverse.reshape(-1)
+    n_groups = int(inverse.max()) + 1
+    counts = correct.group_sums(inverse, n_groups).astype(np.float64)
+    return counts, np.bincount(inverse, minlength=n_groups).astype(np.float64)
 
 
 def _resampled_corloc(tables, sizes, n_boot, seed, chunk=200) -> np.ndarray:
@@ -52,16 +56,20 @@ def _resampled_corloc(tables, sizes, n_boot, seed, chunk=200) -> np.ndarray:
     return out
 
 
-def _check(correct: np.ndarray, groups: Sequence) -> np.ndarray:
-    correct = np.asarray(correct, dtype=bool)
-    if correct.ndim == 1:
-        correct = correct[:, None]
-    if correct.ndim != 2 or correct.shape[0] == 0:
-        raise ValueError(
-            f"correct must be a non-empty (frames, thresholds) table, got shape {correct.shape}"
-        )
-    if len(groups) != correct.shape[0]:
-        raise ValueError(f"got {len(groups)} video ids for {correct.shape[0]} frames")
+def _check(correct: np.ndarray | BitTable, groups: Sequence) -> BitTable:
+    if not isinstance(correct, BitTable):
+        correct = np.asarray(correct, dtype=bool)
+        if correct.ndim == 1:
+            correct = correct[:, None]
+        if correct.ndim != 2 or correct.shape[0] == 0:
+            raise ValueError(
+                f"correct must be a non-empty (frames, thresholds) table, got shape {correct.shape}"
+            )
+        correct = BitTable.from_bool(correct)
+    elif len(correct) == 0:
+        raise ValueError("correct must be a non-empty (frames, thresholds) table, got 0 frames")
+    if len(groups) != len(correct):
+        raise ValueError(f"got {len(groups)} video ids for {len(correct)} frames")
     return correct
 
 
@@ -74,7 +82,7 @@ def _interval(estimate: float, samples: np.ndarray, confidence: float) -> Interv
 
 
 def bootstrap_corloc(
-    correct: np.ndarray,
+    correct: np.ndarray | BitTable,
     videos: Sequence,
     *,
     n_boot: int = 1000,
@@ -90,8 +98,8 @@ def bootstrap_corloc(
 
 
 def bootstrap_corloc_difference(
-    correct_a: np.ndarray,
-    correct_b: np.ndarray,
+    correct_a: np.ndarray | BitTable,
+    correct_b: np.ndarray | BitTable,
     videos: Sequence,
     *,
     n_boot: int = 1000,

@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from wsvol.evaluation.bits import BitTable
 from wsvol.evaluation.maps import DEFAULT_EVAL_SIZE, prepare_map, rescale_boxes, thresholds
 
 IOU_THRESHOLD = 0.5
+#: Frames swept together (the sweep's bookkeeping takes about 170 KB a frame).
+SWEEP_CHUNK = 256
 
 
 def box_iou(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -130,9 +133,25 @@ def correct_matrix(
         gts.append(b)
     if len(qs) != len(gts):
         raise ValueError(f"got {len(qs)} maps and {len(gts)} box sets")
-    if not qs:
-        return np.zeros((0, taus.size), dtype=bool)
-    return _Sweep(np.stack(qs), gts, float(iou_threshold)).correct(taus)
+    out = np.zeros((len(qs), taus.size), dtype=bool)
+    for start in range(0, len(qs), SWEEP_CHUNK):  # frames are independent: bounded memory
+        part = slice(start, start + SWEEP_CHUNK)
+        out[part] = _Sweep(np.stack(qs[part]), gts[part], float(iou_threshold)).correct(taus)
+    return out
+
+
+def correct_bits(
+    qmaps: Sequence[np.ndarray] | np.ndarray,
+    gt_boxes: Sequence[np.ndarray],
+    taus: np.ndarray,
+    iou_threshold: float = IOU_THRESHOLD,
+) -> BitTable:
+    """:func:`correct_matrix` as bits, swept and packed a chunk of frames at a time."""
+    parts = [
+        BitTable.from_bool(correct_matrix(qmaps[s : s + SWEEP_CHUNK], gt_boxes[s : s + SWEEP_CHUNK], taus, iou_threshold))
+        for s in range(0, len(qmaps), SWEEP_CHUNK)
+    ]
+    return BitTable.concat(parts, width=np.size(taus))
 
 
 class _Sweep:
@@ -349,29 +368,49 @@ class FrameBoxes:
 
 @dataclass
 class LocalizationResult:
-    """Per-frame correctness at every threshold, and what is needed to derive CorLoc from it."""
+    """Per-frame correctness at every threshold (one bit each), and what CorLoc, the report and
+    the boxes at a threshold are derived from.
+
+    ``maps`` (in memory, or a :class:`~wsvol.evaluation.map_store.MapStore` on disk) is only
+    read to trace boxes: :meth:`at` traces every frame once per threshold asked for.
+    """
 
     taus: np.ndarray  # (T,)
-    correct: np.ndarray  # (N, T) bool
+    correct: BitTable  # (N, T) bits: frame correct at threshold τ
     labels: np.ndarray  # (N,) true class ids
     gt_boxes: list[np.ndarray]  # N × (K, 4) int boxes at the evaluation size
     num_classes: int
     eval_size: tuple[int, int] = (DEFAULT_EVAL_SIZE, DEFAULT_EVAL_SIZE)  # (width, height)
-    maps: np.ndarray | None = None  # (N, H, W) uint8 quantized maps (for boxes at a chosen τ)
+    maps: np.ndarray | Sequence[np.ndarray] | None = None  # N (H, W) uint8 quantized maps
     frame_ids: list[str] | None = None
     video_ids: list[str] | None = None
     iou_threshold: float = IOU_THRESHOLD
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.correct, BitTable):
+            self.correct = BitTable.from_bool(np.asarray(self.correct, dtype=bool).reshape(-1, np.size(self.taus)))
+
     def __len__(self) -> int:
-        return int(self.correct.shape[0])
+        return len(self.correct)
+
+    def counts(self) -> np.ndarray:
+        """(T,) number of frames correct at each τ."""
+        if "counts" not in self._cache:
+            self._cache["counts"] = self.correct.sums()
+        return self._cache["counts"]
 
     def curve(self, frames: np.ndarray | None = None) -> np.ndarray:
         """CorLoc (%) at every τ over all frames or a subset (bool mask or indices)."""
-        sel = self.correct if frames is None else self.correct[frames]
-        if sel.shape[0] == 0:
+        if frames is None:
+            n, counts = len(self), self.counts()
+        else:
+            frames = np.asarray(frames)
+            n = int(frames.sum()) if frames.dtype == bool else frames.size
+            counts = self.correct.sums(frames)
+        if n == 0:
             return np.full(self.taus.size, np.nan)
-        return sel.mean(axis=0) * 100.0
+        return counts / n * 100.0
 
     @property
     def best_index(self) -> int:
@@ -393,11 +432,11 @@ class LocalizationResult:
         if "per_class" not in self._cache:
             corloc = np.full(self.num_classes, np.nan)
             tau = np.full(self.num_classes, np.nan)
-            for c in range(self.num_classes):
-                frames = self.labels == c
-                if frames.any():
-                    cur = self.curve(frames)
-                    corloc[c], tau[c] = cur.max(), self.taus[int(np.argmax(cur))]
+            frames = np.bincount(self.labels, minlength=self.num_classes)
+            counts = self.correct.group_sums(self.labels, self.num_classes)
+            for c in np.flatnonzero(frames).tolist():
+                cur = counts[c] / frames[c] * 100.0
+                corloc[c], tau[c] = cur.max(), self.taus[int(np.argmax(cur))]
             self._cache["per_class"] = (corloc, tau)
         return self._cache["per_class"]
 
@@ -424,7 +463,7 @@ class LocalizationResult:
         )
         ious = np.array([box_iou(b, g).max() for b, g in zip(boxes, self.gt_boxes)])
         self._cache[k] = FrameBoxes(
-            float(t[0]), boxes.reshape(-1, 4), ious, self.correct[:, k].copy()
+            float(t[0]), boxes.reshape(-1, 4), ious, self.correct.column(k)
         )
         return self._cache[k]
 
@@ -471,7 +510,7 @@ def evaluate_quantized(
             f"labels must be in [0, {num_classes}); got {sorted(set(labels.tolist()))}"
         )
     taus = thresholds(tau_step)
-    correct = correct_matrix(qmaps, boxes, taus, iou_threshold)
+    correct = correct_bits(qmaps, boxes, taus, iou_threshold)
     h, w = qmaps.shape[1:]
     return LocalizationResult(
         taus=taus,

@@ -9,8 +9,15 @@ from typing import Any
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
+from wsvol.evaluation.bits import BitTable
 from wsvol.evaluation.classification import ClassificationResult, evaluate_classification
-from wsvol.evaluation.corloc import IOU_THRESHOLD, LocalizationResult, evaluate_quantized
+from wsvol.evaluation.corloc import (
+    IOU_THRESHOLD,
+    LocalizationResult,
+    correct_bits,
+    evaluate_quantized,
+)
+from wsvol.evaluation.map_store import MapSpill, MapStore
 from wsvol.evaluation.maps import (
     DEFAULT_EVAL_SIZE,
     as_size,
@@ -102,6 +109,31 @@ def frame_record(
     return record
 
 
+def compact_records(
+    records: Sequence[dict],
+    taus: np.ndarray,
+    iou_threshold: float = IOU_THRESHOLD,
+    spill: MapSpill | None = None,
+) -> list[dict]:
+    """``frame_record`` outputs with their maps swept: each map is replaced by its correctness
+    bits at ``taus`` (``correct``: packed bytes) and, with a ``spill``, by where the map went
+    (``map_ref``: file, row). What an evaluation keeps per frame: about 1.5 KB as Python objects, not 50 KB."""
+    if not records:
+        return []
+    maps = np.stack([r["map"] for r in records])
+    bits = correct_bits(maps, [r["boxes"] for r in records], taus, iou_threshold)
+    rows = spill.append(maps) if spill is not None else None
+    out = []
+    for i, r in enumerate(records):
+        compact = {k: v for k, v in r.items() if k != "map"}
+        compact["correct"] = bits.packed[i].tobytes()
+        compact["map_shape"] = maps.shape[1:]
+        if rows is not None:
+            compact["map_ref"] = (spill.path, int(rows[i]))
+        out.append(compact)
+    return out
+
+
 def evaluate_records(
     records: Sequence[dict],
     classes: Sequence[str] | None = None,
@@ -110,24 +142,34 @@ def evaluate_records(
     iou_threshold: float = IOU_THRESHOLD,
     keep_maps: bool = True,
 ) -> EvaluationResult:
-    """Evaluate ``frame_record`` outputs (PxAP only when every frame has a mask histogram)."""
+    """Evaluate ``frame_record`` outputs (PxAP only when every frame has a mask histogram).
+
+    Records may also be compact (:func:`compact_records`): their bits are used as they are, and
+    their maps are read back from the spill files when ``keep_maps``.
+    """
     if not records:
         raise ValueError("no frame with a true box to evaluate")
     labels = [r["gt_label"] for r in records]
     preds = [r["pred_label"] for r in records]
     num_classes = len(classes) if classes else max(max(labels), max(preds)) + 1
     names = list(classes) if classes else [str(c) for c in range(num_classes)]
-    loc = evaluate_quantized(
-        [r["map"] for r in records],
-        [r["boxes"] for r in records],
-        labels,
-        num_classes=num_classes,
-        tau_step=tau_step,
-        iou_threshold=iou_threshold,
-        frame_ids=[r["frame_id"] for r in records],
-        video_ids=[r["video_id"] for r in records],
-        keep_maps=keep_maps,
-    )
+    ids = {"frame_ids": [r["frame_id"] for r in records], "video_ids": [r["video_id"] for r in records]}
+    compact = ["correct" in r for r in records]
+    if all(compact):
+        loc = _from_compact(records, labels, num_classes, tau_step, iou_threshold, keep_maps, ids)
+    elif not any(compact):
+        loc = evaluate_quantized(
+            [r["map"] for r in records],
+            [r["boxes"] for r in records],
+            labels,
+            num_classes=num_classes,
+            tau_step=tau_step,
+            iou_threshold=iou_threshold,
+            keep_maps=keep_maps,
+            **ids,
+        )
+    else:
+        raise ValueError("records mix maps and swept bits; compact all of them or none")
     pixel = None
     if all("hist" in r for r in records):
         taus = thresholds(tau_step)
@@ -147,14 +189,57 @@ def evaluate_records(
     )
 
 
+def _from_compact(records, labels, num_classes, tau_step, iou_threshold, keep_maps, ids) -> LocalizationResult:
+    taus = thresholds(tau_step)
+    width = {len(r["correct"]) for r in records}
+    if width != {(taus.size + 7) // 8}:
+        raise ValueError(f"records were swept at another tau_step: {sorted(width)} bytes of bits, "
+                         f"tau_step {tau_step} gives {(taus.size + 7) // 8}")
+    packed = np.frombuffer(b"".join(r["correct"] for r in records), dtype=np.uint8)
+    correct = BitTable(packed.reshape(len(records), -1), taus.size)
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"labels must be in [0, {num_classes}); got {sorted(set(labels.tolist()))}")
+    shapes = {tuple(r["map_shape"]) for r in records}
+    if len(shapes) > 1:
+        raise ValueError(f"maps must share one size; got {sorted(shapes)}")
+    h, w = shapes.pop()
+    maps = None
+    if keep_maps and all("map_ref" in r for r in records):
+        paths = sorted({r["map_ref"][0] for r in records})
+        file_of = {p: i for i, p in enumerate(paths)}
+        maps = MapStore(
+            paths,
+            np.array([file_of[r["map_ref"][0]] for r in records]),
+            np.array([r["map_ref"][1] for r in records]),
+            (h, w),
+        )
+    return LocalizationResult(
+        taus=taus,
+        correct=correct,
+        labels=labels,
+        gt_boxes=[np.asarray(r["boxes"], dtype=np.int64).reshape(-1, 4) for r in records],
+        num_classes=int(num_classes),
+        eval_size=(int(w), int(h)),
+        maps=maps,
+        iou_threshold=float(iou_threshold),
+        **ids,
+    )
+
+
 @METRICS.register_module(name="corloc")
 class CorLocMetric(BaseMetric):
     """CorLoc (MaxBoxAcc v1, per class and averaged), CL, and PxAP / pixel IoU where masks exist.
 
-    ``process`` keeps one compact record per frame with true boxes (uint8 map at the evaluation
-    size), so results gather cheaply across ranks, and an empty dict for a frame without:
-    mmengine interleaves the ranks' results and cuts the sampler's padding by counting one result
-    per dataset item (and drops ``None``). After ``evaluate`` (on the main process),
+    The evaluation streams: ``process`` sweeps each batch at once and keeps per frame with true
+    boxes a compact record (its correctness bit at every threshold, boxes, labels, score,
+    ids; about 1.5 KB as Python objects), and an empty dict for a frame without, so results gather cheaply
+    across ranks (mmengine interleaves the ranks' results and cuts the sampler's padding by
+    counting one result per dataset item). With ``keep_maps`` (default) the quantized maps go
+    to a file in ``maps_dir`` (default: the temp dir; a directory shared by all nodes in a
+    multi-node run), from which the boxes at the best threshold and the report's pictures are
+    read back; the files go with the result, and a killed run leaves none behind (see
+    :mod:`wsvol.evaluation.map_store`). After ``evaluate`` (on the main process),
     ``last_result`` is the per-frame :class:`EvaluationResult` (what ``write_report`` takes).
     """
 
@@ -167,6 +252,7 @@ class CorLocMetric(BaseMetric):
         tau_step: float = 0.001,
         iou_threshold: float = IOU_THRESHOLD,
         keep_maps: bool = True,
+        maps_dir: str | None = None,
         collect_device: str = "cpu",
         prefix: str | None = None,
         collect_dir: str | None = None,
@@ -178,16 +264,35 @@ class CorLocMetric(BaseMetric):
         self.tau_step = tau_step
         self.iou_threshold = iou_threshold
         self.keep_maps = keep_maps
+        self.maps_dir = maps_dir
         self.last_result: EvaluationResult | None = None
+        self._spill: MapSpill | None = None
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        """Keep a compact record of every output frame (``{}`` for one without true boxes)."""
-        for sample in data_samples:
-            self.results.append(frame_record(dict(sample), self.eval_size, self.taus) or {})
+        """Sweep the batch; keep a compact record of every frame (``{}`` for one without true boxes)."""
+        records = [frame_record(dict(sample), self.eval_size, self.taus) for sample in data_samples]
+        if self.keep_maps and self._spill is None and any(records):
+            from mmengine.dist import get_world_size
+
+            self._spill = MapSpill(self.maps_dir, private=get_world_size() == 1)
+        boxed = iter(compact_records([r for r in records if r], self.taus, self.iou_threshold, self._spill))
+        self.results.extend(next(boxed) if r else {} for r in records)
+
+    def evaluate(self, size: int) -> dict:
+        """Gather, compute on the main process, broadcast; the maps' file passes to the result."""
+        spill, self._spill = self._spill, None
+        if spill is not None:
+            spill.close()  # complete on disk before the main process reads it
+        try:
+            return super().evaluate(size)
+        finally:
+            if spill is not None:
+                spill.handed_over()  # the main process's result owns (and deletes) the file
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """Metrics over all gathered frame records."""
         classes = self.classes or list((self.dataset_meta or {}).get("classes") or []) or None
+        self.last_result = None  # drop the previous result (and its maps' files) first
         self.last_result = evaluate_records(
             [r for r in results if r],
             classes,

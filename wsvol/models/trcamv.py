@@ -6,9 +6,11 @@ Training (``mode='loss'``) follows the paper / reference code:
    ``torch.no_grad()`` when all its parameters are frozen: nothing upstream needs gradients);
 2. the decoder turns the attention into 2-channel logits at input resolution;
 3. the pixel sampler draws FG/BG seeds from each frame's cached pseudo-label map
-   (``data_samples[i]['pseudo_map']``), redrawn at every step with a generator seeded from
-   (``seed``, sampler step); the step counter is a buffer, so a resumed run draws what the
-   uninterrupted one would have;
+   (``data_samples[i]['pseudo_map']``), redrawn at every step with a generator on the model's
+   device seeded from (``seed``, sampler step); the step counter is a buffer, so a resumed run
+   draws what the uninterrupted one would have. The maps are stacked and checked on the host,
+   then copied to the device in one (pinned, non-blocking) transfer, and nothing in the step
+   reads a device value back: the counter has a host copy (``sampler_step_value``);
 4. every enabled loss term is returned on its own (``loss_<name>``: ``loss_pce``,
    ``loss_size``, ``loss_crf``), plus ``loss_cls`` (cross-entropy on the tag) when
    ``train_cls_head``; mmengine sums every key starting with ``loss``.
@@ -38,6 +40,7 @@ from torch import Tensor, nn
 
 from wsvol.config import component
 from wsvol.registry import BACKBONES, HEADS, LOSSES, MODELS, PIXEL_SAMPLERS
+from wsvol.sampling.otsu_roi import check_map_range
 from wsvol.weights import load_state_dict, load_weights
 
 DEFAULT_BACKBONE = {"type": "timm_vit", "arch": "vit_small_patch16_224.dino", "frozen": True}
@@ -155,8 +158,11 @@ class TrCAMV(BaseModel):
             raise ValueError(f"mean and std need 3 values each, std > 0; got mean={mean!r}, std={std!r}")
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
-        # how many sampler draws were made: checkpointed, so a resumed run continues the sequence
+        # how many sampler draws were made: checkpointed, so a resumed run continues the sequence.
+        # The host copy is what seeds the draws (reading the buffer on a GPU would wait for it);
+        # loading a state dict refreshes it.
         self.register_buffer("sampler_step", torch.zeros((), dtype=torch.long))
+        self._sampler_step = 0
 
         if cls_head_checkpoint:
             self.load_cls_head(cls_head_checkpoint)
@@ -233,15 +239,31 @@ class TrCAMV(BaseModel):
                 return self.backbone(x)
         return self.backbone(x)
 
-    def sampler_generator(self, step: int) -> torch.Generator:
-        """CPU generator seeded from (``seed``, ``step``): the same draws on every device and run."""
+    @property
+    def sampler_step_value(self) -> int:
+        """The sampler step (how many draws were made), read without touching the device."""
+        return self._sampler_step
+
+    @sampler_step_value.setter
+    def sampler_step_value(self, step: int) -> None:
+        self._sampler_step = int(step)
+        self.sampler_step.fill_(self._sampler_step)  # queued on the device: no sync
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._sampler_step = int(self.sampler_step)  # once per load
+
+    def sampler_generator(self, step: int, device: torch.device | str = "cpu") -> torch.Generator:
+        """Generator on ``device`` seeded from (``seed``, ``step``): the same draws on every run
+        (a CPU and a CUDA generator give different numbers from the same seed)."""
         state = np.random.SeedSequence([self.seed, int(step)]).generate_state(1, dtype=np.uint64)
-        return torch.Generator().manual_seed(int(state[0]))
+        return torch.Generator(device=device).manual_seed(int(state[0]))
 
     def sample_seeds(self, maps: Tensor, step: int | None = None) -> Tensor:
-        """Seed map (B,H,W) of pseudo-label maps at sampler ``step`` (default: the current one)."""
-        step = int(self.sampler_step) if step is None else step
-        return self.pixel_sampler(maps, generator=self.sampler_generator(step))
+        """Seed map (B,H,W) of pseudo-label maps at sampler ``step`` (default: the current one),
+        drawn on the maps' device."""
+        step = self._sampler_step if step is None else step
+        return self.pixel_sampler(maps, generator=self.sampler_generator(step, maps.device))
 
     def to_rgb(self, x: Tensor) -> Tensor:
         """Normalized inputs → 0–255 RGB (what the CRF compares)."""
@@ -280,7 +302,7 @@ class TrCAMV(BaseModel):
                for name, loss in self.losses.items()}  # fmt: skip
         if self.train_cls_head:
             out["loss_cls"] = F.cross_entropy(self.cls_head(feats["cls_tokens"]), _labels(samples, x.device))
-        self.sampler_step += 1
+        self.sampler_step_value = self._sampler_step + 1
         return out
 
     @torch.no_grad()
@@ -336,7 +358,9 @@ def _frame(sample: Mapping, i: int) -> str:
 
 
 def _pseudo_maps(samples: Sequence[Mapping], x: Tensor) -> Tensor:
-    """(B,H,W) float maps from ``pseudo_map`` of each sample, checked against the input size."""
+    """(B,H,W) float maps from ``pseudo_map`` of each sample, checked against the input size and
+    for values in [0, 1] where they are (on the host, as the loader gives them), then moved to
+    the input's device in one transfer."""
     maps = []
     for i, sample in enumerate(samples):
         if sample.get("pseudo_map") is None:
@@ -344,14 +368,27 @@ def _pseudo_maps(samples: Sequence[Mapping], x: Tensor) -> Tensor:
                 f"frame {_frame(sample, i)} has no 'pseudo_map': the pseudo-label cache is missing "
                 "(generate the pseudo-labels first and give the dataset its pseudo_label_reader)"
             )
-        m = torch.as_tensor(sample["pseudo_map"], dtype=torch.float32, device=x.device)
+        m = torch.as_tensor(sample["pseudo_map"])
         if tuple(m.shape) != tuple(x.shape[-2:]):
             raise ValueError(
                 f"frame {_frame(sample, i)}: pseudo_map of shape {tuple(m.shape)} does not match the "
                 f"input size {tuple(x.shape[-2:])} (it must go through the same transforms as the image)"
             )
         maps.append(m)
-    return torch.stack(maps)
+    on_host = all(m.device.type == "cpu" for m in maps)
+    stacked = torch.stack([m.to(x.device if not on_host else "cpu", torch.float32) for m in maps])
+    if on_host:
+        check_map_range(stacked, "pseudo_map values")
+    return _to_device(stacked, x.device)
+
+
+def _to_device(t: Tensor, device: torch.device) -> Tensor:
+    """``t`` on ``device``; a host tensor goes to a CUDA device pinned and without blocking."""
+    if t.device == device:
+        return t
+    if t.device.type == "cpu" and device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def _labels(samples: Sequence[Mapping], device: torch.device) -> Tensor:
@@ -360,4 +397,4 @@ def _labels(samples: Sequence[Mapping], device: torch.device) -> Tensor:
         if "gt_label" not in sample:
             raise KeyError(f"frame {_frame(sample, i)} has no 'gt_label' (needed by train_cls_head)")
         labels.append(int(sample["gt_label"]))
-    return torch.tensor(labels, device=device)
+    return _to_device(torch.tensor(labels), device)

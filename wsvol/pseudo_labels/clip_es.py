@@ -15,8 +15,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -25,6 +23,7 @@ from wsvol.cams import minmax_normalize
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 from wsvol.pseudo_labels.base import PseudoLabelSource
 from wsvol.registry import PSEUDO_LABEL_SOURCES
+from wsvol.utils.components import component_boxes_mask
 from wsvol.weights import WEIGHTS, WeightsFile, load_weights, resolve_named
 from wsvol.weights.formats import CLIP_FORMATS, read_weights
 from wsvol.weights.pos_embed import resize_abs_pos_embed, resize_options
@@ -82,20 +81,21 @@ def sinkhorn_affinity(attn: Tensor, iters: int = 3) -> Tensor:
 def cam_box_mask(cam: Tensor, threshold: float = 0.4) -> Tensor:
     """CLIP-ES ``scoremap2bbox`` (multi-contour) as a mask: boxes of all contours of the strong region.
 
-    The map is quantized as ``uint8(cam·255)``; the region is ``uint8 > int(threshold·max)``;
-    every contour's bounding box (x0, y0, x0 + w, y0 + h), with x1/y1 clipped to W-1/H-1, is set
-    as the slice ``[y0:y1, x0:x1]`` — the reference's exclusive ends, so a box touching the right
-    or bottom border loses its last column or row, as in the reference.
+    ``cam`` is one map (h, w) or a batch (B, h, w); the mask has its shape and device. The map
+    is quantized as ``uint8(cam·255)``; the region is ``uint8 > int(threshold·max)``; every
+    contour's bounding box (x0, y0, x0 + w, y0 + h), with x1/y1 clipped to W-1/H-1, is set as the
+    slice ``[y0:y1, x0:x1]`` — the reference's exclusive ends, so a box touching the right or
+    bottom border loses its last column or row, as in the reference. OpenCV's contours are the
+    borders of the region's 8-connected components (holes' borders lie inside them), so the
+    mask is built from those components, batched on the device
+    (:func:`~wsvol.utils.components.component_boxes_mask`).
     """
-    u8 = (cam.detach().float().cpu().numpy() * 255).astype(np.uint8)
-    binary = (u8 > int(threshold * u8.max())).astype(np.uint8) * 255
-    contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]
-    mask = np.zeros(u8.shape, dtype=bool)
-    height, width = u8.shape
-    for contour in contours:
-        x, y, w, h = cv2.boundingRect(contour)
-        mask[y : min(y + h, height - 1), x : min(x + w, width - 1)] = True
-    return torch.from_numpy(mask)
+    single = cam.ndim == 2
+    batch = cam.detach().float()[None] if single else cam.detach().float()
+    u8 = (batch * 255).to(torch.uint8)  # truncation, as numpy's astype(uint8)
+    level = torch.floor(threshold * u8.amax((1, 2), keepdim=True).double())
+    mask = component_boxes_mask(u8 > level)
+    return mask[0] if single else mask
 
 
 def refine_cam(cam: Tensor, attn: Tensor, threshold: float = 0.4, iters: int = 3) -> Tensor:
@@ -106,7 +106,7 @@ def refine_cam(cam: Tensor, attn: Tensor, threshold: float = 0.4, iters: int = 3
     """
     b, h, w = cam.shape
     affinity = sinkhorn_affinity(attn.float(), iters)
-    mask = torch.stack([cam_box_mask(c, threshold) for c in cam]).to(cam.device)
+    mask = cam_box_mask(cam, threshold)
     refined = (affinity * mask.view(b, 1, h * w)) @ cam.float().reshape(b, h * w, 1)
     return refined.view(b, h, w)
 

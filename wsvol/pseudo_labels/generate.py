@@ -273,16 +273,27 @@ def _fill(cache: PseudoLabelCache, data: dict, split: str, shards: list[int], so
             bar.advance(task, len(labels))
 
 
-def evaluate_pseudo_labels(cache: PseudoLabelCache, split) -> Any:
+def evaluate_pseudo_labels(cache: PseudoLabelCache, split, chunk: int = 256) -> Any:
     """The cached maps of ``split`` evaluated like a model's output (CorLoc, no class prediction) on
-    its frames that carry boxes; None when none does."""
-    from wsvol.evaluation import evaluate_records, frame_record
+    its frames that carry boxes; None when none does. Streams: ``chunk`` frames at a time are
+    swept, and their maps go to a temporary file for the boxes at the best threshold."""
+    from wsvol.evaluation import MapSpill, compact_records, evaluate_records, frame_record
+    from wsvol.evaluation.maps import thresholds
 
-    records = [frame_record({"cam": cache(f.frame_id), "gt_boxes": f.boxes, "ori_size": f.size,
-                             "gt_label": f.label, "pred_label": -1, "frame_id": f.frame_id,
-                             "video_id": f.video_id})
-               for f in split.frames if len(f.boxes)]
-    return evaluate_records(records, split.class_names) if records else None
+    frames = [f for f in split.frames if len(f.boxes)]
+    if not frames:
+        return None
+    taus, spill, records = thresholds(), MapSpill(), []
+    for start in range(0, len(frames), chunk):
+        part = [frame_record({"cam": cache(f.frame_id), "gt_boxes": f.boxes, "ori_size": f.size,
+                              "gt_label": f.label, "pred_label": -1, "frame_id": f.frame_id,
+                              "video_id": f.video_id})
+                for f in frames[start : start + chunk]]
+        records += compact_records(part, taus, spill=spill)
+    spill.close()
+    result = evaluate_records(records, split.class_names)
+    spill.handed_over()  # the result's map store deletes the file
+    return result
 
 
 def _report(results: dict, splits: dict, section: PseudoLabelsSection) -> dict:

@@ -87,18 +87,23 @@ def build_report(
                         "cl": per_cl[c],
                     }
                 )
-        correct = loc.correct[:, best]
-        for video in sorted(set(videos)):
-            sel = np.array([v == video for v in videos])
-            label = np.bincount(loc.labels[sel]).argmax()
+        correct = loc.correct.column(best)
+        names, video_of = np.unique(np.asarray(videos, dtype=object).astype(str), return_inverse=True)
+        video_of = video_of.reshape(-1)
+        frames = np.bincount(video_of, minlength=len(names))
+        hits = np.bincount(video_of, weights=correct, minlength=len(names)).astype(np.int64)
+        # each video's most frequent class (the smallest on ties)
+        classes = np.bincount(video_of * loc.num_classes + loc.labels, minlength=len(names) * loc.num_classes)
+        label_of = classes.reshape(len(names), loc.num_classes).argmax(1)
+        for v, video in enumerate(names.tolist()):
             report["per_video"].append(
                 {
                     "method": method,
                     "video": video,
-                    "class": res.classes[label],
-                    "frames": int(sel.sum()),
-                    "correct": int(correct[sel].sum()),
-                    "corloc": float(correct[sel].mean() * 100),
+                    "class": res.classes[label_of[v]],
+                    "frames": int(frames[v]),
+                    "correct": int(hits[v]),
+                    "corloc": float(hits[v] / frames[v] * 100),
                 }
             )
         group = np.digitize(res.areas, size_bins)
@@ -143,7 +148,7 @@ def build_report(
                 )
             else:
                 diff = bootstrap_corloc_difference(
-                    loc.correct[order],
+                    loc.correct.rows(order),
                     ref.localization.correct,
                     _videos(ref),
                     n_boot=n_boot,

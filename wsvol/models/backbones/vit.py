@@ -8,10 +8,12 @@
 - ``attn`` (B, heads, T, T): the last block's softmax attention over all T = prefix + patch
   tokens (prefix = CLS, then register/distillation tokens, as timm orders them).
 
-timm's fused attention (``F.scaled_dot_product_attention``) never materializes the weights, so a
-forward hook on the last block's attention module recomputes softmax(q·kᵀ·scale) from that
-module's own ``qkv``/``q_norm``/``k_norm`` on its (already normed) input. Every block, the last
-one included, keeps its fused path and its output; nothing in timm is patched.
+timm's fused attention (``F.scaled_dot_product_attention``) never materializes the weights. The
+last block's attention therefore takes timm's own unfused path (its ``fused_attn`` switch), which
+computes softmax(q·kᵀ·scale) once and hands it to ``attn_drop``; a forward hook there keeps it,
+so the attention is computed once and the block's output is timm's own. Every other block keeps
+its fused path; nothing in timm is patched. An attention module without that switch gets a hook
+that recomputes the weights from its own ``qkv``/``q_norm``/``k_norm`` instead.
 """
 
 from __future__ import annotations
@@ -109,10 +111,17 @@ class TimmViT(nn.Module):
         self.std: tuple[float, ...] = tuple(model.pretrained_cfg["std"])
 
         self._attn: torch.Tensor | None = None
-        attn.register_forward_hook(self._keep_attention, with_kwargs=True)
+        if isinstance(getattr(attn, "fused_attn", None), bool) and isinstance(getattr(attn, "attn_drop", None), nn.Module):
+            attn.fused_attn = False  # timm's unfused path: the weights are computed once, here
+            attn.attn_drop.register_forward_hook(self._keep_weights)
+        else:
+            attn.register_forward_hook(self._keep_attention, with_kwargs=True)
         if frozen:
             model.requires_grad_(False)
             model.eval()
+
+    def _keep_weights(self, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        self._attn = args[0]  # the softmax weights, before attention dropout
 
     def _keep_attention(
         self, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor
