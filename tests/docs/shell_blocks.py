@@ -143,19 +143,24 @@ def shrink_options(config: str) -> list[str]:
     baseline = (cfg.get("baseline") or {}).get("config")
     if baseline:  # the baseline stage reads its own config: a shrunk child of it
         child = Path(".docs-test-bin") / f"shrunk_{Path(baseline).stem}.yaml"
-        lines = [f"_base_: {baseline}"] + [_as_yaml(o) for o in shrink_options(baseline)]
-        child.write_text("\n".join(lines) + "\n")
+        child.write_text(_as_yaml(shrink_options(baseline), base=baseline))
         opts.append(f"baseline.config={child.resolve()}")
     return opts
 
 
-def _as_yaml(option: str) -> str:
-    key, value = option.split("=", 1)
-    *parents, last = key.split(".")
-    text = f"{last}: {value}"
-    for parent in reversed(parents):
-        text = f"{parent}: {{{text}}}"
-    return text
+def _as_yaml(options: list[str], base: str) -> str:
+    """A config inheriting ``base`` that sets ``key.sub=value`` options (values are YAML), each key once."""
+    import yaml
+
+    tree: dict = {"_base_": base}
+    for option in options:
+        key, value = option.split("=", 1)
+        *parents, last = key.split(".")
+        node = tree
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[last] = yaml.safe_load(value)
+    return yaml.safe_dump(tree, sort_keys=False)
 
 
 def shrunk_argv(argv: list[str]) -> list[str]:
