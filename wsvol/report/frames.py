@@ -24,6 +24,7 @@ from wsvol.utils.files import atomic_open
 
 FRAMES_FILE = "frames.npz"
 FORMAT = 1
+PER_METHOD = ("correct", "labels", "preds", "scores", "areas", "frame_ids", "video_ids", "box_counts", "boxes")
 
 
 def save_frames(path: str | Path, results: Mapping[str, EvaluationResult]) -> None:
@@ -70,37 +71,49 @@ def load_frames(path: str | Path) -> dict[str, EvaluationResult]:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable per-frame results file ({exc})") from None
-    with data:
-        try:
-            if int(data["format"]) != FORMAT:
-                raise ValueError(f"{path}: format {int(data['format'])}, this wsvol reads format {FORMAT}")
-            classes = [str(c) for c in data["classes"]]
-            taus = data["taus"]
-            eval_size = tuple(int(v) for v in data["eval_size"])
-            iou = float(data["iou_threshold"])
-            out = {}
-            for i, method in enumerate(str(m) for m in data["methods"]):
-                labels = data[f"m{i}_labels"]
-                counts = data[f"m{i}_box_counts"]
-                boxes = np.split(data[f"m{i}_boxes"].reshape(-1, 4), np.cumsum(counts)[:-1])
-                loc = LocalizationResult(
-                    taus=taus,
-                    correct=BitTable(data[f"m{i}_correct"], taus.size),
-                    labels=labels,
-                    gt_boxes=boxes,
-                    num_classes=len(classes),
-                    eval_size=eval_size,
-                    frame_ids=[str(f) for f in data[f"m{i}_frame_ids"]],
-                    video_ids=[str(v) for v in data[f"m{i}_video_ids"]],
-                    iou_threshold=iou,
-                )
-                out[method] = EvaluationResult(
-                    localization=loc,
-                    classification=ClassificationResult(labels, data[f"m{i}_preds"], len(classes)),
-                    classes=classes,
-                    scores=data[f"m{i}_scores"],
-                    areas=data[f"m{i}_areas"],
-                )
-        except KeyError as exc:
-            raise ValueError(f"{path}: incomplete per-frame results, {exc.args[0]!r} is missing") from None
+    try:
+        with data:
+            return _read(data, path)
+    except ValueError as exc:  # an object array (which would need pickle), a bad shape
+        if str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: not a readable per-frame results file ({exc})") from None
+
+
+def _read(data, path: Path) -> dict[str, EvaluationResult]:
+    head = ("format", "methods", "classes", "taus", "eval_size", "iou_threshold")
+    missing = [k for k in head if k not in data.files]
+    missing += [f"m{i}_{k}" for i in range(len(data["methods"]) if "methods" in data.files else 0)
+                for k in PER_METHOD if f"m{i}_{k}" not in data.files]
+    if missing:
+        raise ValueError(f"{path}: incomplete per-frame results, {', '.join(missing)} missing")
+    if data["format"].dtype.kind != "i" or int(data["format"]) != FORMAT:
+        raise ValueError(f"{path}: per-frame results of format {data['format']}, this wsvol reads format {FORMAT}")
+    classes = [str(c) for c in data["classes"]]
+    taus = data["taus"]
+    eval_size = tuple(int(v) for v in data["eval_size"])
+    iou = float(data["iou_threshold"])
+    out = {}
+    for i, method in enumerate(str(m) for m in data["methods"]):
+        labels = data[f"m{i}_labels"]
+        counts = data[f"m{i}_box_counts"]
+        boxes = np.split(data[f"m{i}_boxes"].reshape(-1, 4), np.cumsum(counts)[:-1])
+        loc = LocalizationResult(
+            taus=taus,
+            correct=BitTable(data[f"m{i}_correct"], taus.size),
+            labels=labels,
+            gt_boxes=boxes,
+            num_classes=len(classes),
+            eval_size=eval_size,
+            frame_ids=[str(f) for f in data[f"m{i}_frame_ids"]],
+            video_ids=[str(v) for v in data[f"m{i}_video_ids"]],
+            iou_threshold=iou,
+        )
+        out[method] = EvaluationResult(
+            localization=loc,
+            classification=ClassificationResult(labels, data[f"m{i}_preds"], len(classes)),
+            classes=classes,
+            scores=data[f"m{i}_scores"],
+            areas=data[f"m{i}_areas"],
+        )
     return out
