@@ -199,5 +199,7 @@ def test_other_refusals():
         build_comparison([Entry("A", a), Entry("B", relabelled)])
     with pytest.raises(ComparisonError, match="YouTube-Objects classes"):
         build_comparison([Entry("A", a)], release="ytov1")
+    with pytest.raises(ComparisonError, match="n_boot >= 1 and 0 < confidence < 1, got 0 and 0.95"):
+        build_comparison([Entry("A", a)], n_boot=0)
     with pytest.raises(ComparisonError, match="not 'ytov3'"):
         build_comparison([Entry("A", a)], release="ytov3")

@@ -67,6 +67,8 @@ def build_comparison(
     """
     if len(entries) < 1:
         raise ComparisonError("nothing to compare")
+    if n_boot < 1 or not 0 < confidence < 1:
+        raise ComparisonError(f"need n_boot >= 1 and 0 < confidence < 1, got {n_boot} and {confidence}")
     labels = [e.label for e in entries]
     twice = sorted({x for x in labels if labels.count(x) > 1})
     if twice:
