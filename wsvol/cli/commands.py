@@ -7,8 +7,9 @@ import argparse
 
 
 def add_core_commands(sub: argparse._SubParsersAction) -> None:
-    """Add run, train, test, visualize, predict, pseudo-labels, weights, config, data, plugins, bench."""
+    """Add run, train, test, visualize, compare, predict, pseudo-labels, weights, config, data, plugins, bench."""
     from wsvol.cli import (
+        compare_commands,
         config_commands,
         data_commands,
         job_commands,
@@ -18,6 +19,6 @@ def add_core_commands(sub: argparse._SubParsersAction) -> None:
         weights_commands,
     )
 
-    for group in (job_commands, predict_commands, pseudo_label_commands, weights_commands, config_commands,
+    for group in (job_commands, compare_commands, predict_commands, pseudo_label_commands, weights_commands, config_commands,
                   data_commands, plugin_commands):
         group.add_commands(sub)

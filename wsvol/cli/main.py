@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _message(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    known = ("ConfigError", "DataError", "RegistryError", "WeightsError", "FileNotFoundError", "NotImplementedError", "CacheError",
+    known = ("ConfigError", "DataError", "RegistryError", "WeightsError", "FileNotFoundError", "NotImplementedError", "CacheError", "ComparisonError",
              "FolderBusy")
     return text if type(exc).__name__ in known else f"{type(exc).__name__}: {text}"
 

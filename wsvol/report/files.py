@@ -1,4 +1,5 @@
-"""The report's files: ``report.html`` with embedded pictures, ``report.json`` and ``tables/*.csv``."""
+"""The report's files: ``report.html`` with embedded pictures, ``report.json``, ``tables/*.csv`` and
+the per-frame results ``frames.npz``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from wsvol.evaluation.metrics import EvaluationResult
+from wsvol.report.frames import FRAMES_FILE, save_frames
 from wsvol.report.page import render_html
 from wsvol.report.tables import TABLES, build_report
 from wsvol.utils.files import atomic_write_text
@@ -27,7 +29,8 @@ def write_report(
     environment: dict | None = None,
     **options,
 ) -> dict:
-    """Write ``report.html``, ``report.json`` and ``tables/*.csv`` under ``out_dir``; return the data.
+    """Write ``report.html``, ``report.json``, ``tables/*.csv`` and the per-frame results
+    (``frames.npz``, :mod:`wsvol.report.frames`) under ``out_dir``; return the data.
 
     ``image_loader(frame_id)`` gives a frame's RGB image for the worst-frame pictures (without
     it, heatmaps are drawn on gray); pictures are ``thumb`` pixels on their long side.
@@ -39,13 +42,15 @@ def write_report(
     if environment is not None:
         report["meta"]["environment"] = environment
     for name in TABLES:
-        atomic_write_text(out / "tables" / f"{name}.csv", _csv(report[name]))
-    atomic_write_text(out / "report.json", json.dumps(_plain(report), indent=2, allow_nan=False))
+        atomic_write_text(out / "tables" / f"{name}.csv", csv_text(report[name]))
+    save_frames(out / FRAMES_FILE, results)  # what `wsvol compare` pairs frame by frame
+    atomic_write_text(out / "report.json", json.dumps(json_ready(report), indent=2, allow_nan=False))
     atomic_write_text(out / "report.html", render_html(report, results, image_loader, title, thumb))
     return report
 
 
-def _csv(rows: list[dict]) -> str:
+def csv_text(rows: list[dict]) -> str:
+    """CSV of rows (the first row's keys as header; missing numbers empty, lists as JSON)."""
     buf = io.StringIO()
     if rows:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
@@ -61,12 +66,12 @@ def _cell(v):
     return json.dumps(v) if isinstance(v, list) else v
 
 
-def _plain(x):
+def json_ready(x):
     """JSON-ready copy: NaN → null, numpy scalars → Python numbers."""
     if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
+        return {k: json_ready(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
+        return [json_ready(v) for v in x]
     if isinstance(x, np.generic):
         x = x.item()
     if isinstance(x, float) and not math.isfinite(x):

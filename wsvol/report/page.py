@@ -13,6 +13,11 @@ from wsvol.evaluation.metrics import EvaluationResult
 from wsvol.report.tables import COLUMNS, HEADINGS, fmt
 from wsvol.visualization.overlay import draw_overlay, encode_png
 
+#: The CSS of wsvol's pages (the report, ``wsvol compare``).
+STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th{text-align:left}"
+         "figure{display:inline-block;margin:4px;font-size:11px}.note{color:#555}")
+
 
 def render_html(
     report: dict, results: Mapping[str, EvaluationResult], image_loader, title: str, thumb: int
@@ -22,9 +27,7 @@ def render_html(
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th{text-align:left}"
-        "figure{display:inline-block;margin:4px;font-size:11px}.note{color:#555}</style></head><body>",
+        f"<style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='note'>{html.escape(meta['definitions'])}</p>",
     ]
@@ -39,7 +42,7 @@ def render_html(
                      f"{html.escape(str(env.get('platform', '')))}.</p>")
     for key in ("summary", "per_class", "by_size", "bootstrap", "per_video"):
         parts.append(
-            f"<h2>{html.escape(HEADINGS[key])}</h2>{_html_table(report[key], COLUMNS[key], key)}"
+            f"<h2>{html.escape(HEADINGS[key])}</h2>{html_table(report[key], COLUMNS[key], key)}"
         )
     parts.append(
         f"<h2>CorLoc vs τ</h2><img alt='CorLoc vs threshold' src='data:image/png;base64,{_curve_png(report)}'>"
@@ -72,10 +75,11 @@ def render_html(
     return "\n".join(parts)
 
 
-def _html_table(rows: list[dict], columns, key: str) -> str:
+def html_table(rows: list[dict], columns, key: str) -> str:
+    """A ``<table id=key>`` of ``rows`` showing ``columns`` ((key, heading, digits) each)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(fmt(r[k], d))}</td>" for k, _, d in columns) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(fmt(r.get(k), d))}</td>" for k, _, d in columns) + "</tr>"
         for r in rows
     )
     return f"<table id='{key}'><tr>{head}</tr>{body}</table>"

@@ -52,7 +52,7 @@ def build_report(
     ref_name, ref = next(iter(results.items()))
     for method, res in results.items():
         loc, cls = res.localization, res.classification
-        videos = _videos(res)
+        videos = videos_of(res)
         best = loc.best_index
         ci = bootstrap_corloc(loc.correct, videos, n_boot=n_boot, confidence=confidence, seed=seed)
         px = res.pixel
@@ -71,7 +71,7 @@ def build_report(
                 "pxiou": px.pxiou if px else None,
             }
         )
-        report["bootstrap"].append(_interval_row(method, "corloc", ci))
+        report["bootstrap"].append(interval_row(method, "corloc", ci))
         per_loc, per_tau = loc.per_class()
         per_cl = cls.per_class()
         for c, name in enumerate(res.classes):
@@ -122,7 +122,8 @@ def build_report(
             for t, c in zip(loc.taus, loc.curve())
         ]
         if loc.maps is None:
-            notes.append(f"{method}: no maps kept, so no worst frames")
+            if n_worst:
+                notes.append(f"{method}: no maps kept, so no worst frames")
         else:
             at = loc.at()
             for rank, i in enumerate(np.argsort(at.ious, kind="stable")[:n_worst].tolist()):
@@ -150,13 +151,13 @@ def build_report(
                 diff = bootstrap_corloc_difference(
                     loc.correct.rows(order),
                     ref.localization.correct,
-                    _videos(ref),
+                    videos_of(ref),
                     n_boot=n_boot,
                     confidence=confidence,
                     seed=seed,
                 )
                 report["bootstrap"].append(
-                    _interval_row(method, f"corloc - corloc[{ref_name}]", diff)
+                    interval_row(method, f"corloc - corloc[{ref_name}]", diff)
                 )
     eval_size = ref.localization.eval_size
     report["meta"] = {
@@ -181,7 +182,8 @@ def build_report(
     return report
 
 
-def _videos(res: EvaluationResult) -> list[str]:
+def videos_of(res: EvaluationResult) -> list[str]:
+    """Each frame's video id (the frame id, or its index, when the result has none)."""
     loc = res.localization
     if loc.video_ids is not None:
         return list(loc.video_ids)
@@ -197,7 +199,8 @@ def _same_frames(ref: EvaluationResult, other: EvaluationResult) -> np.ndarray |
     return np.array([where[f] for f in a])
 
 
-def _interval_row(method: str, statistic: str, ci) -> dict:
+def interval_row(method: str, statistic: str, ci) -> dict:
+    """A row of the bootstrap table: ``method``'s ``statistic`` with its interval ``ci``."""
     return {
         "method": method,
         "statistic": statistic,
