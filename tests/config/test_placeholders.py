@@ -7,7 +7,12 @@ import textwrap
 import pytest
 
 from wsvol.config import ConfigError, check_config, load_config
-from wsvol.config.placeholders import fill_placeholders, find_placeholders, placeholder_problems, require_filled
+from wsvol.config.placeholders import (
+    fill_placeholders,
+    find_placeholders,
+    placeholder_problems,
+    require_filled,
+)
 
 
 def test_fill_replaces_the_named_placeholders_only_in_dicts_and_lists():

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
+from wsvol.config.types import component
 from wsvol.data.fold_files import DataError
 from wsvol.data.folds import read_split
 from wsvol.data.frame_check import check_files as check_split_files
-from wsvol.config.types import component
 from wsvol.registry import DATASETS, FUNCTIONS, PSEUDO_LABEL_TRANSFORMS, TRANSFORMS
 
 Transform = Callable[[dict], dict]

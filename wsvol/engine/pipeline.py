@@ -10,7 +10,13 @@ import argparse
 import json
 from pathlib import Path
 
-from wsvol.config.placeholders import BEST_PREFIX, fill_placeholders, find_placeholders, require_filled, saved_best_metrics
+from wsvol.config.placeholders import (
+    BEST_PREFIX,
+    fill_placeholders,
+    find_placeholders,
+    require_filled,
+    saved_best_metrics,
+)
 from wsvol.utils.files import atomic_write_text
 
 
