@@ -86,3 +86,5 @@ def test_best_checkpoints_follow_save_best_order(tmp_path):
                                                "cl": tmp_path / "best_cl_epoch_2.pth"}
     assert list(best_checkpoints(tmp_path, {"default_hooks": {"checkpoint": {"save_best": "corloc"}}}).values()) \
         == [tmp_path / "best_corloc_epoch_1.pth"]
+    auto = best_checkpoints(tmp_path, {"default_hooks": {"checkpoint": {"save_best": "auto"}}})
+    assert auto == {"auto": tmp_path / "best_corloc_mean_epoch_3.pth"}  # mmengine names it after a metric

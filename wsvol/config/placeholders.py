@@ -74,6 +74,11 @@ def best_file_stem(metric: str) -> str:
     return f"best_{metric}".replace("/", "_")
 
 
+def best_placeholder(metric: str) -> str:
+    """The placeholder name of the baseline's best checkpoint on ``metric``: ``baseline_best_<metric>``."""
+    return BEST_PREFIX + metric.replace("/", "_")
+
+
 def placeholder_problems(data: Mapping, baseline: Mapping | None) -> list[tuple[str, str]]:
     """(dotted key, problem) for every placeholder of ``data`` that ``wsvol run`` could not fill:
     a baseline placeholder without a ``baseline`` section, or a best checkpoint the baseline's
@@ -86,13 +91,11 @@ def placeholder_problems(data: Mapping, baseline: Mapping | None) -> list[tuple[
         if baseline is None:
             problems.append((key, f"{{{name}}} names a checkpoint of the baseline stage, and this config has no "
                                   "`baseline` section (baseline: {config: <classifier config>})"))
-        elif name.startswith(BEST_PREFIX) and name[len(BEST_PREFIX):] not in {m.replace("/", "_") for m in kept}:
+        elif name.startswith(BEST_PREFIX) and name not in {best_placeholder(m) for m in kept}:
             problems.append((key, f"{{{name}}}: the baseline config keeps no best checkpoint on "
                                   f"{name[len(BEST_PREFIX):]!r}; its default_hooks.checkpoint.save_best is "
                                   f"{kept or 'unset'} (placeholders: "
-                                  + ", ".join(f"{{{BEST_PREFIX}{m.replace('/', '_')}}}" for m in kept) + ")"))
-        elif name == "baseline_checkpoint" and not kept:
-            continue  # the last epoch's checkpoint stands in (see wsvol.engine.pipeline.run_baseline)
+                                  + ", ".join(f"{{{best_placeholder(m)}}}" for m in kept) + ")"))
     return problems
 
 

@@ -139,7 +139,8 @@ def best_checkpoints(work_dir: str | Path, cfg) -> dict[str, Path]:
 
     out = {}
     for metric in saved_best_metrics(cfg):
-        stem = re.escape(best_file_stem(metric))
+        # "auto": mmengine names the file after the first metric of the validation
+        stem = r"best_.+" if metric == "auto" else re.escape(best_file_stem(metric))
         found = sorted((int(m.group(1)), p) for p in Path(work_dir).glob("best_*.pth")
                        if (m := re.fullmatch(rf"{stem}_(?:epoch|iter)_(\d+)\.pth", p.name)))
         if found:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from wsvol.config.placeholders import (
-    BEST_PREFIX,
+    best_placeholder,
     fill_placeholders,
     find_placeholders,
     require_filled,
@@ -88,20 +88,17 @@ def run_baseline(cfg, work: Path, job):
                           training=True).work_dir
     result = train_and_test(base, base_work, job)
     best = best_checkpoints(base_work, base)
-    checkpoints = {f"{BEST_PREFIX}{m.replace('/', '_')}": str(p) for m, p in best.items()}
+    checkpoints = {best_placeholder(m): str(p) for m, p in best.items()}
     tested = next(iter(best.values()), None) or latest_checkpoint(base_work)
     if tested is None:
         raise FileNotFoundError(f"the baseline run {base_work} wrote no checkpoint")
     checkpoints["baseline_checkpoint"] = str(tested)
-    missing = [m for m in saved_best_metrics(base) if m not in best]
-    if missing:  # e.g. a baseline that never validated: what its placeholders name does not exist
-        wanted = {n for _, n in find_placeholders(cfg)}
-        lost = [f"{{{BEST_PREFIX}{m.replace('/', '_')}}}" for m in missing
-                if f"{BEST_PREFIX}{m.replace('/', '_')}" in wanted]
-        if lost:
-            raise FileNotFoundError(
-                f"the baseline run {base_work} has no best checkpoint on {missing} (no validation measured it: "
-                f"see its train_cfg.val_interval), so {', '.join(lost)} names no file")
+    wanted = {name for _, name in find_placeholders(cfg)}
+    lost = [m for m in saved_best_metrics(base) if m not in best and best_placeholder(m) in wanted]
+    if lost:  # e.g. a baseline that never validated: the placeholders name no file
+        raise FileNotFoundError(
+            f"the baseline run {base_work} has no best checkpoint on {lost} (no validation measured it: see its "
+            f"train_cfg.val_interval), so {', '.join(f'{{{best_placeholder(m)}}}' for m in lost)} names no file")
     return checkpoints, f"baseline: {method_label(base)}", result
 
 
