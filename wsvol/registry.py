@@ -159,6 +159,7 @@ FUNCTIONS = WsvolRegistry("function", parent=MM_FUNCTIONS, locations=["wsvol.dat
 BACKBONES = WsvolRegistry("backbone", locations=["wsvol.models.backbones"])
 HEADS = WsvolRegistry("head", locations=["wsvol.models.heads"])
 PSEUDO_LABEL_SOURCES = WsvolRegistry("pseudo_label_source", locations=["wsvol.pseudo_labels"])
+PSEUDO_LABEL_TRANSFORMS = WsvolRegistry("pseudo_label_transform", locations=["wsvol.data"])
 PIXEL_SAMPLERS = WsvolRegistry("pixel_sampler", locations=["wsvol.sampling"])
 LOSSES = WsvolRegistry("loss", locations=["wsvol.losses"])
 CAM_METHODS = WsvolRegistry("cam_method", locations=["wsvol.cams"])
@@ -189,6 +190,7 @@ class Registries:
     backbones = BACKBONES
     heads = HEADS
     pseudo_label_sources = PSEUDO_LABEL_SOURCES
+    pseudo_label_transforms = PSEUDO_LABEL_TRANSFORMS
     pixel_samplers = PIXEL_SAMPLERS
     losses = LOSSES
     cam_methods = CAM_METHODS

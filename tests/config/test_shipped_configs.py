@@ -43,3 +43,21 @@ def test_youtube_objects_configs_read_the_folders_the_docs_create(path):
                       "       --data-root data/YouTube-Objects-v2.2"]}[version]
     for step in steps:
         assert step in DATA_DOC, step
+
+
+@pytest.mark.parametrize("name", ["tcam_ytov1", "tcam_ytov22"])
+def test_tcam_youtube_objects_configs_are_the_reference_run(name):
+    """TCAM's YTO configs hold the reference code's schedule (tcam.md §6) and wire stage A's checkpoints."""
+    cfg = load_config(Path(__file__).parents[2] / "configs" / f"{name}.yaml")
+    check_config(cfg)
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.momentum, opt.weight_decay, opt.nesterov) == ("SGD", 0.01, 0.9, 1.0e-4, True)
+    [step] = cfg.param_scheduler
+    assert (step.type, step.step_size, step.gamma, step.by_epoch) == ("StepLR", 15, 0.9, True)
+    assert cfg.train_cfg.max_epochs == 100 and cfg.train_dataloader.batch_size == 32
+    assert dict(cfg.train_dataloader.sampler) == {"type": "shot_sampler", "frames_per_shot": 1}
+    assert [t["type"] for t in cfg.train_dataloader.dataset.pipeline][:3] == ["resize", "random_crop", "random_flip"]
+    assert dict(cfg.train_dataloader.dataset.pseudo_label_transform) == {"type": "temporal_max", "n": 1, "mode": "before"}
+    assert Path(cfg.baseline.config) == Path(__file__).parents[2] / "configs" / "cam" / f"cam_{name.split('_')[1]}.yaml"
+    assert cfg.model.backbone.pretrained == cfg.model.cls_head_checkpoint == "{baseline_best_cl}"
+    assert cfg.pseudo_labels.source.checkpoint == "{baseline_checkpoint}" and cfg.pseudo_labels.size == [28, 28]

@@ -74,3 +74,17 @@ def test_anything_else_is_refused_before_it_is_written_naming_its_key():
 
     with pytest.raises(TypeError, match=r"checkpoint\.meta\.extra\[1\]: a .*Custom cannot be stored"):
         to_safe({"meta": {"extra": [1, Custom()]}})
+
+
+def test_best_checkpoints_follow_save_best_order(tmp_path):
+    from wsvol.engine.checkpoint import best_checkpoints
+
+    for name in ("best_cl_epoch_2.pth", "best_corloc_mean_epoch_3.pth", "best_corloc_epoch_1.pth", "epoch_3.pth"):
+        (tmp_path / name).write_bytes(b"")
+    cfg = {"default_hooks": {"checkpoint": {"save_best": ["corloc_mean", "cl", "pxap"]}}}
+    assert best_checkpoints(tmp_path, cfg) == {"corloc_mean": tmp_path / "best_corloc_mean_epoch_3.pth",
+                                               "cl": tmp_path / "best_cl_epoch_2.pth"}
+    assert list(best_checkpoints(tmp_path, {"default_hooks": {"checkpoint": {"save_best": "corloc"}}}).values()) \
+        == [tmp_path / "best_corloc_epoch_1.pth"]
+    auto = best_checkpoints(tmp_path, {"default_hooks": {"checkpoint": {"save_best": "auto"}}})
+    assert auto == {"auto": tmp_path / "best_corloc_mean_epoch_3.pth"}  # mmengine names it after a metric

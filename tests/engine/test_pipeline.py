@@ -56,3 +56,37 @@ def test_trcamv_run_end_to_end_then_resume(tmp_path):
                                                  *(work / "pseudo_labels").rglob("shard-*.npy")]}
     wsvol("run", "trc.yaml", "--work-dir", "run", "--resume", cwd=tmp_path)
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # no stage was redone
+
+
+@pytest.mark.slow
+def test_tcam_run_end_to_end(tmp_path):
+    """configs/tcam_synthetic.yaml shrunk: the baseline keeps both bests, its best-CorLoc CAMs are
+    cached at feature resolution, TCAM loads the best-CL encoder and head, and the report puts it
+    next to its pseudo-labels and the baseline."""
+    import torch
+
+    from wsvol.weights.loading import file_digest
+
+    (tmp_path / "over.yaml").write_text(textwrap.dedent(OVERRIDES))
+    (tmp_path / "base.yaml").write_text(f"_base_: [{CONFIGS / 'cam/cam_synthetic.yaml'}, over.yaml]\n")
+    (tmp_path / "tcam.yaml").write_text(f"_base_: [{CONFIGS / 'tcam_synthetic.yaml'}, over.yaml]\n"
+                                        "baseline: {config: base.yaml}\n")
+    wsvol("run", "tcam.yaml", "--work-dir", "run", cwd=tmp_path)
+    work = tmp_path / "run"
+    report = json.loads((work / "report" / "report.json").read_text())
+    assert [row["method"] for row in report["summary"]] == ["pseudo-labels", "baseline: resnet18 (cam)", "tcam"]
+    assert any(r["method"] == "tcam" and "corloc[pseudo-labels]" in r["statistic"] for r in report["bootstrap"])
+    [best_cl] = (work / "baseline").glob("best_cl_epoch_*.pth")
+    [best_loc] = (work / "baseline").glob("best_corloc_mean_epoch_*.pth")
+    index = json.loads((work / "pseudo_labels" / "train" / "index.json").read_text())
+    assert index["size"] == [12, 12] and index["describe"]["source"]["resolution"] == "feature"
+    assert index["describe"]["source"]["checkpoint"] == f"sha256:{file_digest(best_loc)}"  # the best-CorLoc CAMs
+    [best] = work.glob("best_*.pth")
+    ckpt = torch.load(best, map_location="cpu", weights_only=True)
+    run_cfg = ckpt["meta"]["wsvol"]["config"]
+    best_cl = best_cl.relative_to(tmp_path)  # as the run names it (its work dir is relative)
+    assert f"pretrained: {best_cl}" in run_cfg and f"cls_head_checkpoint: {best_cl}" in run_cfg
+    baseline = torch.load(tmp_path / best_cl, map_location="cpu", weights_only=True)["state_dict"]
+    assert torch.equal(ckpt["state_dict"]["cls_head.weight"], baseline["head.weight"])  # frozen through training
+    assert torch.equal(ckpt["state_dict"]["backbone.model.layer4.1.bn2.running_var"],
+                       baseline["backbone.layer4.1.bn2.running_var"])

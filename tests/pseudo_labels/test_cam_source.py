@@ -104,6 +104,25 @@ def test_predicted_class_option_and_another_cam_method(trained, images):
     torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
 
 
+def test_feature_resolution_is_the_normalized_cam_of_the_last_stage(trained, images):
+    """resolution=feature: Σ_k w_ck A_k at layer4's resolution (input/8), min-max normalized there
+    (TCAM's stored CAMs; its torchcam CAM, like wsvol's, has no ReLU), computed here from the
+    classifier's own feature maps and head."""
+    source = CamSource(checkpoint=str(trained), cam="cam", resolution="feature")
+    labels = torch.tensor([1, 4, 7])
+    got = source(images, labels)
+    model = direct_model(trained)
+    with torch.no_grad():
+        acts = model.feature_maps(images)  # (3, K, 5, 6)
+        cam = torch.einsum("bk,bkhw->bhw", model.head.weight[labels], acts)
+    lo = cam.flatten(1).min(1).values[:, None, None]
+    hi = cam.flatten(1).max(1).values[:, None, None]
+    assert got.shape == (3, 5, 6)
+    torch.testing.assert_close(got, (cam - lo) / (hi - lo), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="resolution must be 'input' or 'feature'"):
+        CamSource(checkpoint=str(trained), resolution="low")
+
+
 def test_preprocessing_comes_from_the_run_config(trained):
     source = CamSource(checkpoint=str(trained))
     assert source.input_size == (40, 48)

@@ -112,6 +112,7 @@ def check_config(cfg, _chain: tuple[Path, ...] = ()) -> None:
     checker.check_top(data)
     for key, path in referenced_configs(cfg).items():
         checker.check_referenced(key, path, (*_chain, Path(filename).resolve()))
+    checker.check_placeholders(data, referenced_configs(cfg).get("baseline.config"))
     if checker.errors:
         n = len(checker.errors)
         head = f"{n} problem{'s' if n > 1 else ''} in config {checker.filename}:"
@@ -153,6 +154,20 @@ class _Checker:
             check_config(load_config(path), chain)
         except ConfigError as exc:
             self.error(key, "the config it names has problems:\n    " + str(exc).replace("\n", "\n    "))
+
+    def check_placeholders(self, data: dict, baseline: Path | None) -> None:
+        """Every ``{baseline_…}`` placeholder names what the baseline stage will write."""
+        from wsvol.config.loader import load_config
+        from wsvol.config.placeholders import placeholder_problems
+
+        base = None
+        if baseline is not None:
+            try:
+                base = load_config(baseline).to_dict()
+            except (ConfigError, OSError):
+                return  # check_referenced reports it
+        for key, problem in placeholder_problems(data, base):
+            self.error(key, problem)
 
     # -- top level -------------------------------------------------------------------------
     def check_top(self, data: dict) -> None:

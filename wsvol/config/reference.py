@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal, Union
 
 #: Registry kinds in the order a config flows through them; kinds not named here come last.
 KIND_ORDER = (
-    "dataset", "transform", "data_sampler", "function", "pseudo_label_source", "model",
+    "dataset", "transform", "data_sampler", "function", "pseudo_label_source", "pseudo_label_transform", "model",
     "backbone", "head", "pixel_sampler", "loss", "cam_method", "metric", "hook", "runner",
 )  # fmt: skip
 
@@ -42,11 +42,12 @@ KIND_PLACES = {
     "data_sampler": "`*_dataloader.sampler`",
     "function": "`*_dataloader.collate_fn`",
     "pseudo_label_source": "`pseudo_labels.source`",
+    "pseudo_label_transform": "`train_dataloader.dataset.pseudo_label_transform`",
     "model": "`model`",
-    "backbone": "`model.backbone` of `trcamv`",
-    "head": "`model.cls_head` and `model.loc_head` of `trcamv`",
-    "pixel_sampler": "`model.pixel_sampler` of `trcamv`",
-    "loss": "the values of `model.losses` of `trcamv` (term name → loss config)",
+    "backbone": "`model.backbone` of `trcamv` / `tcam`",
+    "head": "`model.cls_head` and `model.loc_head` of `trcamv` / `tcam`",
+    "pixel_sampler": "`model.pixel_sampler` of `trcamv` / `tcam`",
+    "loss": "the values of `model.losses` of `trcamv` / `tcam` (term name → loss config)",
     "cam_method": "`model.cam` of a classifier, `pseudo_labels.source.cam` of the `cam` source, "
                   "`wsvol test --cams NAME…`",
     "metric": "`val_evaluator`, `test_evaluator`",
@@ -296,7 +297,7 @@ def _key_line(key: Key, injected_by: str) -> str:
 
 
 _INJECTED_BY = {
-    "head": "the model (`trcamv`)",
+    "head": "the model (`trcamv`, `tcam`)",
     "cam_method": "the classifier (or the `cam` source)",
     "runner": "wsvol",
     "data_sampler": "the runner",

@@ -1,7 +1,7 @@
 """Data: YouTube-Objects fold reading and validation, datasets, samplers, transforms, video import,
 and the embedded synthetic video dataset."""
 
-from wsvol.data import dataset, frame_samplers, transforms  # noqa: F401  (registers the built-ins)
+from wsvol.data import dataset, frame_samplers, pseudo_label_transforms, transforms  # noqa: F401  (registers the built-ins)
 from wsvol.data.dataset import FoldDataset, collate_frames
 from wsvol.data.fold_files import DataError
 from wsvol.data.folds import read_split

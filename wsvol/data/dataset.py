@@ -9,10 +9,11 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
+from wsvol.config.types import component
 from wsvol.data.fold_files import DataError
 from wsvol.data.folds import read_split
 from wsvol.data.frame_check import check_files as check_split_files
-from wsvol.registry import DATASETS, FUNCTIONS, TRANSFORMS
+from wsvol.registry import DATASETS, FUNCTIONS, PSEUDO_LABEL_TRANSFORMS, TRANSFORMS
 
 Transform = Callable[[dict], dict]
 # Ignore EXIF rotation, like PIL and wsolevaluation, so that sizes match image_sizes.txt.
@@ -71,7 +72,8 @@ class FoldDataset(Dataset):
     (robust to persistent workers), else from :meth:`set_epoch`. ``pseudo_label_reader(frame_id)``
     gives a float map in [0, 1] (any size; resized to the frame) put in ``results["pseudo_map"]``;
     ``pseudo_label_cache`` (a cache folder written by ``wsvol pseudo-labels``) is the same from a
-    config.
+    config. ``pseudo_label_transform`` (e.g. ``{type: temporal_max, n: 1}``, CAM-TMP) makes the
+    frame's map from the stored maps of its shot, before it is resized and goes through the pipeline.
     Masks are read from ``<data_root>/masks/<frame id>.png`` where present (nonzero = object).
     """
 
@@ -86,6 +88,7 @@ class FoldDataset(Dataset):
         check_files: bool = False,
         pseudo_label_reader: Callable[[str], np.ndarray] | None = None,
         pseudo_label_cache: str | None = None,
+        pseudo_label_transform: component("pseudo_label_transform") | None = None,
     ):
         self.data_root = Path(data_root)
         self.split = read_split(folds_root, split, class_map, data_root=data_root)
@@ -102,6 +105,10 @@ class FoldDataset(Dataset):
 
             pseudo_label_reader = PseudoLabelCache.open(pseudo_label_cache)
         self.pseudo_label_reader = pseudo_label_reader
+        self.pseudo_label_transform = (PSEUDO_LABEL_TRANSFORMS.build(dict(pseudo_label_transform))
+                                       if isinstance(pseudo_label_transform, Mapping) else pseudo_label_transform)
+        #: shot id → its frame ids, sorted (the order a pseudo-label transform's windows follow)
+        self.shot_frames = {shot: sorted(self.frames[i].frame_id for i in idx) for shot, idx in self.shots.items()}
         self.mask_root = self.data_root / "masks"
 
     def __len__(self) -> int:
@@ -149,11 +156,18 @@ class FoldDataset(Dataset):
                 raise DataError(f"{mask_path}: mask is {got}, expected {width}x{height}")
             results["gt_mask"], results["ori_gt_mask"] = mask > 0, mask > 0
         if self.pseudo_label_reader is not None:
-            results["pseudo_map"] = self._pseudo_map(frame.frame_id, (width, height))
+            results["pseudo_map"] = self._pseudo_map(frame.frame_id, (width, height), frame.shot_id)
         return results
 
-    def _pseudo_map(self, frame_id: str, size: tuple[int, int]) -> np.ndarray:
-        m = np.asarray(self.pseudo_label_reader(frame_id), dtype=np.float32)
+    def stored_map(self, frame_id: str, shot_id: str) -> np.ndarray:
+        """The frame's map from the reader, through the pseudo-label transform if there is one."""
+        if self.pseudo_label_transform is None:
+            return self.pseudo_label_reader(frame_id)
+        shot = self.shot_frames[shot_id]
+        return self.pseudo_label_transform(shot, shot.index(frame_id), self.pseudo_label_reader)
+
+    def _pseudo_map(self, frame_id: str, size: tuple[int, int], shot_id: str) -> np.ndarray:
+        m = np.asarray(self.stored_map(frame_id, shot_id), dtype=np.float32)
         if m.ndim != 2 or m.size == 0 or not np.isfinite(m).all() or m.min() < 0 or m.max() > 1:
             raise DataError(
                 f"pseudo-label of {frame_id!r}: expected a finite (h, w) map in [0, 1], got shape {m.shape}"

@@ -129,3 +129,20 @@ def latest_checkpoint(work_dir: str | Path) -> Path | None:
         if m and (best is None or int(m.group(1)) > best[0]):
             best = (int(m.group(1)), p)
     return best[1] if best else None
+
+
+def best_checkpoints(work_dir: str | Path, cfg) -> dict[str, Path]:
+    """Metric → the best checkpoint on it in ``work_dir``, for each metric of ``cfg``'s checkpoint
+    hook ``save_best``, in its order (the first is the one a run tests); metrics without a file yet
+    are left out."""
+    from wsvol.config.placeholders import best_file_stem, saved_best_metrics
+
+    out = {}
+    for metric in saved_best_metrics(cfg):
+        # "auto": mmengine names the file after the first metric of the validation
+        stem = r"best_.+" if metric == "auto" else re.escape(best_file_stem(metric))
+        found = sorted((int(m.group(1)), p) for p in Path(work_dir).glob("best_*.pth")
+                       if (m := re.fullmatch(rf"{stem}_(?:epoch|iter)_(\d+)\.pth", p.name)))
+        if found:
+            out[metric] = found[-1][1]
+    return out

@@ -10,6 +10,13 @@ import argparse
 import json
 from pathlib import Path
 
+from wsvol.config.placeholders import (
+    best_placeholder,
+    fill_placeholders,
+    find_placeholders,
+    require_filled,
+    saved_best_metrics,
+)
 from wsvol.utils.files import atomic_write_text
 
 
@@ -27,14 +34,15 @@ def run_pipeline(args: argparse.Namespace) -> int:
     cfg, work = job.cfg, job.work_dir
     results = {}
     with job.removed_on_failure():  # until the first runner starts or pseudo-labels are computed
+        fill_placeholders(cfg, {"work_dir": str(work)})
         if cfg.get("baseline"):  # 2. the classifier whose CAMs become pseudo-labels
-            checkpoint, label, results[label] = run_baseline(cfg, work, job)
-            _fill_placeholders(cfg.get("pseudo_labels"), baseline_checkpoint=checkpoint)
+            checkpoints, label, results[label] = run_baseline(cfg, work, job)
+            fill_placeholders(cfg, checkpoints)  # {baseline_checkpoint}, {baseline_best_<metric>}
+        require_filled(cfg, "wsvol run")
         if cfg.get("pseudo_labels"):  # 3. pseudo-labels, computed once and cached
             from wsvol.pseudo_labels.generate import generate_pseudo_labels
 
             job.keep()
-            _fill_placeholders(cfg.pseudo_labels, work_dir=str(work))
             judged = generate_pseudo_labels(cfg)
             if "test" in judged:  # the reference of the report
                 results = {"pseudo-labels": judged["test"], **results}
@@ -50,7 +58,7 @@ def train_and_test(cfg, work: Path, job=None):
 
     Training is skipped when the final epoch's checkpoint exists: it is written after the final
     validation, so the stage is complete (``WsvolRunner``)."""
-    from wsvol.engine.checkpoint import latest_checkpoint
+    from wsvol.engine.checkpoint import best_checkpoints, latest_checkpoint
     from wsvol.engine.runner import build_runner, same_on_all_ranks
 
     runner = build_runner(cfg, on_start=job.keep if job is not None else None)
@@ -58,15 +66,18 @@ def train_and_test(cfg, work: Path, job=None):
     if not (last and last.name == f"epoch_{cfg.train_cfg.get('max_epochs')}.pth"):
         runner.train()
     # rank 0 looks once it has written its last checkpoint; the other ranks wait for its answer
-    best = same_on_all_ranks(sorted(work.glob("best_*.pth")))
-    if best:  # the checkpoint chosen on validation, as in the papers
-        runner.load_checkpoint(str(best[-1]))
+    best = same_on_all_ranks([str(p) for p in best_checkpoints(work, cfg).values()])
+    if best:  # the checkpoint chosen on validation (on the first save_best metric), as in the papers
+        runner.load_checkpoint(best[0])
     return test(runner)
 
 
 def run_baseline(cfg, work: Path, job):
-    """Train and test the ``baseline`` config in ``<work>/baseline``; its best checkpoint and result."""
+    """Train and test the ``baseline`` config in ``<work>/baseline``; the placeholders of its
+    checkpoints (``baseline_checkpoint``: the one tested, the best on the first ``save_best``
+    metric, else the last epoch's; ``baseline_best_<metric>``: the best on each), its label and result."""
     from wsvol.config import check_config, load_config
+    from wsvol.engine.checkpoint import best_checkpoints, latest_checkpoint
     from wsvol.engine.job import start_job
 
     path = Path(cfg.filename).parent / cfg.baseline["config"]
@@ -76,32 +87,27 @@ def run_baseline(cfg, work: Path, job):
     base_work = start_job(base, path, work_dir=work / "baseline", resume="auto", threads=job.threads,
                           training=True).work_dir
     result = train_and_test(base, base_work, job)
-    best = sorted(base_work.glob("best_*.pth")) or sorted(base_work.glob("epoch_*.pth"))
-    return str(best[-1]), f"baseline: {method_label(base)}", result
+    best = best_checkpoints(base_work, base)
+    checkpoints = {best_placeholder(m): str(p) for m, p in best.items()}
+    tested = next(iter(best.values()), None) or latest_checkpoint(base_work)
+    if tested is None:
+        raise FileNotFoundError(f"the baseline run {base_work} wrote no checkpoint")
+    checkpoints["baseline_checkpoint"] = str(tested)
+    wanted = {name for _, name in find_placeholders(cfg)}
+    lost = [m for m in saved_best_metrics(base) if m not in best and best_placeholder(m) in wanted]
+    if lost:  # e.g. a baseline that never validated: the placeholders name no file
+        raise FileNotFoundError(
+            f"the baseline run {base_work} has no best checkpoint on {lost} (no validation measured it: see its "
+            f"train_cfg.val_interval), so {', '.join(f'{{{best_placeholder(m)}}}' for m in lost)} names no file")
+    return checkpoints, f"baseline: {method_label(base)}", result
 
 
 def attach_pseudo_labels(cfg, work: Path) -> None:
     """Point the training dataset at the (complete, current) pseudo-label cache of the config."""
     from wsvol.pseudo_labels.generate import open_pseudo_labels
 
-    _fill_placeholders(cfg.pseudo_labels, work_dir=str(work))
+    fill_placeholders(cfg.pseudo_labels, {"work_dir": str(work)})
     cfg.train_dataloader.dataset.pseudo_label_cache = str(open_pseudo_labels(cfg).root)
-
-
-def _fill_placeholders(section, **values) -> None:
-    """Replace ``{name}`` in the strings of a config section (``{work_dir}``, ``{baseline_checkpoint}``)."""
-    if section is None:
-        return
-    for key, value in list(section.items()):
-        if isinstance(value, str) and "{" in value:
-            section[key] = value.format_map(_Keep(values))
-        elif isinstance(value, dict):
-            _fill_placeholders(value, **values)
-
-
-class _Keep(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
 def stage_runner(job, train: bool = False):
@@ -109,6 +115,9 @@ def stage_runner(job, train: bool = False):
     pseudo-label cache; the job's work dir is kept once the runner starts (its checkpoint loaded)."""
     from wsvol.engine.runner import build_runner
 
+    fill_placeholders(job.cfg, {"work_dir": str(job.work_dir)})
+    # what the command reads: testing needs no pseudo-labels
+    require_filled(job.cfg, "wsvol train" if train else "wsvol test", skip=() if train else ("pseudo_labels",))
     if train and job.cfg.get("pseudo_labels") and job.cfg.get("train_dataloader"):
         attach_pseudo_labels(job.cfg, job.work_dir)
     return build_runner(job.cfg, on_start=job.keep)

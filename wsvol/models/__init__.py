@@ -1,3 +1,3 @@
-"""Models: tag classifiers for the CAM baselines, ViT backbones and TrCAM-V heads."""
+"""Models: tag classifiers for the CAM baselines, backbones, heads, TrCAM-V and TCAM."""
 
-from wsvol.models import backbones, classifiers, heads, trcamv  # noqa: F401  (registers the built-ins)
+from wsvol.models import backbones, classifiers, heads, tcam, trcamv  # noqa: F401  (registers the built-ins)

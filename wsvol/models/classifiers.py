@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from wsvol.cams import build_cam
 from wsvol.config import component
+from wsvol.models.backbones.resnet import build_resnet
 from wsvol.registry import MODELS
 from wsvol.weights import load_timm_weights, load_weights
 from wsvol.weights.formats import read_weights
@@ -152,12 +153,7 @@ class ResNetCAM(TagClassifier):
                  backbone_kwargs: dict | None = None, **kwargs: Any) -> None:
         super().__init__(num_classes, pretrained, cam, target_layer, **kwargs)
         self._arch = backbone
-        stride = {"output_stride": 8} if dilated else {}
-        self.backbone = timm.create_model(backbone, pretrained=False, num_classes=0, global_pool="",
-                                          **stride, **(backbone_kwargs or {}))
-        if not dilated:
-            for stage in ("layer3", "layer4"):
-                _remove_stride(getattr(self.backbone, stage)[0])
+        self.backbone = build_resnet(backbone, dilated, **(backbone_kwargs or {}))
         self.head = nn.Linear(self.backbone.num_features, self.num_classes)
         self._finish_init()
 
@@ -170,16 +166,6 @@ class ResNetCAM(TagClassifier):
     def feature_maps(self, x: Tensor) -> Tensor:
         """(B, K, H/8, W/8) maps of the last stage."""
         return self.backbone.forward_features(x)
-
-
-def _remove_stride(block: nn.Module) -> None:
-    """Make the first block of a ResNet stage keep the resolution (stride-2 convs → 1, pools → identity)."""
-    for name, module in list(block.named_modules()):
-        if isinstance(module, nn.Conv2d) and module.stride != (1, 1):
-            module.stride = (1, 1)
-        elif isinstance(module, nn.AvgPool2d) and module.stride not in (1, (1, 1)):
-            parent = block.get_submodule(name.rpartition(".")[0]) if "." in name else block
-            setattr(parent, name.rpartition(".")[2], nn.Identity())
 
 
 @MODELS.register_module(name="vit_classifier")

@@ -91,6 +91,8 @@ class TrCAMV(BaseModel):
         cls_head: classification head (default ``linear_probe``), built with ``backbone`` and
             ``num_classes``.
         loc_head: localization head (default ``attention_decoder``), built with ``backbone``.
+            Each head takes the backbone output its ``reads`` attribute names (``cls_tokens``,
+            ``attn``, ``features``, ``stages``), so any backbone pairs with heads that read what it gives.
         pixel_sampler: pseudo-pixel sampler (default ``otsu_roi``).
         losses: term name → loss config (logged as ``loss_<name>``); merged key by key into
             :data:`DEFAULT_LOSSES`. A term whose config is null or whose ``loss_weight`` is
@@ -99,11 +101,18 @@ class TrCAMV(BaseModel):
         train_cls_head: also train the classification head with CE on ``gt_label``. False (the
             reference): the head is frozen, e.g. a linear probe trained beforehand.
         cls_head_checkpoint: weights file of the classification head (its own state dict, a
-            DDP-saved one with ``module.`` keys, or a whole model's with ``cls_head.`` keys).
+            DDP-saved one with ``module.`` keys, a whole model's with ``cls_head.`` keys, or a
+            tag classifier's checkpoint, whose ``head.`` weights are taken).
         mean, std: per-channel input normalization in [0, 1] units, undone to give the CRF
             0–255 RGB; default the backbone's ``mean``/``std``.
         seed: base seed of the pixel sampler's draws (one generator per (seed, step)).
     """
+
+    default_backbone: Mapping = DEFAULT_BACKBONE  #: what a ``backbone`` config without ``type`` updates
+    default_cls_head: Mapping = DEFAULT_CLS_HEAD
+    default_loc_head: Mapping = DEFAULT_LOC_HEAD
+    default_pixel_sampler: Mapping = DEFAULT_PIXEL_SAMPLER
+    default_losses: Mapping = DEFAULT_LOSSES
 
     def __init__(
         self,
@@ -128,18 +137,18 @@ class TrCAMV(BaseModel):
         self.train_cls_head = bool(train_cls_head)
         self.seed = int(seed)
 
-        self.backbone = BACKBONES.build(_with_default(backbone, DEFAULT_BACKBONE, "backbone"))
+        self.backbone = BACKBONES.build(_with_default(backbone, self.default_backbone, "backbone"))
         self.cls_head = HEADS.build(
-            _with_default(cls_head, DEFAULT_CLS_HEAD, "cls_head"),
+            _with_default(cls_head, self.default_cls_head, "cls_head"),
             default_args={"backbone": self.backbone, "num_classes": self.num_classes},
         )
         self.loc_head = HEADS.build(
-            _with_default(loc_head, DEFAULT_LOC_HEAD, "loc_head"),
+            _with_default(loc_head, self.default_loc_head, "loc_head"),
             default_args={"backbone": self.backbone},
         )
         # a plain object, not a module: it holds no state of its own
         self.pixel_sampler = PIXEL_SAMPLERS.build(
-            _with_default(pixel_sampler, DEFAULT_PIXEL_SAMPLER, "pixel_sampler")
+            _with_default(pixel_sampler, self.default_pixel_sampler, "pixel_sampler")
         )
         self.losses = self._build_losses(losses)
         #: term name → the LOSS_INPUTS its forward takes
@@ -179,15 +188,16 @@ class TrCAMV(BaseModel):
     def _build_losses(self, losses: Mapping[str, Any] | None) -> nn.ModuleDict:
         if losses is not None and not isinstance(losses, Mapping):
             raise TypeError(f"trcamv losses must map term names to loss configs, got {type(losses).__name__} {losses!r}")
-        merged: dict[str, Any] = dict(DEFAULT_LOSSES)
+        defaults = self.default_losses
+        merged: dict[str, Any] = dict(defaults)
         for name, cfg in (losses or {}).items():
             if not str(name).isidentifier() or name == "cls":
                 raise ValueError(f"trcamv loss term name {name!r} must be an identifier other than 'cls'")
             if cfg is not None and not isinstance(cfg, Mapping):
                 raise TypeError(f"trcamv losses.{name} must be a loss config or null, got {cfg!r}")
-            if cfg is not None and "type" not in cfg and name not in DEFAULT_LOSSES:
-                raise ValueError(f"trcamv losses.{name} has no 'type' (only {sorted(DEFAULT_LOSSES)} have defaults)")
-            merged[name] = cfg if cfg is None else _with_default(cfg, DEFAULT_LOSSES.get(name, {}), f"losses.{name}")
+            if cfg is not None and "type" not in cfg and name not in defaults:
+                raise ValueError(f"trcamv losses.{name} has no 'type' (only {sorted(defaults)} have defaults)")
+            merged[name] = cfg if cfg is None else _with_default(cfg, defaults.get(name, {}), f"losses.{name}")
         built = nn.ModuleDict()
         for name, cfg in merged.items():
             if cfg is None or ("loss_weight" in cfg and not cfg["loss_weight"]):
@@ -215,6 +225,8 @@ class TrCAMV(BaseModel):
         state = load_state_dict(path)
         if any(k.startswith("cls_head.") for k in state):
             state = {k[len("cls_head."):]: v for k, v in state.items() if k.startswith("cls_head.")}
+        elif any(k.startswith("backbone.") for k in state) and any(k.startswith("head.") for k in state):
+            state = {k[len("head."):]: v for k, v in state.items() if k.startswith("head.")}  # a tag classifier's
         elif state and all(k.startswith("module.") for k in state):
             state = {k[len("module."):]: v for k, v in state.items()}
         load_weights(self.cls_head, state, str(path))
@@ -265,6 +277,10 @@ class TrCAMV(BaseModel):
         step = self._sampler_step if step is None else step
         return self.pixel_sampler(maps, generator=self.sampler_generator(step, maps.device))
 
+    def classify(self, feats: Mapping[str, Any]) -> Tensor:
+        """Class logits (B, C) from the backbone's outputs (the one the classification head ``reads``)."""
+        return self.cls_head(_input_of(self.cls_head, feats, "cls_tokens"))
+
     def to_rgb(self, x: Tensor) -> Tensor:
         """Normalized inputs → 0–255 RGB (what the CRF compares)."""
         return (x.float() * self.std + self.mean) * 255.0
@@ -280,7 +296,7 @@ class TrCAMV(BaseModel):
         x = _stack(inputs)
         if mode == "tensor":
             feats = self.extract(x)
-            return self.cls_head(feats["cls_tokens"]), self.loc_head(feats["attn"])
+            return self.classify(feats), self.loc_head(_input_of(self.loc_head, feats, "attn"))
         if mode == "loss":
             return self.loss(x, data_samples)
         if mode == "predict":
@@ -291,7 +307,7 @@ class TrCAMV(BaseModel):
         """Every enabled term (``loss_<name>``, ``loss_cls``) of a batch; advances the sampler step."""
         samples = _check_samples(data_samples, len(x), "loss")
         feats = self.extract(x)
-        logits = self.loc_head(feats["attn"])
+        logits = self.loc_head(_input_of(self.loc_head, feats, "attn"))
         maps = _pseudo_maps(samples, x)
         args: dict[str, Any] = {"logits": logits, "maps": maps}
         if any("seeds" in a for a in self.loss_inputs.values()):
@@ -301,7 +317,7 @@ class TrCAMV(BaseModel):
         out = {f"loss_{name}": loss(**{k: args[k] for k in self.loss_inputs[name]})
                for name, loss in self.losses.items()}  # fmt: skip
         if self.train_cls_head:
-            out["loss_cls"] = F.cross_entropy(self.cls_head(feats["cls_tokens"]), _labels(samples, x.device))
+            out["loss_cls"] = F.cross_entropy(self.classify(feats), _labels(samples, x.device))
         self.sampler_step_value = self._sampler_step + 1
         return out
 
@@ -324,11 +340,20 @@ class TrCAMV(BaseModel):
         """Images (B,3,H,W) → class probabilities (B,C) and FG probability maps (B,H,W), on their
         device: ``predict`` batched, in tensors only (what ``wsvol export`` traces)."""
         feats = self.extract(x)
-        scores = self.cls_head(feats["cls_tokens"]).float().softmax(1)
-        logits = self.loc_head(feats["attn"]).float()
+        scores = self.classify(feats).float().softmax(1)
+        logits = self.loc_head(_input_of(self.loc_head, feats, "attn")).float()
         if logits.shape[-2:] != x.shape[-2:]:
             logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return scores, logits.softmax(1)[:, 1]
+
+
+def _input_of(head: nn.Module, feats: Mapping[str, Any], default: str) -> Any:
+    """The backbone output a head takes: the key its ``reads`` names (``default`` without one)."""
+    key = getattr(head, "reads", default)
+    if key not in feats:
+        raise KeyError(f"head {type(head).__name__} reads the backbone output {key!r}, and the backbone gives "
+                       f"{sorted(feats)}: pair it with a backbone that gives {key!r}")
+    return feats[key]
 
 
 def _stack(inputs: Tensor | Sequence[Tensor]) -> Tensor:

@@ -20,6 +20,7 @@ import torch
 import yaml
 from torch import Tensor, nn
 
+from wsvol.cams.base import minmax_normalize
 from wsvol.config import component
 from wsvol.pseudo_labels.base import PseudoLabelSource
 from wsvol.registry import PSEUDO_LABEL_SOURCES
@@ -97,6 +98,10 @@ class CamSource(PseudoLabelSource):
         input_size, mean, std: the network input (H, W) and normalization; default: the run
             config's eval pipeline (``resize``, ``normalize``), else 224×224 and ImageNet's.
         class_names: for messages; default ``class 0`` ... ``class C-1``.
+        resolution: ``"input"``: maps upsampled (bilinear) to the input size, then min-max
+            normalized; ``"feature"``: min-max normalized at the CAM layer's resolution (input/8
+            for ``resnet50_cam``), as TCAM stores its CAMs; set ``pseudo_labels.size`` to that size
+            (e.g. [28, 28] for 224 inputs) to store them unchanged.
     """
 
     def __init__(self, checkpoint: str, model: component("model") | None = None,
@@ -104,12 +109,16 @@ class CamSource(PseudoLabelSource):
                  target: Literal["true", "predicted"] = "true",
                  input_size: int | Sequence[int] | None = None,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                 class_names: Sequence[str] | None = None) -> None:
+                 class_names: Sequence[str] | None = None,
+                 resolution: Literal["input", "feature"] = "input") -> None:
         super().__init__()
         from wsvol.cams import build_cam
 
         if target not in ("true", "predicted"):
             raise ValueError(f"cam source: target must be 'true' or 'predicted', got {target!r}")
+        if resolution not in ("input", "feature"):
+            raise ValueError(f"cam source: resolution must be 'input' or 'feature', got {resolution!r}")
+        self.resolution = resolution
         path = Path(checkpoint).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"cam source: checkpoint {path} not found")
@@ -142,6 +151,9 @@ class CamSource(PseudoLabelSource):
     def forward(self, images: Tensor, labels: Tensor) -> Tensor:
         """CAMs (B, H, W) in [0, 1] of the true classes ``labels`` (or of the predicted ones)."""
         labels = self.check_inputs(images, labels)
+        targets = labels if self.target == "true" else None
         with torch.no_grad():  # the CAM method turns gradients on where it needs them
-            maps, _ = self.cam_method(images, targets=labels if self.target == "true" else None)
+            if self.resolution == "feature":
+                return minmax_normalize(self.cam_method.raw(images, targets=targets)[0])
+            maps, _ = self.cam_method(images, targets=targets)
         return maps

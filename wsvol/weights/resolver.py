@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wsvol.config.placeholders import PLACEHOLDER
 from wsvol.weights.catalogue import KnownWeights, WeightsError, WeightsFile, known_weights
 
 ENV = "WSVOL_WEIGHTS"
@@ -123,7 +124,8 @@ def check_weights(cfg: Mapping, resolve_in_place: bool = True) -> list[Resolutio
     """Resolve every weights argument of every component in ``cfg``, before any work.
 
     A string under a weights key (``pretrained``, ``checkpoint``, or a declared ``arg``) of a
-    config dict with a ``type`` is resolved; all failures are raised together as one
+    config dict with a ``type`` is resolved, unless it holds a placeholder that ``wsvol run``
+    fills (``{baseline_best_cl}``, see :mod:`wsvol.config.placeholders`); all failures are raised together as one
     :class:`WeightsError`. With ``resolve_in_place`` the names in ``cfg`` are replaced by the
     paths found, so that components receive files.
     """
@@ -134,6 +136,8 @@ def check_weights(cfg: Mapping, resolve_in_place: bool = True) -> list[Resolutio
         value = node[k]
         if k not in keys or not isinstance(value, (str, os.PathLike)):
             continue
+        if isinstance(value, str) and PLACEHOLDER.search(value):
+            continue  # filled by `wsvol run` (its baseline stage or work dir); the config check vets it
         try:
             res = resolve_weights(value, dotted, known)
         except WeightsError as err:

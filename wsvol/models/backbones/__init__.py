@@ -1,5 +1,6 @@
-"""Backbones: importing this package registers the built-in ones (``timm_vit``)."""
+"""Backbones: importing this package registers the built-in ones (``timm_vit``, ``timm_resnet``)."""
 
+from .resnet import TimmResNet
 from .vit import TimmViT
 
-__all__ = ["TimmViT"]
+__all__ = ["TimmResNet", "TimmViT"]

@@ -1,6 +1,8 @@
-"""Heads on top of a backbone: importing this package registers ``linear_probe`` and ``attention_decoder``."""
+"""Heads on top of a backbone: importing this package registers ``linear_probe``, ``gap_linear``,
+``attention_decoder`` and ``unet_decoder``."""
 
-from .classification import LinearProbeHead
+from .classification import GapLinearHead, LinearProbeHead
 from .localization import AttentionDecoderHead
+from .unet import UNetDecoderHead
 
-__all__ = ["AttentionDecoderHead", "LinearProbeHead"]
+__all__ = ["AttentionDecoderHead", "GapLinearHead", "LinearProbeHead", "UNetDecoderHead"]

@@ -1,4 +1,7 @@
-"""The linear probe: a linear classifier on the CLS tokens of the backbone's last blocks."""
+"""Classification heads: the linear probe on a ViT's CLS tokens, GAP + linear on a CNN's maps.
+
+A head's ``reads`` names the backbone output it takes (a key of the backbone's dict).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ class LinearProbeHead(nn.Module):
     Initialized like DINO's linear probe (weights ~ N(0, 0.01²), zero bias), as in the reference.
     """
 
+    reads = "cls_tokens"
+
     def __init__(self, backbone: Any, num_classes: int) -> None:
         super().__init__()
         self.in_features = backbone.num_last_blocks * backbone.embed_dim
@@ -33,3 +38,24 @@ class LinearProbeHead(nn.Module):
                 f"linear_probe expects {self.in_features} features per sample, got cls_tokens of shape {tuple(cls_tokens.shape)}"
             )
         return self.linear(x)
+
+
+@HEADS.register_module(name="gap_linear")
+class GapLinearHead(nn.Linear):
+    """Global average pooling then a linear layer (K → C): the head of ``resnet50_cam`` (TCAM's WGAP).
+
+    Its weights are ``weight`` and ``bias`` like the classifier's ``head``, so a classifier
+    checkpoint's ``head.*`` loads into it (``cls_head_checkpoint`` with ``cls_head_prefix: head.``).
+    ``backbone`` is only read for ``num_features``.
+    """
+
+    reads = "features"
+
+    def __init__(self, backbone: Any, num_classes: int) -> None:
+        super().__init__(int(backbone.num_features), num_classes)
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        """Feature maps (B, K, h, w) → class logits (B, C)."""
+        if maps.ndim != 4 or maps.shape[1] != self.in_features:
+            raise ValueError(f"gap_linear expects maps (B, {self.in_features}, h, w), got {tuple(maps.shape)}")
+        return super().forward(maps.mean(dim=(2, 3)))

@@ -48,6 +48,8 @@ class AttentionDecoderHead(nn.Module):
     ``grid_size``, ``img_size``), not kept.
     """
 
+    reads = "attn"
+
     def __init__(
         self,
         backbone: Any,
