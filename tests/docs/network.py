@@ -5,9 +5,9 @@ docs name, write a stand-in of what is published there instead of downloading it
   at full size (the writers of ``tests/standins.py``); the Hugging Face repositories as folders.
 - The YouTube-Objects archives of docs/data.md: ``<class>.tar.gz`` of v1.0 (ETH), unpacking to
   ``<class>/sets/`` and ``<class>/data/<video>/shots/<shot>/frameNNNN.jpg`` with the boxes'
-  ``_sticks.mat``, built from the real published v1.0 folds (a few videos and frames of each class);
-  v2.2's (CALVIN) ``Ranges``, ``GroundTruth`` and ``<class>.tar.gz``, a small release as the
-  ``wsvol data prepare ytov22`` tests build it. Frames are black JPEGs at their listed sizes.
+  ``_sticks.mat``, built from the real published v1.0 folds (a few videos and frames of three
+  classes); v2.2's (CALVIN) ``Ranges``, ``GroundTruth`` and ``<class>.tar.gz``, a small release as
+  the ``wsvol data prepare ytov22`` tests build it. Frames are black JPEGs at their listed sizes.
 
 Each address is made once per test session under ``$DOCS_TEST_SERVER`` and copied from there.
 Every fetch is logged to ``$DOCS_TEST_FETCHED`` (``served URL`` or ``refused URL``): an unknown
@@ -36,6 +36,8 @@ V1_FOLDS_ZIP = Path(os.environ.get("WSVOL_SHARED_DATA") or ROOT.parent / "shared
 V1_URL = re.compile(r"https://data\.vision\.ee\.ethz\.ch/cvl/youtube-objects/categories/(?P<cls>\w+)\.tar\.gz")
 V22_URL = re.compile(r"http://calvin-vision\.net/bigstuff/youtube-objectsv2/(?P<name>\w+)\.tar\.gz")
 V1_LIMIT = 1  # test and train videos per class, frames or shots per video (all 5 val videos stay)
+#: The classes whose videos the stand-in releases hold (every class has its folders; these have frames).
+CLASSES = ("aeroplane", "cat", "horse")
 
 
 class Refused(Exception):
@@ -107,20 +109,19 @@ def _v1_release(folder: Path) -> None:
         raise Refused(f"the v1.0 stand-in release is made from the real fold files, which are not here: {V1_FOLDS_ZIP}")
     with zipfile.ZipFile(V1_FOLDS_ZIP) as z:
         z.extractall(folder / "folds")
-    write_v1_release_from_folds(folder / "folds" / "YouTube-Objects-v1.0", folder / "release", limit=V1_LIMIT)
+    write_v1_release_from_folds(folder / "folds" / "YouTube-Objects-v1.0", folder / "release", limit=V1_LIMIT,
+                                classes=CLASSES)
 
 
 def _v22_release(folder: Path) -> None:
-    """Per class 5 videos of one 2-frame shot in ranges order: the first 4 with a ``bb_gtTraining``
-    box (3 val, 1 train), the last a test video with a ``bb_gtTest`` box."""
+    """Per class of ``CLASSES``, 5 videos of one 2-frame shot in ranges order: the first 4 with a
+    ``bb_gtTraining`` box (3 val, 1 train), the last a test video with two ``bb_gtTest`` boxes."""
     from release_trees import write_v22_release
 
-    from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
-
-    shots = {c: [(v, 2 * v - 1, 2 * v) for v in range(1, 6)] for c in YOUTUBE_OBJECTS_CLASSES}
+    shots = {c: [(v, 2 * v - 1, 2 * v) for v in range(1, 6)] for c in CLASSES}
     gt = {c: {"bb_gtTraining": [(2 * v - 1, [[40 + v, 30, 400, 300]]) for v in range(1, 5)],
-              "bb_gtTest": [(10, [[60, 50, 500, 420], [5, 5, 100, 90]])]} for c in YOUTUBE_OBJECTS_CLASSES}
-    sizes = {(c, v): (640, 480) for c in YOUTUBE_OBJECTS_CLASSES for v in range(1, 6)}
+              "bb_gtTest": [(10, [[60, 50, 500, 420], [5, 5, 100, 90]])]} for c in CLASSES}
+    sizes = {(c, v): (640, 480) for c in CLASSES for v in range(1, 6)}
     write_v22_release(folder, shots, gt, sizes)
 
 

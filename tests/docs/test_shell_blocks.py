@@ -5,7 +5,9 @@ the stand-in downloads); docs/weights.md names every catalogued file and its com
 from __future__ import annotations
 
 import re
+import resource
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,14 +115,21 @@ def run_block(block: Block, page: Page, env: dict[str, str], log: Path) -> None:
             f'*) declare -p "$_docs_test_v";; esac; done; }} > "{state}" 2>/dev/null; pwd > "{cwd}"\n')
     script = ('_docs_test_base=" $(compgen -v | tr \'\\n\' \' \') _docs_test_v _docs_test_base "\n' + resume + "set -euo pipefail\n"
               + (f"{block.setup}\n" if block.setup else "") + block.code + "\n" + keep)
+    wall, cpu = time.perf_counter(), _children_cpu()
     out = subprocess.run(["bash", "-c", script], cwd=page.folder, env=env, capture_output=True, text=True,
                          timeout=1800)
+    print(f"{block.where}: {time.perf_counter() - wall:.1f} s wall, {_children_cpu() - cpu:.1f} s CPU")  # shown with -s
     page.outputs[block.where] = out
     page.fetched = log.read_text().splitlines() if log.exists() else []
     refused = [line for line in page.fetched[before:] if line.startswith("refused ")]
     what = f"{block.where}:\n{block.setup or ''}\n{block.code}\n--- output ---\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     assert out.returncode == 0, f"failed: {what}"
     assert not refused, f"a download the docs test does not stand in for ({refused}): {what}"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @pytest.mark.slow

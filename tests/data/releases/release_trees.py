@@ -63,18 +63,23 @@ V1_UNBOXED = {"dog/data/0015", "dog/data/0016", "dog/data/0019", "motorbike/data
 V1_HORSE, V1_BOAT = "horse/data/0004/shots/055/frame0020.jpg", "boat/data/0006/shots/026/frame0001.jpg"
 
 
-def write_v1_release_from_folds(folds: Path, root: Path, limit: int | None = None) -> Path:
+def write_v1_release_from_folds(folds: Path, root: Path, limit: int | None = None,
+                                classes: Iterable[str] | None = None) -> Path:
     """A v1.0 release tree holding what the published folds name: the val/test frames at their
     sizes with their boxes as the release has them (before TCAM's clean-up), one frame per train
     shot, a ``_sticks.mat`` in every boxed training video. ``limit``: at most that many test and
     train videos per class, and frames (val, test) or shots (train) per video; every val video stays
-    (TCAM's choice takes 5 per class)."""
+    (TCAM's choice takes 5 per class). ``classes``: only these hold videos (the others' ``sets/``
+    list none)."""
+    wanted = set(YOUTUBE_OBJECTS_CLASSES if classes is None else classes)
 
     def video(entry: str) -> str:
         return "/".join(entry.split("/")[:3])
 
     def kept(entry: str, seen: dict, per_class: bool) -> bool:
         """Count ``entry`` in its video (and the video in its class); False past the limit."""
+        if entry.split("/")[0] not in wanted:
+            return False
         if limit is None:
             return True
         v = video(entry)
