@@ -3,20 +3,32 @@
 Marker convention (an HTML comment on the line right before the fence, invisible when rendered):
 
     <!-- docs-test: skip: <why> -->     the block is not run; the reason is required
-                                       (YouTube-Objects data or weights, a GPU, several
-                                       machines, a long benchmark, the whole test suite)
+                                       (several machines, a long benchmark, the whole test suite)
+    <!-- docs-test: setup: <command> --> <command> runs first, in the same shell: what the page
+                                       assumes was done before (a finished run, fetched weights)
 
 Every other ```bash block is run, in the order of its file, in one scratch folder per file that
-holds links to the repository's ``configs/`` and ``plugins/``, with ``set -euo pipefail``, and must
-exit 0. The commands are run as written; what makes them cheap is the shell they run in:
+holds links to the repository's ``configs/``, ``plugins/`` and ``benchmarks/``, with
+``set -euo pipefail``, and must exit 0. The blocks of a page share one shell session as a reader's
+terminal would: what a block exports and the folder it ends in carry over to the next. A ```yaml
+block whose first line is ``# NAME.yaml`` is a file the page has you write: it is written there,
+in its place in the page. The commands are run as written; what makes them cheap
+and possible here is the shell they run in:
 
-- ``wsvol``: the real command, with jobs (run, train, test, visualize, pseudo-labels) on a
-  synthetic config shrunk by extra ``--cfg-options`` before the block's own: the ``tiny``
-  synthetic data at the config's own path, one epoch, no loader workers, a small bootstrap; a
-  ``baseline`` config is shrunk the same way;
+- ``wsvol``: the real command, with jobs (run, train, test, visualize, pseudo-labels) on a config
+  shrunk by extra ``--cfg-options`` before the command's own: one epoch, no loader workers, small
+  batches, a small bootstrap; a synthetic config also uses the ``tiny`` synthetic data at its own
+  path, and its ``baseline`` config is shrunk the same way. ``--amp`` is dropped (with a note)
+  where torch sees no CUDA device;
+- ``curl``, ``wget`` and ``hf``: the stand-in network of ``network.py`` (random-init weights in the
+  published layouts, stand-in YouTube-Objects archives); ``standin-weights NAME...`` places
+  weights as docs/weights.md fetches them;
 - ``python3.11 -m venv DIR`` makes an empty ``DIR/bin/activate`` and ``pip install`` does
   nothing (wsvol is already installed where the test runs); every other ``python3.11`` call is
-  this Python.
+  this Python;
+- a user's own files the docs name: ``clip.mp4`` (a 2-second video) and ``frames_folder/`` (its
+  frames as JPEGs);
+- ``$WSVOL_WEIGHTS`` is the scratch folder's ``weights/``, empty at first.
 """
 
 from __future__ import annotations
@@ -42,14 +54,18 @@ class Block:
     line: int  # of the opening fence, 1-based
     code: str
     skip: str | None  # the reason, for a block marked skip
+    setup: str | None = None  # a command to run first, for a block marked setup
+    writes: str | None = None  # for a ```yaml block that starts "# NAME.yaml": the file the page has you write
 
     @property
     def where(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.line}"
+        path = self.path.relative_to(ROOT) if self.path.is_relative_to(ROOT) else self.path
+        return f"{path}:{self.line}"
 
 
 def blocks(path: Path) -> list[Block]:
-    """The ```bash blocks of a Markdown file, with their markers; a malformed marker raises."""
+    """The ```bash blocks of a Markdown file, with their markers, and the ```yaml blocks that name
+    the file they are (``# my_config.yaml`` on their first line); a malformed marker raises."""
     lines = path.read_text(encoding="utf-8").splitlines()
     out, i = [], 0
     while i < len(lines):
@@ -59,7 +75,8 @@ def blocks(path: Path) -> list[Block]:
             if mark and not (i + 1 < len(lines) and FENCE.match(lines[i + 1])):
                 raise ValueError(f"{path}:{i + 1}: a docs-test marker must be right before a ``` fence")
             if "docs-test" in lines[i] and not mark:
-                raise ValueError(f"{path}:{i + 1}: malformed marker; write <!-- docs-test: skip: <why> -->")
+                raise ValueError(f"{path}:{i + 1}: malformed marker; write <!-- docs-test: skip: <why> --> "
+                                 "or <!-- docs-test: setup: <command> -->")
             i += 1
             continue
         start, indent = i, len(fence["indent"])
@@ -69,25 +86,36 @@ def blocks(path: Path) -> list[Block]:
             body.append(lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i])
             i += 1
         i += 1
+        named = re.fullmatch(r"# ([\w.-]+\.ya?ml)", body[0].strip()) if body else None
+        if fence["lang"] == "yaml" and named:
+            out.append(Block(path, start + 1, "\n".join(body) + "\n", None, writes=named[1]))
         if fence["lang"] != "bash":
             continue
-        skip = None
+        skip = setup = None
         mark = MARKER.match(lines[start - 1]) if start else None
         if mark:
-            if mark["what"] != "skip" or not mark["why"]:
-                raise ValueError(f"{path}:{start}: write <!-- docs-test: skip: <why> --> (a reason is required)")
-            skip = mark["why"]
-        out.append(Block(path, start + 1, "\n".join(body) + "\n", skip))
+            if mark["what"] not in ("skip", "setup") or not mark["why"]:
+                raise ValueError(f"{path}:{start}: write <!-- docs-test: skip: <why> --> (a reason is required) "
+                                 "or <!-- docs-test: setup: <command> -->")
+            skip, setup = (mark["why"], None) if mark["what"] == "skip" else (None, mark["why"])
+        out.append(Block(path, start + 1, "\n".join(body) + "\n", skip, setup))
     return out
 
 
 WSVOL_SHIM = '''#!{python}
-"""`wsvol` for the docs test: the real command, jobs on synthetic configs shrunk."""
+"""`wsvol` for the docs test: the real command, jobs on shrunk configs."""
 import sys
 sys.path.insert(0, {tests!r})
 from shell_blocks import shrunk_argv
 from wsvol.cli.main import main
 sys.exit(main(shrunk_argv(sys.argv[1:])))
+'''
+NETWORK_SHIM = '''#!{python}
+"""`{tool}` for the docs test: the stand-in network of tests/docs/network.py."""
+import sys
+sys.path.insert(0, {tests!r})
+from network import main
+sys.exit(main({tool!r}, sys.argv[1:]))
 '''
 PYTHON_SHIM = '''#!/bin/sh
 if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then mkdir -p "$3/bin" && : > "$3/bin/activate"; exit 0; fi
@@ -99,23 +127,48 @@ echo "docs test: only 'pip install' is stood in for" >&2; exit 1
 '''
 
 
-def prepare(folder: Path) -> dict[str, str]:
-    """A scratch folder like a clone (``configs/``, ``plugins/`` linked) and the environment of its shell."""
+def prepare(folder: Path, server: Path) -> dict[str, str]:
+    """A scratch folder like a clone (``configs/``, ``plugins/`` linked) with a user's files, and the
+    environment of its shell; the stand-in network makes what it serves once under ``server``."""
     for name in ("configs", "plugins", "benchmarks"):
         (folder / name).symlink_to(ROOT / name)
+    user_files(folder)
     bin_dir = folder / ".docs-test-bin"
     bin_dir.mkdir()
-    shims = {"wsvol": WSVOL_SHIM.format(python=sys.executable, tests=str(Path(__file__).parent)),
+    tests = str(Path(__file__).parent)
+    shims = {"wsvol": WSVOL_SHIM.format(python=sys.executable, tests=tests),
              "python3.11": PYTHON_SHIM.format(python=sys.executable),
              "pip": PIP_SHIM}
+    for tool in ("curl", "wget", "hf", "standin-weights"):
+        shims[tool] = NETWORK_SHIM.format(python=sys.executable, tests=tests, tool=tool)
     for name, text in shims.items():
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod((bin_dir / name).stat().st_mode | stat.S_IEXEC)
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "WSVOL_WEIGHTS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "WSVOL_WEIGHTS", "XDG_CACHE_HOME")}
     env.update(PATH=f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-               PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="",
-               WSVOL_WEIGHTS=str(folder / "weights"))
+               PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="", HOME=str(folder / "home"),
+               WSVOL_WEIGHTS=str(folder / "weights"), DOCS_TEST_SERVER=str(server),
+               DOCS_TEST_FETCHED=str(bin_dir / "fetched.log"))
+    (folder / "home").mkdir()
     return env
+
+
+def user_files(folder: Path, frames: int = 50, size: tuple[int, int] = (160, 120)) -> None:
+    """``clip.mp4`` and ``frames_folder/``: a bright square moving over a dark ground, 25 frames/s."""
+    import cv2
+    import numpy as np
+
+    from wsvol.visualization.mp4 import Mp4Writer
+
+    (folder / "frames_folder").mkdir()
+    w, h = size
+    with Mp4Writer(folder / "clip.mp4", fps=25) as video:
+        for i in range(frames):
+            img = np.full((h, w, 3), 30, np.uint8)
+            x = (3 * i) % (w // 2)
+            img[h // 4 : h // 4 + h // 3, x : x + w // 3] = (220, 180, 60)
+            video.write(img)
+            cv2.imwrite(str(folder / "frames_folder" / f"frame_{i:04d}.jpg"), img[:, :, ::-1])
 
 
 # -- shrinking -----------------------------------------------------------------------------------
@@ -123,18 +176,20 @@ JOBS = {"run", "train", "test", "visualize", "pseudo-labels"}
 
 
 def shrink_options(config: str) -> list[str]:
-    """``--cfg-options`` that make a synthetic config's job cheap; none for other configs."""
+    """``--cfg-options`` that make a config's job cheap (the data is what the page made: YouTube-Objects
+    stand-ins are small; synthetic configs get the ``tiny`` size)."""
     from wsvol.config import load_config
 
     cfg = load_config(config)
-    if not cfg.get("synthetic"):
-        return []
-    opts = ["synthetic.size=tiny"]
+    opts = ["synthetic.size=tiny"] if cfg.get("synthetic") else []
     for split in ("train", "val", "test"):
         if cfg.get(f"{split}_dataloader"):
             opts.append(f"{split}_dataloader.num_workers=0")
     if cfg.get("train_dataloader"):
         opts += ["train_dataloader.persistent_workers=false", "train_dataloader.batch_size=8"]
+    for split in ("val", "test"):
+        if (cfg.get(f"{split}_dataloader") or {}).get("batch_size", 0) > 16:
+            opts.append(f"{split}_dataloader.batch_size=16")
     if cfg.get("train_cfg"):
         opts += ["train_cfg.max_epochs=1", "train_cfg.val_interval=1"]
     if cfg.get("pseudo_labels"):
@@ -164,9 +219,16 @@ def _as_yaml(options: list[str], base: str) -> str:
 
 
 def shrunk_argv(argv: list[str]) -> list[str]:
-    """``wsvol`` arguments with the shrinking options in front of the command's own ``--cfg-options``."""
+    """``wsvol`` arguments with the shrinking options in front of the command's own ``--cfg-options``,
+    without ``--amp`` where torch sees no CUDA device."""
     if not argv or argv[0] not in JOBS:
         return argv
+    if "--amp" in argv:
+        import torch
+
+        if not torch.cuda.is_available():
+            print("(docs test: no CUDA device here; ran without --amp)", file=sys.stderr)
+            argv = [a for a in argv if a != "--amp"]
     config = next((a for a in argv[1:] if not a.startswith("-")), None)
     extra = shrink_options(config) if config and config.endswith((".yaml", ".yml")) else []
     if not extra:

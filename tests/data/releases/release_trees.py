@@ -5,7 +5,9 @@ are read)."""
 
 from __future__ import annotations
 
+import csv
 import functools
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -52,6 +54,71 @@ def write_v1_release(
         (root / shot).mkdir(parents=True, exist_ok=True)
     (root / "code").mkdir(exist_ok=True)  # the code archive: not a class
     return root
+
+
+#: Training videos of the published v1.0 folds without any box in the release (TCAM's selection
+#: reproduces the zip with exactly these; every other training video has at least one ``_sticks.mat``).
+V1_UNBOXED = {"dog/data/0015", "dog/data/0016", "dog/data/0019", "motorbike/data/0009", "motorbike/data/0010"}
+#: The two frames whose boxes TCAM's script fixes (reversed; past the frame).
+V1_HORSE, V1_BOAT = "horse/data/0004/shots/055/frame0020.jpg", "boat/data/0006/shots/026/frame0001.jpg"
+
+
+def write_v1_release_from_folds(folds: Path, root: Path, limit: int | None = None,
+                                classes: Iterable[str] | None = None) -> Path:
+    """A v1.0 release tree holding what the published folds name: the val/test frames at their
+    sizes with their boxes as the release has them (before TCAM's clean-up), one frame per train
+    shot, a ``_sticks.mat`` in every boxed training video. ``limit``: at most that many test and
+    train videos per class, and frames (val, test) or shots (train) per video; every val video stays
+    (TCAM's choice takes 5 per class). ``classes``: only these hold videos (the others' ``sets/``
+    list none)."""
+    wanted = set(YOUTUBE_OBJECTS_CLASSES if classes is None else classes)
+
+    def video(entry: str) -> str:
+        return "/".join(entry.split("/")[:3])
+
+    def kept(entry: str, seen: dict, per_class: bool) -> bool:
+        """Count ``entry`` in its video (and the video in its class); False past the limit."""
+        if entry.split("/")[0] not in wanted:
+            return False
+        if limit is None:
+            return True
+        v = video(entry)
+        videos = seen.setdefault(v.split("/")[0], {})
+        if v not in videos and per_class and len(videos) >= limit:
+            return False
+        videos[v] = videos.get(v, 0) + 1
+        return videos[v] <= limit
+
+    frames: dict[str, tuple] = {}
+    sets: dict[str, dict[str, set]] = {c: {"train.txt": set(), "test.txt": set()} for c in YOUTUBE_OBJECTS_CLASSES}
+    for split in ("val", "test"):
+        sizes = {r[0]: (int(r[1]), int(r[2])) for r in csv.reader(open(folds / split / "image_sizes.txt"))}
+        boxes = defaultdict(list)
+        for row in csv.reader(open(folds / split / "localization.txt")):
+            box = [float(v) for v in row[1:]]
+            box = [-1.25 if v == 0 else v for v in box]  # the release's negatives, clamped to 0 by TCAM
+            if row[0] == V1_HORSE:
+                box = [box[2], box[1], box[0], box[3]]  # reversed in the release
+            if row[0] == V1_BOAT and box[2] == 1279:
+                box[2] = 1283.75  # past the 1280 frame in the release
+            boxes[row[0]].append(box)
+        seen: dict = {}
+        for fid, size in sizes.items():
+            if kept(fid, seen, per_class=split == "test"):
+                frames[fid] = (size, boxes[fid])
+                sets[fid.split("/")[0]]["test.txt" if split == "test" else "train.txt"].add(fid.split("/")[2])
+    boxed_video_done: set = set()
+    seen = {}
+    for shot in (folds / "train" / "image_ids.txt").read_text().splitlines():
+        if not kept(shot, seen, per_class=True):
+            continue
+        v = video(shot)
+        boxed = v not in V1_UNBOXED and v not in boxed_video_done
+        boxed_video_done.add(v)
+        frames[f"{shot}/frame0001.jpg"] = ((4, 4), [[0.5, 0.5, 2.5, 2.5]] if boxed else None)
+        sets[shot.split("/")[0]]["train.txt"].add(shot.split("/")[2])
+    empty = ["aeroplane/data/0013/shots/999"] if limit is None else []  # an empty shot folder: TCAM skips it
+    return write_v1_release(root, {c: {k: sorted(v) for k, v in s.items()} for c, s in sets.items()}, frames, empty)
 
 
 def write_v22_release(

@@ -3,22 +3,19 @@ tree built from their own ids and boxes, TCAM's box fixes, the demo split, clear
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from release_trees import write_v1_release  # beside this file (pytest puts its folder on sys.path)
+from release_trees import (  # beside this file (pytest puts its folder on sys.path)
+    write_v1_release,
+    write_v1_release_from_folds,
+)
 
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 from wsvol.data.fold_files import DataError
 from wsvol.data.folds import read_split
 from wsvol.data.releases import prepare_ytov1
-
-#: Training videos without any box in the release (TCAM's selection reproduces the zip with
-#: exactly these; every other training video has at least one ``_sticks.mat``).
-UNBOXED = {"dog/data/0015", "dog/data/0016", "dog/data/0019", "motorbike/data/0009", "motorbike/data/0010"}
-HORSE, BOAT = "horse/data/0004/shots/055/frame0020.jpg", "boat/data/0006/shots/026/frame0001.jpg"
 
 
 def _lines(path: Path) -> list[str]:
@@ -29,39 +26,8 @@ def _video(entry: str) -> str:
     return "/".join(entry.split("/")[:3])
 
 
-def _release_from_published(folds: Path, root: Path) -> Path:
-    """A v1.0 release tree holding what the published folds name: the val/test frames at their
-    sizes with their boxes as the release has them (before TCAM's clean-up), one frame per train
-    shot, a ``_sticks.mat`` in every boxed training video."""
-    frames: dict[str, tuple] = {}
-    sets: dict[str, dict[str, set]] = {c: {"train.txt": set(), "test.txt": set()} for c in YOUTUBE_OBJECTS_CLASSES}
-    for split in ("val", "test"):
-        sizes = {r[0]: (int(r[1]), int(r[2])) for r in csv.reader(open(folds / split / "image_sizes.txt"))}
-        boxes = defaultdict(list)
-        for row in csv.reader(open(folds / split / "localization.txt")):
-            box = [float(v) for v in row[1:]]
-            box = [-1.25 if v == 0 else v for v in box]  # the release's negatives, clamped to 0 by TCAM
-            if row[0] == HORSE:
-                box = [box[2], box[1], box[0], box[3]]  # reversed in the release
-            if row[0] == BOAT and box[2] == 1279:
-                box[2] = 1283.75  # past the 1280 frame in the release
-            boxes[row[0]].append(box)
-        for fid, size in sizes.items():
-            frames[fid] = (size, boxes[fid])
-            sets[fid.split("/")[0]]["test.txt" if split == "test" else "train.txt"].add(fid.split("/")[2])
-    boxed_video_done = set()
-    for shot in _lines(folds / "train" / "image_ids.txt"):
-        video = _video(shot)
-        boxed = video not in UNBOXED and video not in boxed_video_done
-        boxed_video_done.add(video)
-        frames[f"{shot}/frame0001.jpg"] = ((4, 4), [[0.5, 0.5, 2.5, 2.5]] if boxed else None)
-        sets[shot.split("/")[0]]["train.txt"].add(shot.split("/")[2])
-    empty = ["aeroplane/data/0013/shots/999"]  # an empty shot folder: TCAM skips it
-    return write_v1_release(root, {c: {k: sorted(v) for k, v in s.items()} for c, s in sets.items()}, frames, empty)
-
-
 def test_reproduces_the_published_folds(tmp_path, real_v1_folds):
-    release = _release_from_published(real_v1_folds, tmp_path / "YouTube-Objects-v1.0")
+    release = write_v1_release_from_folds(real_v1_folds, tmp_path / "YouTube-Objects-v1.0")
     out = tmp_path / "folds"
     counts = prepare_ytov1(release, out, progress=False)
     assert counts == {"train": 2768, "val": 325, "test": 346}
