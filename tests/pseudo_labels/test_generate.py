@@ -305,3 +305,24 @@ def test_a_second_writer_of_a_cache_waits_for_the_first_and_deletes_none_of_its_
     generate_pseudo_labels(config(world, root, splits=["train"]), progress=False)
     assert not list(root.rglob(".*.tmp"))
     assert {p: p.stat().st_mtime_ns for p in root.rglob("shard-*.npy")} == stamps
+
+
+def test_cli_pseudo_labels_fills_work_dir_given_and_refuses_it_unknown(world, tmp_path, monkeypatch):
+    from wsvol.cli import pseudo_label_commands
+    from wsvol.config.loader import ConfigError
+
+    parser = argparse.ArgumentParser()
+    pseudo_label_commands.add_commands(parser.add_subparsers(dest="command"))
+    monkeypatch.chdir(tmp_path)
+    cfg = config(world, Path("{work_dir}/pseudo_labels"), splits=["val"])
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as err:  # no work dir given: the value is unknown
+        args = parser.parse_args(["pseudo-labels", str(path)])
+        args.func(args)
+    assert "`wsvol pseudo-labels` cannot fill" in str(err.value)
+    assert "pseudo_labels.cache_dir: {work_dir}" in str(err.value)
+    assert not any("{" in p.name for p in tmp_path.rglob("*"))  # no literal '{work_dir}' folder
+    args = parser.parse_args(["pseudo-labels", str(path), "--work-dir", str(tmp_path / "run")])
+    assert args.func(args) == 0
+    assert (tmp_path / "run" / "pseudo_labels" / "val").is_dir()  # where `wsvol train --work-dir` reads it
