@@ -54,7 +54,7 @@ ROOT = Path(__file__).parents[2]
 RUNNERS = {
     "trcamv_synthetic.yaml": "tests/engine/test_pipeline.py",
     "cam/layercam_own_videos.yaml": "docs/quickstart.md",
-    "cam/*_synthetic.yaml": "tests/rehearsal/test_synthetic_configs.py",
+    "cam/*_synthetic.yaml": "tests/cams/test_synthetic_cam_configs.py",
     "*ytov*.yaml": "tests/rehearsal/test_yto_configs.py",
 }
 

@@ -1,6 +1,6 @@
 """Workspaces for the rehearsal of the YouTube-Objects configs: the folders a user makes by following
-docs/data.md (``folds/YouTube-Objects-*``, ``data/YouTube-Objects-*``), filled with stand-ins, and a
-weights folder of random-init files in the published layouts (``tests/standins.py``)."""
+docs/data.md (``folds/YouTube-Objects-*``, ``data/YouTube-Objects-*``), filled with stand-ins, each
+with a weights folder of random-init files in the published layouts (``tests/standins.py``)."""
 
 from __future__ import annotations
 
@@ -8,41 +8,59 @@ import sys
 from pathlib import Path
 
 import pytest
-from rehearsal_runs import FRAMES_PER_SHOT, PER_CLASS, wsvol
+from rehearsal_runs import AT_MOST, FRAMES_PER_SHOT, wsvol
+
+
+class OfficialWeights:
+    """A WSVOL_WEIGHTS folder whose files are written when a config first needs them: each under its
+    published name and in its published layout, random-init (``tests/standins.py``). CLIP ViT-B/16
+    (full size) is OpenAI's TorchScript ``ViT-B-16.pt`` (``clip="openai"``) or open_clip's hub
+    download (``clip="open_clip"``); CLIPSeg is a folder in rd64-refined's form (tiny)."""
+
+    def __init__(self, folder: Path, clip: str):
+        self.folder, self.clip = folder, clip
+
+    def provide(self, name: str) -> None:
+        """Write the file of weights name ``name`` unless it is there."""
+        import standins
+
+        from wsvol.weights import WEIGHTS
+
+        writers = {"dino_vits16": standins.write_dino, "deit_s16_in1k": standins.write_deit,
+                   "resnet50_in1k": standins.write_resnet50, "clipseg_rd64_refined": standins.write_clipseg_folder,
+                   "clip_vit_b16_openai": (standins.write_openai_clip_torchscript if self.clip == "openai"
+                                           else standins.write_open_clip_state_dict)}
+        if name not in writers:
+            raise KeyError(f"the rehearsal has no writer for weights {name!r}: add one (tests/standins.py)")
+        wf = WEIGHTS[name]
+        path = self.folder / (wf.filename if self.clip == "openai" or name != "clip_vit_b16_openai" else wf.also[0])
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writers[name](path)
+
+
+def subset_args(folds: str | Path, version: str) -> list:
+    """``wsvol data standin`` of a reduced copy of ``folds`` into the configs' own folders."""
+    return ["data", "standin", folds, f"data/YouTube-Objects-{version}", "--frames-per-shot", FRAMES_PER_SHOT,
+            "--per-class", 1, "--at-most", *(f"{s}={n}" for s, n in AT_MOST.items()),
+            "--subset-folds", f"folds/YouTube-Objects-{version}"]
 
 
 @pytest.fixture(scope="session")
-def official_weights(tmp_path_factory) -> Path:
-    """A WSVOL_WEIGHTS folder with every file the YouTube-Objects configs name, under its published
-    name and in its published layout, random-init: OpenAI's ViT-B-16.pt (TorchScript, full size), DINO
-    and DeiT ViT-S/16, torchvision's ResNet-50, and a CLIPSeg folder (rd64-refined's form, tiny)."""
-    from standins import write_clipseg_folder, write_deit, write_dino, write_openai_clip_torchscript, write_resnet50
-
-    folder = tmp_path_factory.mktemp("weights")
-    write_openai_clip_torchscript(folder / "ViT-B-16.pt")
-    write_dino(folder / "dino_deitsmall16_pretrain.pth")
-    write_deit(folder / "deit_small_patch16_224-cd65a155.pth")
-    write_resnet50(folder / "resnet50-0676ba61.pth")
-    write_clipseg_folder(folder / "clipseg-rd64-refined")
-    return folder
-
-
-@pytest.fixture(scope="session")
-def ytov1_workspace(tmp_path_factory, real_v1_folds) -> Path:
-    """The published v1.0 folds reduced to PER_CLASS entries per class of each split
-    (``folds/YouTube-Objects-v1.0``, lines verbatim) and stand-in frames for them
-    (``data/YouTube-Objects-v1.0``): the configs' own paths, relative to this folder."""
+def ytov1_workspace(tmp_path_factory, real_v1_folds) -> tuple[Path, OfficialWeights]:
+    """(folder, weights): the published v1.0 folds reduced (``folds/YouTube-Objects-v1.0``,
+    lines verbatim) with stand-in frames for them (``data/YouTube-Objects-v1.0``), the configs'
+    own paths relative to the folder; OpenAI's ViT-B-16.pt among the weights."""
     root = tmp_path_factory.mktemp("ytov1")
-    wsvol("data", "standin", real_v1_folds, "data/YouTube-Objects-v1.0", "--frames-per-shot", FRAMES_PER_SHOT,
-          "--per-class", PER_CLASS, "--subset-folds", "folds/YouTube-Objects-v1.0", cwd=root)
-    return root
+    wsvol(*subset_args(real_v1_folds, "v1.0"), cwd=root)
+    return root, OfficialWeights(tmp_path_factory.mktemp("weights-ytov1"), clip="openai")
 
 
 @pytest.fixture(scope="session")
-def ytov22_workspace(tmp_path_factory) -> Path:
-    """v2.2 folds made by ``wsvol data prepare ytov22`` from a stand-in release (every class: 4
-    training videos, the first 3 of which become val, and a test video), reduced to PER_CLASS entries
-    per class, with stand-in frames at the release's frame size."""
+def ytov22_workspace(tmp_path_factory) -> tuple[Path, OfficialWeights]:
+    """(folder, weights): v2.2 folds made by ``wsvol data prepare ytov22`` from a stand-in
+    release (every class: 4 training videos, the first 3 of which become val, and a test video),
+    reduced, with stand-in frames at the release's frame size; open_clip's CLIP file among the weights."""
     sys.path.insert(0, str(Path(__file__).parents[1] / "data" / "releases"))
     from release_trees import write_v22_release
 
@@ -55,6 +73,5 @@ def ytov22_workspace(tmp_path_factory) -> Path:
     release = write_v22_release(root / "data" / "YouTube-Objects-v2.2-original", shots, gt,
                                 {(c, v): (640, 360) for c in shots for v in range(1, 6)})
     wsvol("data", "prepare", "ytov22", release, "folds/prepared-v2.2", "--frames", "none", cwd=root)
-    wsvol("data", "standin", "folds/prepared-v2.2", "data/YouTube-Objects-v2.2", "--frames-per-shot",
-          FRAMES_PER_SHOT, "--per-class", PER_CLASS, "--subset-folds", "folds/YouTube-Objects-v2.2", cwd=root)
-    return root
+    wsvol(*subset_args("folds/prepared-v2.2", "v2.2"), cwd=root)
+    return root, OfficialWeights(tmp_path_factory.mktemp("weights-ytov22"), clip="open_clip")

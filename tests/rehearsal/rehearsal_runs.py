@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-#: Frames of each stand-in train shot, and entries (shots, frames) kept per class of each split.
-FRAMES_PER_SHOT, PER_CLASS = 2, 1
+#: Frames of each stand-in train shot; entries (shots, frames) kept of each split: one per class, and
+#: at most AT_MOST[split] of them (classes in turn). Test keeps every class: the report's per-class rows.
+FRAMES_PER_SHOT = 2
+AT_MOST = {"train": 3, "val": 3}
 
 
 def wsvol(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

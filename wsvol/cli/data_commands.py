@@ -90,7 +90,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                         "frames are at hand (its numbers mean nothing).",
                             epilog="examples:\n  wsvol data standin folds/YouTube-Objects-v1.0 data/standin-v1.0\n"
                                    "  wsvol data standin folds/YouTube-Objects-v1.0 data/standin-v1.0 \\\n"
-                                   "      --per-class 2 --subset-folds folds/subset-v1.0   # a quick rehearsal",
+                                   "      --per-class 1 --at-most train=3 --subset-folds folds/subset-v1.0   # a quick rehearsal",
                             formatter_class=raw)
     p.add_argument("folds_root", help="folds folder (class_id.yaml and the splits)")
     p.add_argument("data_root", help="where the stand-in frames go (use it as the config's data_root)")
@@ -102,6 +102,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "verbatim to --subset-folds, and frames rendered for those")
     p.add_argument("--subset-folds", metavar="DIR",
                    help="where the reduced fold files go with --per-class (use it as the config's folds_root)")
+    p.add_argument("--at-most", nargs="+", default=[], metavar="SPLIT=N",
+                   help="with --per-class: at most N entries of SPLIT, taken from the classes in turn (e.g. train=3)")
     p.set_defaults(func=_data_standin)
 
 
@@ -195,8 +197,16 @@ def _data_standin(args: argparse.Namespace) -> int:
     if (args.per_class is None) != (args.subset_folds is None):
         raise ValueError("wsvol data standin: --per-class K and --subset-folds DIR go together (a reduced "
                          "copy of the fold files, and frames for it)")
+    if args.at_most and args.per_class is None:
+        raise ValueError("wsvol data standin: --at-most goes with --per-class and --subset-folds")
+    at_most = {}
+    for item in args.at_most:
+        split, _, n = item.partition("=")
+        if not n.isdigit():
+            raise ValueError(f"wsvol data standin --at-most {item!r}: expected SPLIT=N, e.g. train=3")
+        at_most[split] = int(n)
     if args.per_class is not None:
-        kept = subset_folds(folds, args.subset_folds, args.per_class, splits=args.splits)
+        kept = subset_folds(folds, args.subset_folds, args.per_class, splits=args.splits, at_most=at_most)
         print(f"wrote {', '.join(f'{s} ({n})' for s, n in kept.items())} of {folds} to {args.subset_folds}")
         folds = args.subset_folds
     written = render_standin(folds, args.data_root, splits=args.splits,

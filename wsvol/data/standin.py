@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -197,14 +197,18 @@ def render_standin(
 
 
 def subset_folds(folds_root: str | Path, out: str | Path, per_class: int,
-                 splits: Sequence[str] = DEFAULT_SPLITS) -> dict[str, int]:
+                 splits: Sequence[str] = DEFAULT_SPLITS, at_most: Mapping[str, int] | None = None) -> dict[str, int]:
     """Write to ``out`` the fold files of ``splits`` reduced to ``per_class`` entries (frames, or
     shots where a split lists shots) of each class, spread evenly over the class's entries in file
-    order; their lines are copied verbatim, ``class_id.yaml`` too. Returns the entries per split."""
+    order, and to at most ``at_most[split]`` entries, taken from the classes in turn; their lines
+    are copied verbatim, ``class_id.yaml`` too. Returns the entries per split."""
     from wsvol.utils.files import atomic_open
 
-    if per_class < 1:
-        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    at_most = dict(at_most or {})
+    if per_class < 1 or any(n < 1 for n in at_most.values()):
+        raise ValueError(f"per_class and at_most must be >= 1, got {per_class} and {at_most}")
+    if set(at_most) - set(splits):
+        raise ValueError(f"at_most names splits that are not subset: {sorted(set(at_most) - set(splits))}")
     folds_root, out = Path(folds_root), Path(out)
     if out.resolve() == folds_root.resolve():
         raise DataError(f"{out}: the subset would replace the fold files it is made from")
@@ -214,10 +218,10 @@ def subset_folds(folds_root: str | Path, out: str | Path, per_class: int,
         by_class: dict[int, list[str]] = {}
         for e in split.entries:
             by_class.setdefault(e.label, []).append(e.entry_id)
-        chosen = set()
-        for ids in by_class.values():
-            picks = np.linspace(0, len(ids) - 1, min(per_class, len(ids))).round().astype(int)
-            chosen.update(ids[i] for i in picks)
+        picks = [[ids[i] for i in np.linspace(0, len(ids) - 1, min(per_class, len(ids))).round().astype(int)]
+                 for _, ids in sorted(by_class.items())]
+        in_turn = [p[r] for r in range(per_class) for p in picks if r < len(p)]  # round r: each class's r-th
+        chosen = set(in_turn[: at_most.get(name, len(in_turn))])
         (out / name).mkdir(parents=True, exist_ok=True)
         for file in FOLD_FILES:
             src = split.directory / file

@@ -1,14 +1,16 @@
-"""Rehearsal: every CAM baseline config on the synthetic data (``configs/cam/*_synthetic.yaml``, by
-glob) runs ``wsvol run`` through train → test → report on the ``tiny`` synthetic set, one epoch;
-its model, CAM method and evaluation are the config's own."""
+"""Every CAM baseline config on the synthetic data (``configs/cam/*_synthetic.yaml``, by glob) runs
+``wsvol run`` through train → test → report on the ``tiny`` synthetic set, one epoch; its model,
+CAM method and evaluation are the config's own. (The YouTube-Objects ones: tests/rehearsal.)"""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from rehearsal_runs import wsvol
 
 from wsvol.config import load_config
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
@@ -22,12 +24,19 @@ SHRINK = ["synthetic.out=data/tiny", "synthetic.size=tiny", "train_cfg.max_epoch
             for k in ("num_workers=0", "dataset.data_root=data/tiny", "dataset.folds_root=data/tiny/folds"))]
 
 
+def wsvol(*args, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run([sys.executable, "-m", "wsvol", *map(str, args)], cwd=cwd, env=env, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("synthetic")
 
 
-@pytest.mark.rehearsal
 @pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
 def test_cam_config_runs_every_stage(config, shared):
