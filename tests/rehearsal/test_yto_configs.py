@@ -72,7 +72,7 @@ def weights_names(node) -> set[str]:
     from wsvol.weights import WEIGHT_KEYS, WEIGHTS
 
     if isinstance(node, dict):
-        return {v for k, v in node.items() if k in WEIGHT_KEYS and v in WEIGHTS} | {
+        return {v for k, v in node.items() if k in WEIGHT_KEYS and isinstance(v, str) and v in WEIGHTS} | {
             n for v in node.values() for n in weights_names(v)}
     if isinstance(node, (list, tuple)):
         return {n for v in node for n in weights_names(v)}
