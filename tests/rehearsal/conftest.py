@@ -4,11 +4,28 @@ with a weights folder of random-init files in the published layouts (``tests/sta
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from rehearsal_runs import AT_MOST, FRAMES_PER_SHOT, wsvol
+
+
+def shared_folder(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
+    """``name`` in a folder that every pytest-xdist worker of the session sees (the base temp's
+    parent under xdist), made by ``make(folder)`` once: the first worker makes it, the others wait."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            make(folder)
+            done.touch()
+    return folder
 
 
 class OfficialWeights:
@@ -34,9 +51,10 @@ class OfficialWeights:
             raise KeyError(f"the rehearsal has no writer for weights {name!r}: add one (tests/standins.py)")
         wf = WEIGHTS[name]
         path = self.folder / (wf.filename if self.clip == "openai" or name != "clip_vit_b16_openai" else wf.also[0])
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            writers[name](path)
+        with FileLock(f"{path}.lock"):  # one writer among the xdist workers
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                writers[name](path)
 
 
 def subset_args(folds: str | Path, version: str) -> list:
@@ -51,9 +69,8 @@ def ytov1_workspace(tmp_path_factory, real_v1_folds) -> tuple[Path, OfficialWeig
     """(folder, weights): the published v1.0 folds reduced (``folds/YouTube-Objects-v1.0``,
     lines verbatim) with stand-in frames for them (``data/YouTube-Objects-v1.0``), the configs'
     own paths relative to the folder; OpenAI's ViT-B-16.pt among the weights."""
-    root = tmp_path_factory.mktemp("ytov1")
-    wsvol(*subset_args(real_v1_folds, "v1.0"), cwd=root)
-    return root, OfficialWeights(tmp_path_factory.mktemp("weights-ytov1"), clip="openai")
+    root = shared_folder(tmp_path_factory, "ytov1", lambda root: wsvol(*subset_args(real_v1_folds, "v1.0"), cwd=root))
+    return root, OfficialWeights(shared_folder(tmp_path_factory, "weights-ytov1", lambda _: None), clip="openai")
 
 
 @pytest.fixture(scope="session")
@@ -66,12 +83,14 @@ def ytov22_workspace(tmp_path_factory) -> tuple[Path, OfficialWeights]:
 
     from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 
-    root = tmp_path_factory.mktemp("ytov22")
-    shots = {c: [(v, 3 * v - 2, 3 * v) for v in range(1, 6)] for c in YOUTUBE_OBJECTS_CLASSES}  # 3 frames a video
-    gt = {c: {"bb_gtTraining": [(3 * v - 1, [[40 + 9 * v, 30, 300, 200]]) for v in range(1, 5)],
-              "bb_gtTest": [(14, [[60, 50, 420, 310], [500, 20, 620, 120]])]} for c in shots}
-    release = write_v22_release(root / "data" / "YouTube-Objects-v2.2-original", shots, gt,
-                                {(c, v): (640, 360) for c in shots for v in range(1, 6)})
-    wsvol("data", "prepare", "ytov22", release, "folds/prepared-v2.2", "--frames", "none", cwd=root)
-    wsvol(*subset_args("folds/prepared-v2.2", "v2.2"), cwd=root)
-    return root, OfficialWeights(tmp_path_factory.mktemp("weights-ytov22"), clip="open_clip")
+    def make(root: Path) -> None:
+        shots = {c: [(v, 3 * v - 2, 3 * v) for v in range(1, 6)] for c in YOUTUBE_OBJECTS_CLASSES}  # 3 frames a video
+        gt = {c: {"bb_gtTraining": [(3 * v - 1, [[40 + 9 * v, 30, 300, 200]]) for v in range(1, 5)],
+                  "bb_gtTest": [(14, [[60, 50, 420, 310], [500, 20, 620, 120]])]} for c in shots}
+        release = write_v22_release(root / "data" / "YouTube-Objects-v2.2-original", shots, gt,
+                                    {(c, v): (640, 360) for c in shots for v in range(1, 6)})
+        wsvol("data", "prepare", "ytov22", release, "folds/prepared-v2.2", "--frames", "none", cwd=root)
+        wsvol(*subset_args("folds/prepared-v2.2", "v2.2"), cwd=root)
+
+    root = shared_folder(tmp_path_factory, "ytov22", make)
+    return root, OfficialWeights(shared_folder(tmp_path_factory, "weights-ytov22", lambda _: None), clip="open_clip")

@@ -61,10 +61,15 @@ def version_of(path: Path) -> str:
     return "ytov22" if "ytov22" in path.stem else "ytov1"
 
 
-def group_of(path: Path) -> str:
-    """The xdist group (one worker each): the dataset, and whether the config makes pseudo-labels
-    (those of a dataset share their workspace's cache; the others need only their own weights)."""
-    return f"{version_of(path)}-{'pseudo' if load_config(path).get('pseudo_labels') else 'plain'}"
+def run_order(paths: list[Path]) -> list[Path]:
+    """The configs taking turns by dataset and kind (with or without pseudo-labels): under
+    pytest-xdist the first tests of the workers then make different caches and weights files
+    (a worker that needs one another is making waits for it: they are shared, under a lock)."""
+    kinds: dict[tuple, list[Path]] = {}
+    for p in paths:
+        kinds.setdefault((version_of(p), not load_config(p).get("pseudo_labels")), []).append(p)
+    turns = [kinds[k] for k in sorted(kinds)]
+    return [t[i] for i in range(max(map(len, turns))) for t in turns if i < len(t)]
 
 
 def weights_names(node) -> set[str]:
@@ -81,8 +86,7 @@ def weights_names(node) -> set[str]:
 
 @pytest.mark.rehearsal
 @pytest.mark.slow
-@pytest.mark.parametrize("config", [pytest.param(p, marks=pytest.mark.xdist_group(group_of(p))) for p in CONFIGS],
-                         ids=name_of)
+@pytest.mark.parametrize("config", run_order(CONFIGS), ids=name_of)
 def test_config_runs_every_stage(config, request, monkeypatch, capsys):
     from wsvol.cli.main import main
 
