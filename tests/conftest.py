@@ -11,11 +11,21 @@ torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``cuda`` run when a CUDA device is present and are skipped otherwise."""
-    if torch.cuda.is_available():
-        return
+    """Tests marked ``cuda`` run when a CUDA device is present and are skipped otherwise. Tests
+    marked ``rehearsal`` (tens of CPU minutes) run only when asked for: ``-m`` names the marker
+    (``pytest -m rehearsal``, ``tox -e rehearsal``) or an argument names tests/rehearsal."""
     import pytest
 
+    here = Path(__file__).resolve().parent / "rehearsal"
+    named = [Path(a.split("::")[0]).resolve() for a in config.args]
+    asked = "rehearsal" in (config.getoption("markexpr") or "") or any(p == here or here in p.parents for p in named)
+    if not asked:
+        left = [item for item in items if item.get_closest_marker("rehearsal")]
+        if left:
+            config.hook.pytest_deselected(items=left)
+            items[:] = [item for item in items if not item.get_closest_marker("rehearsal")]
+    if torch.cuda.is_available():
+        return
     skip = pytest.mark.skip(reason="needs a CUDA device (none found)")
     for item in items:
         if "cuda" in item.keywords:

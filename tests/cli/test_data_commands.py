@@ -106,3 +106,26 @@ def test_check_goes_on_after_a_split_that_cannot_be_read(tmp_path):
     assert out.returncode == 1
     assert "val: cannot read split 'val'" in out.stdout and "image_ids.txt" in out.stdout
     assert "split 'train'" in out.stdout and "split 'test'" in out.stdout  # before and after it
+
+
+def test_standin_of_a_reduced_copy_of_the_real_folds(tmp_path, real_v1_folds, monkeypatch, capsys):
+    """--per-class/--at-most/--subset-folds: a few real fold lines and frames for them, which a YTO
+    config then reads; --at-most alone, or a malformed one, is refused before anything is written."""
+    from wsvol.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "standin", str(real_v1_folds), "frames", "--frames-per-shot", "1", "--per-class", "1",
+                 "--at-most", "train=2", "val=3", "--subset-folds", "sub"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote train (2), val (3), test (10) of {real_v1_folds} to sub" in out
+    assert "stand-in frames (train: 2, val: 3, test: 10)" in out
+    config = Path(__file__).parents[2] / "configs" / "trcamv_ytov1.yaml"
+    options = [f"{k}_dataloader.dataset.{key}={value}" for k in ("train", "val", "test")
+               for key, value in (("folds_root", "sub"), ("data_root", "frames"))]
+    assert main(["data", "check", str(config), "--cfg-options", *options]) == 0, capsys.readouterr().out
+    for bad, message in ((["--at-most", "val=3"], "--at-most goes with --per-class"),
+                         (["--per-class", "1", "--at-most", "val", "--subset-folds", "x"], "expected SPLIT=N"),
+                         (["--per-class", "1"], "--per-class K and --subset-folds DIR go together")):
+        assert main(["data", "standin", str(real_v1_folds), "more", *bad]) == 1
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "more").exists() and not (tmp_path / "x").exists()

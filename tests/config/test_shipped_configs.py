@@ -61,3 +61,51 @@ def test_tcam_youtube_objects_configs_are_the_reference_run(name):
     assert Path(cfg.baseline.config) == Path(__file__).parents[2] / "configs" / "cam" / f"cam_{name.split('_')[1]}.yaml"
     assert cfg.model.backbone.pretrained == cfg.model.cls_head_checkpoint == "{baseline_best_cl}"
     assert cfg.pseudo_labels.source.checkpoint == "{baseline_checkpoint}" and cfg.pseudo_labels.size == [28, 28]
+
+
+# -- every shipped config is run end to end by some test ----------------------------------------
+ROOT = Path(__file__).parents[2]
+#: Shipped configs (patterns under configs/, first match wins) → the test that runs them through
+#: `wsvol run` / `train`: a test module whose CONFIGS list holds the config, a test file that names
+#: it, or a docs page whose runnable bash blocks run it (tests/docs/test_shell_blocks.py runs those).
+#: A new config fails the test below until a runner covers it and is named here.
+RUNNERS = {
+    "trcamv_synthetic.yaml": "tests/engine/test_pipeline.py",
+    "tcam_synthetic.yaml": "tests/engine/test_pipeline.py",
+    "ablation/tcam_synthetic_n0.yaml": "tests/engine/test_pipeline.py",
+    "cam/layercam_own_videos.yaml": "docs/quickstart.md",
+    "cam/*_synthetic.yaml": "tests/cams/test_synthetic_cam_configs.py",
+    "*ytov*.yaml": "tests/rehearsal/test_yto_configs.py",
+}
+
+
+def _runs(runner: str, config: Path) -> bool:
+    """Whether ``runner`` runs ``config`` (see RUNNERS)."""
+    import importlib.util
+    import re
+    import sys
+
+    name, path = config.relative_to(ROOT / "configs").as_posix(), ROOT / runner
+    if path.suffix == ".md":
+        sys.path.insert(0, str(ROOT / "tests" / "docs"))
+        from shell_blocks import blocks
+
+        command = re.compile(rf"wsvol (run|train) configs/{re.escape(name)}(\s|$)")
+        return any(b.skip is None and command.search(b.code) for b in blocks(path))
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(f"runner_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if isinstance(getattr(module, "CONFIGS", None), list):  # the configs it is parametrized with
+        return config in module.CONFIGS
+    return name in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_every_config_is_run_by_a_test(path):
+    from fnmatch import fnmatch
+
+    name = path.relative_to(ROOT / "configs").as_posix()
+    runner = next((r for pattern, r in RUNNERS.items() if fnmatch(name, pattern)), None)
+    assert runner, f"configs/{name} is run by no test: add a test that runs it and name it in RUNNERS"
+    assert _runs(runner, path), f"configs/{name}: {runner} (RUNNERS) does not run it"

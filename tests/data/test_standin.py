@@ -15,7 +15,7 @@ from wsvol.data.dataset import FoldDataset
 from wsvol.data.fold_files import DataError
 from wsvol.data.folds import read_split
 from wsvol.data.frame_check import check_files
-from wsvol.data.standin import MARKER, _background, _rng, render_standin
+from wsvol.data.standin import MARKER, _background, _rng, render_standin, subset_folds
 
 V = "cow/data/0003/shots/007/frame0021.jpg"
 W = "cow/data/0003/shots/009/frame0001.jpg"
@@ -80,3 +80,43 @@ def test_the_real_v1_folds_in_seconds(tmp_path, real_v1_folds):
     item = train[0]
     val_sizes = {f.size for f in read_split(real_v1_folds, "val").frames if f.label == item["gt_label"]}
     assert item["ori_size"] in val_sizes  # train frames take a size of their class's listed frames
+
+
+def test_subset_keeps_the_chosen_entries_lines_verbatim(tmp_path):
+    folds = _folds(tmp_path / "folds")
+    (folds / "val" / "localization.txt").write_text(f"{V},100.50,40.25,219.75,150.0\n{W},10,10,60,50\n{W},90,60,150,110\n")
+    assert subset_folds(folds, tmp_path / "one", per_class=1, splits=["val", "train"]) == {"val": 1, "train": 1}
+    assert (tmp_path / "one" / "val" / "image_ids.txt").read_text() == f"{V}\n"  # the first of its class
+    assert (tmp_path / "one" / "val" / "localization.txt").read_text() == f"{V},100.50,40.25,219.75,150.0\n"
+    assert (tmp_path / "one" / "train" / "image_ids.txt").read_text() == f"{SHOT}\n"
+    assert (tmp_path / "one" / "class_id.yaml").read_bytes() == (folds / "class_id.yaml").read_bytes()
+    subset_folds(folds, tmp_path / "two", per_class=2, splits=["val"])
+    for name in ("image_ids.txt", "class_labels.txt", "image_sizes.txt", "localization.txt"):  # all of it
+        assert (tmp_path / "two" / "val" / name).read_text() == (folds / "val" / name).read_text()
+    with pytest.raises(DataError, match="would replace the fold files"):
+        subset_folds(folds, folds, per_class=1, splits=["val"])
+
+
+def test_subset_of_the_real_v1_folds(tmp_path, real_v1_folds):
+    out = tmp_path / "subset"
+    kept = subset_folds(real_v1_folds, out, per_class=3, at_most={"val": 4})
+    assert kept == {"train": 30, "val": 4, "test": 30}
+    for name in ("train", "val", "test"):
+        full, part = read_split(real_v1_folds, name), read_split(out, name)
+        labels = [e.label for e in part.entries]
+        counts = {c: labels.count(c) for c in set(labels)}
+        if name == "val":  # the classes in turn: 4 entries of 4 classes
+            assert sorted(counts) == [0, 1, 2, 3] and set(counts.values()) == {1}
+        else:
+            assert counts == {c: 3 for c in range(10)}
+        for file in ("image_ids.txt", "class_labels.txt", "image_sizes.txt", "localization.txt"):
+            whole = (full.directory / file).read_text().splitlines()
+            lines = (part.directory / file).read_text().splitlines()
+            ids = {e.entry_id for e in part.entries}
+            assert lines == [line for line in whole if line.split(",")[0] in ids]  # verbatim, in order
+        for e in part.entries:
+            if not e.is_shot:
+                assert np.array_equal(part.listed[e.entry_id].boxes, full.listed[e.entry_id].boxes)
+    first = [e.entry_id for e in read_split(out, "test").entries if e.label == 0]
+    every = [e.entry_id for e in read_split(real_v1_folds, "test").entries if e.label == 0]
+    assert first == [every[0], every[round((len(every) - 1) / 2)], every[-1]]  # spread over the class's entries

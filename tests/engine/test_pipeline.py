@@ -58,8 +58,12 @@ def test_trcamv_run_end_to_end_then_resume(tmp_path):
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # no stage was redone
 
 
+TCAM_CONFIGS = [CONFIGS / "tcam_synthetic.yaml", CONFIGS / "ablation/tcam_synthetic_n0.yaml"]
+
+
 @pytest.mark.slow
-def test_tcam_run_end_to_end(tmp_path):
+@pytest.mark.parametrize("config", TCAM_CONFIGS, ids=["n1", "n0"])
+def test_tcam_run_end_to_end(tmp_path, config):
     """configs/tcam_synthetic.yaml shrunk: the baseline keeps both bests, its best-CorLoc CAMs are
     cached at feature resolution, TCAM loads the best-CL encoder and head, and the report puts it
     next to its pseudo-labels and the baseline."""
@@ -69,7 +73,7 @@ def test_tcam_run_end_to_end(tmp_path):
 
     (tmp_path / "over.yaml").write_text(textwrap.dedent(OVERRIDES))
     (tmp_path / "base.yaml").write_text(f"_base_: [{CONFIGS / 'cam/cam_synthetic.yaml'}, over.yaml]\n")
-    (tmp_path / "tcam.yaml").write_text(f"_base_: [{CONFIGS / 'tcam_synthetic.yaml'}, over.yaml]\n"
+    (tmp_path / "tcam.yaml").write_text(f"_base_: [{config}, over.yaml]\n"
                                         "baseline: {config: base.yaml}\n")
     wsvol("run", "tcam.yaml", "--work-dir", "run", cwd=tmp_path)
     work = tmp_path / "run"

@@ -88,13 +88,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                         "size with its class's object inside each true box, and a few frames in "
                                         "every listed shot folder: a config then runs end to end before the real "
                                         "frames are at hand (its numbers mean nothing).",
-                            epilog="example:\n  wsvol data standin folds/YouTube-Objects-v1.0 data/standin-v1.0",
+                            epilog="examples:\n  wsvol data standin folds/YouTube-Objects-v1.0 data/standin-v1.0\n"
+                                   "  wsvol data standin folds/YouTube-Objects-v1.0 data/standin-v1.0 \\\n"
+                                   "      --per-class 1 --at-most train=3 --subset-folds folds/subset-v1.0   # a quick rehearsal",
                             formatter_class=raw)
     p.add_argument("folds_root", help="folds folder (class_id.yaml and the splits)")
     p.add_argument("data_root", help="where the stand-in frames go (use it as the config's data_root)")
     p.add_argument("--splits", nargs="+", default=["train", "val", "test"], help="splits to render (default: train val test)")
     p.add_argument("--frames-per-shot", type=int, default=3, help="frames written in each listed shot folder")
     p.add_argument("--seed", type=int, default=0, help="random seed of the drawings (default 0)")
+    p.add_argument("--per-class", type=int, metavar="K",
+                   help="only K entries (frames, or shots) per class of each split: their fold lines are copied "
+                        "verbatim to --subset-folds, and frames rendered for those")
+    p.add_argument("--subset-folds", metavar="DIR",
+                   help="where the reduced fold files go with --per-class (use it as the config's folds_root)")
+    p.add_argument("--at-most", nargs="+", default=[], metavar="SPLIT=N",
+                   help="with --per-class: at most N entries of SPLIT, taken from the classes in turn (e.g. train=3)")
     p.set_defaults(func=_data_standin)
 
 
@@ -182,9 +191,25 @@ def _data_prepare(args: argparse.Namespace) -> int:
 
 
 def _data_standin(args: argparse.Namespace) -> int:
-    from wsvol.data.standin import render_standin
+    from wsvol.data.standin import render_standin, subset_folds
 
-    written = render_standin(args.folds_root, args.data_root, splits=args.splits,
+    folds = args.folds_root
+    if (args.per_class is None) != (args.subset_folds is None):
+        raise ValueError("wsvol data standin: --per-class K and --subset-folds DIR go together (a reduced "
+                         "copy of the fold files, and frames for it)")
+    if args.at_most and args.per_class is None:
+        raise ValueError("wsvol data standin: --at-most goes with --per-class and --subset-folds")
+    at_most = {}
+    for item in args.at_most:
+        split, _, n = item.partition("=")
+        if not n.isdigit():
+            raise ValueError(f"wsvol data standin --at-most {item!r}: expected SPLIT=N, e.g. train=3")
+        at_most[split] = int(n)
+    if args.per_class is not None:
+        kept = subset_folds(folds, args.subset_folds, args.per_class, splits=args.splits, at_most=at_most)
+        print(f"wrote {', '.join(f'{s} ({n})' for s, n in kept.items())} of {folds} to {args.subset_folds}")
+        folds = args.subset_folds
+    written = render_standin(folds, args.data_root, splits=args.splits,
                              frames_per_shot=args.frames_per_shot, seed=args.seed)
     print(f"wrote stand-in frames ({', '.join(f'{s}: {n}' for s, n in written.items())}) to {args.data_root}; "
           "they are not the real dataset: use them to rehearse a config, not to measure")

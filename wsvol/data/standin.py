@@ -9,6 +9,9 @@ Speed: the frames of a video's shots share a few rendered pictures (frames of un
 a size of their class's listed frames), and only frames with boxes are rendered one by one, so
 the real v1.0 folds (2 768 train shots, 325 val and 346 test frames) take seconds.
 ``test-video-demo`` (134 119 frames in v1.0) is rendered only when asked for.
+
+:func:`subset_folds` copies a few entries per class of each split (their lines verbatim), for a
+rehearsal that runs every stage on real fold lines in minutes rather than hours.
 """
 
 from __future__ import annotations
@@ -18,15 +21,15 @@ import os
 import re
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from wsvol.data.fold_files import DataError, read_class_map
-from wsvol.data.folds import Split, read_split
+from wsvol.data.fold_files import DataError, fold_lines, read_class_map
+from wsvol.data.folds import FOLD_FILES, Split, read_split
 from wsvol.data.frame_ids import video_of_shot
 from wsvol.data.sprites import object_sprite
 from wsvol.utils.files import atomic_write_text
@@ -191,3 +194,44 @@ def render_standin(
         "splits": {**previous.get("splits", {}), **written},
     }, indent=2))
     return written
+
+
+def subset_folds(folds_root: str | Path, out: str | Path, per_class: int,
+                 splits: Sequence[str] = DEFAULT_SPLITS, at_most: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Write to ``out`` the fold files of ``splits`` reduced to ``per_class`` entries (frames, or
+    shots where a split lists shots) of each class, spread evenly over the class's entries in file
+    order, and to at most ``at_most[split]`` entries, taken from the classes in turn; their lines
+    are copied verbatim, ``class_id.yaml`` too. Returns the entries per split."""
+    from wsvol.utils.files import atomic_open
+
+    at_most = dict(at_most or {})
+    if per_class < 1 or any(n < 1 for n in at_most.values()):
+        raise ValueError(f"per_class and at_most must be >= 1, got {per_class} and {at_most}")
+    if set(at_most) - set(splits):
+        raise ValueError(f"at_most names splits that are not subset: {sorted(set(at_most) - set(splits))}")
+    folds_root, out = Path(folds_root), Path(out)
+    if out.resolve() == folds_root.resolve():
+        raise DataError(f"{out}: the subset would replace the fold files it is made from")
+    kept: dict[str, int] = {}
+    for name in splits:
+        split = read_split(folds_root, name, require_boxes=False)  # validated before anything is written
+        by_class: dict[int, list[str]] = {}
+        for e in split.entries:
+            by_class.setdefault(e.label, []).append(e.entry_id)
+        picks = [[ids[i] for i in np.linspace(0, len(ids) - 1, min(per_class, len(ids))).round().astype(int)]
+                 for _, ids in sorted(by_class.items())]
+        in_turn = [p[r] for r in range(per_class) for p in picks if r < len(p)]  # round r: each class's r-th
+        chosen = set(in_turn[: at_most.get(name, len(in_turn))])
+        (out / name).mkdir(parents=True, exist_ok=True)
+        for file in FOLD_FILES:
+            src = split.directory / file
+            if not src.is_file():
+                continue
+            lines = src.read_text(encoding="utf-8-sig").splitlines()
+            keep = {n for n, fields in fold_lines(src) if fields[0] in chosen}
+            with atomic_open(out / name / file, "wb") as f:
+                f.write("".join(f"{line}\n" for n, line in enumerate(lines, 1) if n in keep).encode("utf-8"))
+        kept[name] = len(chosen)
+    with atomic_open(out / "class_id.yaml", "wb") as f:
+        f.write((folds_root / "class_id.yaml").read_bytes())
+    return kept
