@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 OVERRIDES = """
@@ -58,22 +59,18 @@ def test_trcamv_run_end_to_end_then_resume(tmp_path):
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # no stage was redone
 
 
-TCAM_CONFIGS = [CONFIGS / "tcam_synthetic.yaml", CONFIGS / "ablation/tcam_synthetic_n0.yaml"]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("config", TCAM_CONFIGS, ids=["n1", "n0"])
-def test_tcam_run_end_to_end(tmp_path, config):
+def test_tcam_run_end_to_end(tmp_path):
     """configs/tcam_synthetic.yaml shrunk: the baseline keeps both bests, its best-CorLoc CAMs are
     cached at feature resolution, TCAM loads the best-CL encoder and head, and the report puts it
-    next to its pseudo-labels and the baseline."""
+    next to its pseudo-labels and the baseline; then the n = 0 ablation trains on the same stage A."""
     import torch
 
     from wsvol.weights.loading import file_digest
 
     (tmp_path / "over.yaml").write_text(textwrap.dedent(OVERRIDES))
     (tmp_path / "base.yaml").write_text(f"_base_: [{CONFIGS / 'cam/cam_synthetic.yaml'}, over.yaml]\n")
-    (tmp_path / "tcam.yaml").write_text(f"_base_: [{config}, over.yaml]\n"
+    (tmp_path / "tcam.yaml").write_text(f"_base_: [{CONFIGS / 'tcam_synthetic.yaml'}, over.yaml]\n"
                                         "baseline: {config: base.yaml}\n")
     wsvol("run", "tcam.yaml", "--work-dir", "run", cwd=tmp_path)
     work = tmp_path / "run"
@@ -94,3 +91,14 @@ def test_tcam_run_end_to_end(tmp_path, config):
     assert torch.equal(ckpt["state_dict"]["cls_head.weight"], baseline["head.weight"])  # frozen through training
     assert torch.equal(ckpt["state_dict"]["backbone.model.layer4.1.bn2.running_var"],
                        baseline["backbone.layer4.1.bn2.running_var"])
+
+    # configs/ablation/tcam_synthetic_n0.yaml: the same stage A (checkpoints, CAM cache), its own training
+    (tmp_path / "n0.yaml").write_text(f"_base_: [{CONFIGS / 'ablation/tcam_synthetic_n0.yaml'}, over.yaml]\n")
+    wsvol("train", "n0.yaml", "--work-dir", "n0", "--cfg-options", f"model.backbone.pretrained={best_cl}",
+          f"model.cls_head_checkpoint={best_cl}", f"pseudo_labels.source.checkpoint={best_loc}",
+          f"pseudo_labels.cache_dir={work / 'pseudo_labels'}", cwd=tmp_path)
+    n0 = torch.load(next((tmp_path / "n0").glob("epoch_1.pth")), map_location="cpu", weights_only=True)
+    ran = yaml.safe_load((tmp_path / "n0" / "config.yaml").read_text())
+    assert ran["train_dataloader"]["dataset"]["pseudo_label_transform"] == {"type": "temporal_max", "n": 0,
+                                                                           "mode": "before"}
+    assert torch.equal(n0["state_dict"]["cls_head.weight"], baseline["head.weight"])
