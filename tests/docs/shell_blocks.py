@@ -105,7 +105,7 @@ def blocks(path: Path) -> list[Block]:
 WSVOL_SHIM = '''#!{python}
 """`wsvol` for the docs test: the real command, jobs on shrunk configs."""
 import sys
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {tests_root!r}]
 from shell_blocks import shrunk_argv
 from wsvol.cli.main import main
 sys.exit(main(shrunk_argv(sys.argv[1:])))
@@ -136,7 +136,7 @@ def prepare(folder: Path, server: Path) -> dict[str, str]:
     bin_dir = folder / ".docs-test-bin"
     bin_dir.mkdir()
     tests = str(Path(__file__).parent)
-    shims = {"wsvol": WSVOL_SHIM.format(python=sys.executable, tests=tests),
+    shims = {"wsvol": WSVOL_SHIM.format(python=sys.executable, tests=tests, tests_root=str(Path(tests).parent)),
              "python3.11": PYTHON_SHIM.format(python=sys.executable),
              "pip": PIP_SHIM}
     for tool in ("curl", "wget", "hf", "standin-weights"):
@@ -197,25 +197,13 @@ def shrink_options(config: str) -> list[str]:
     opts += ["report.overlays=2", "report.n_boot=50"]
     baseline = (cfg.get("baseline") or {}).get("config")
     if baseline:  # the baseline stage reads its own config: a shrunk child of it
+        # tests/ is on the path of pytest and of the wsvol shim
+        from config_options import options_as_config
+
         child = Path(".docs-test-bin") / f"shrunk_{Path(baseline).stem}.yaml"
-        child.write_text(_as_yaml(shrink_options(baseline), base=baseline))
+        child.write_text(options_as_config(shrink_options(baseline), base=baseline))
         opts.append(f"baseline.config={child.resolve()}")
     return opts
-
-
-def _as_yaml(options: list[str], base: str) -> str:
-    """A config inheriting ``base`` that sets ``key.sub=value`` options (values are YAML), each key once."""
-    import yaml
-
-    tree: dict = {"_base_": base}
-    for option in options:
-        key, value = option.split("=", 1)
-        *parents, last = key.split(".")
-        node = tree
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[last] = yaml.safe_load(value)
-    return yaml.safe_dump(tree, sort_keys=False)
 
 
 def shrunk_argv(argv: list[str]) -> list[str]:

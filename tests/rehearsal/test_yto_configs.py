@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 import pytest
+from config_options import options_as_config
 from rehearsal_runs import AT_MOST, wsvol
 
 from wsvol.config import load_config
@@ -47,21 +48,6 @@ def shrink(cfg) -> list[str]:
     if cfg.get("pseudo_labels"):
         out += ["pseudo_labels.num_workers=0", "pseudo_labels.batch_size=8"]
     return out
-
-
-def _nested(options: list[str]) -> dict:
-    """``a.b=v`` options → ``{a: {b: v}}`` as YAML flow text per top-level key."""
-    import yaml
-
-    tree: dict = {}
-    for option in options:
-        key, value = option.split("=", 1)
-        *parents, leaf = key.split(".")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
-    return {k: yaml.safe_dump(v, default_flow_style=True).strip() for k, v in tree.items()}
 
 
 def test_every_youtube_objects_config_is_rehearsed():
@@ -134,8 +120,7 @@ def test_config_runs_every_stage(config, request, monkeypatch, capsys):
     if baseline is not None:  # the baseline stage (TCAM's stage A) is shrunk alike, through a config of its own
         shrunk = work_space / "work_dirs" / "rehearsal" / f"{config.stem}_baseline.yaml"
         shrunk.parent.mkdir(parents=True, exist_ok=True)
-        shrunk.write_text(f"_base_: {config.parent / cfg.baseline['config']}\n" + "".join(
-            f"{key}: {value}\n" for key, value in _nested(shrink(baseline)).items()))
+        shrunk.write_text(options_as_config(shrink(baseline), base=str(config.parent / cfg.baseline["config"])))
         options.append(f"baseline.config={shrunk}")
     run = wsvol("run", config, "--work-dir", work, "--cfg-options", *options, cwd=work_space, env=env)
     assert "centred-box baseline" in run.stdout
