@@ -332,7 +332,9 @@ def test_batch_invariance_and_inference_mode(source, images, result):
         single = source.run(images[i : i + 1], LABELS[i : i + 1])
         torch.testing.assert_close(single.probs[0], result.probs[i], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(single.cam[0], result.cam[i], rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(single.maps[0], result.maps[i], rtol=1e-4, atol=1e-5)
+        # maps in [0, 1]: the attention refinement and min-max scaling amplify float32 rounding
+        # that depends on the batch size (2.4e-5 seen on a CI machine), so 1e-4 of the range
+        torch.testing.assert_close(single.maps[0], result.maps[i], rtol=0, atol=1e-4)
     with torch.inference_mode():
         maps = source(images, LABELS.tolist())
     torch.testing.assert_close(maps, result.maps)
