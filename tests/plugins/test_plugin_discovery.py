@@ -1,4 +1,4 @@
-"""Real plugin distributions, pip-installed into this environment, discovered by entry point.
+"""Real plugin distributions, pip-installed into a folder of their own, discovered by entry point.
 
 One good plugin (components, weights resolver, CLI command) and three broken ones (raises on
 import, name clash with a built-in, hook with a wrong signature): the good one works, each
@@ -98,19 +98,25 @@ def make_dist(root: Path, name: str, source: str) -> Path:
     return d
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dists")
-    dists = [make_dist(root, n, s) for n, s in PLUGINS.items()]
+def install(dists: list[Path], site: Path) -> dict[str, str]:
+    """pip-install ``dists`` into their own folder ``site``, not into this environment (tests in
+    other processes never see them); returns the environment under which Python finds them."""
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", *map(str, dists)], check=True)
-    yield
-    subprocess.run([*pip, "uninstall", "-y", *(f"wsvol-{n}plugin" for n in PLUGINS)], check=True)
+    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "--target", str(site),
+                    *map(str, dists)], check=True)
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
 
 
-def run(args, env=None):
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict[str, str]:
+    """The environment in which the toy plugins are installed."""
+    root = tmp_path_factory.mktemp("dists")
+    return install([make_dist(root, n, s) for n, s in PLUGINS.items()], root / "site")
+
+
+def run(args, env):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "250", **(env or {})})
+                          env={**os.environ, "COLUMNS": "250", **env})
 
 
 PROBE = """
@@ -127,14 +133,14 @@ print(json.dumps({"records": recs, "weights": resolve_weights("toy_weights"),
 """
 
 
-def probe(env=None) -> dict:
+def probe(env) -> dict:
     out = run(["-c", PROBE], env)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_good_plugin_registers_resolves_and_builds(installed):
-    res = probe()
+    res = probe(installed)
     rec = res["records"]["toy"]
     assert rec[:3] == ["wsvol-toyplugin", "1.2.3", "ok"]
     assert rec[4] == {"loss": ["toy_plugin_loss"], "model": ["toy_plugin_model"]}
@@ -144,39 +150,39 @@ def test_good_plugin_registers_resolves_and_builds(installed):
 
 
 def test_broken_plugins_are_reported_and_isolated(installed):
-    recs = probe()["records"]
+    recs = probe(installed)["records"]
     assert recs["broken"][2] == "failed" and "broken on purpose" in recs["broken"][3]
     assert recs["badhook"][2] == "failed" and "not_a_hook_argument" in recs["badhook"][3]
     clash = recs["clash"]
     assert clash[2] == "partial"  # loaded, skipped for the hook that failed
     assert "wsvol_register" in clash[3]
     assert "'partial_ce' is registered twice" in clash[3] and "'wsvol'" in clash[3] and "'clash'" in clash[3]
-    res = probe()
+    res = probe(installed)
     assert res["partial_ce"].startswith("wsvol.")  # the built-in survives the clash
     assert res["clash_only"] is False  # the failed plugin is rolled back entirely
 
 
 def test_disable_env_blocks_named_plugins(installed):
-    recs = probe({"WSVOL_DISABLE_PLUGINS": "toy, clash"})["records"]
+    recs = probe({**installed, "WSVOL_DISABLE_PLUGINS": "toy, clash"})["records"]
     assert recs["toy"][2] == "disabled" and recs["clash"][2] == "disabled"
     assert recs["broken"][2] == "failed"
 
 
 def test_cli_lists_plugins_and_runs_plugin_command(installed):
-    out = run(["-m", "wsvol", "plugins", "list"])
+    out = run(["-m", "wsvol", "plugins", "list"], installed)
     assert out.returncode == 0, out.stderr
     assert "wsvol-toyplugin" in out.stdout and "toy_plugin_loss" in out.stdout and "1.2.3" in out.stdout
     assert "broken on purpose" in out.stdout
     assert "was not loaded" in out.stderr and "'broken'" in out.stderr  # the warning names the plugin too
-    hello = run(["-m", "wsvol", "toy-hello"])
+    hello = run(["-m", "wsvol", "toy-hello"], installed)
     assert hello.returncode == 0 and "hello from toy" in hello.stdout
 
 
 def test_config_using_plugin_component_is_checked(installed, tmp_path):
     cfg = tmp_path / "exp.yaml"
     cfg.write_text("model: {type: toy_plugin_model, num_classes: 3}\ncustom_hooks: []\n")
-    ok = run(["-m", "wsvol", "config", "check", str(cfg)])
+    ok = run(["-m", "wsvol", "config", "check", str(cfg)], installed)
     assert ok.returncode == 0, ok.stderr
     cfg.write_text("model: {type: toy_plugin_model, num_clases: 3}\n")
-    bad = run(["-m", "wsvol", "config", "check", str(cfg)])
+    bad = run(["-m", "wsvol", "config", "check", str(cfg)], installed)
     assert bad.returncode == 1 and "did you mean 'num_classes'" in bad.stderr

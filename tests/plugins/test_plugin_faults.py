@@ -5,11 +5,9 @@ weights, the first distribution of a name)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from test_plugin_discovery import (  # a sibling module (pytest puts this folder on sys.path)
+    install,
     make_dist,
     run,
 )
@@ -66,7 +64,8 @@ def wsvol_register(registries):
 
 
 @pytest.fixture(scope="module")
-def faulty(tmp_path_factory):
+def faulty(tmp_path_factory) -> dict[str, str]:
+    """The environment in which the faulty plugins are installed."""
     root = tmp_path_factory.mktemp("faulty")
     dists = [make_dist(root, "cliboom", CLI_BOOM), make_dist(root, "clitaken", CLI_TAKEN),
              make_dist(root, "weightsboom", WEIGHTS_BOOM)]
@@ -75,26 +74,22 @@ def faulty(tmp_path_factory):
         toml = d / "pyproject.toml"
         toml.write_text(toml.read_text().replace(f"dup{tag} = ", "dup = "))
         dists.append(d)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", *map(str, dists)], check=True)
-    yield
-    names = ("cliboom", "clitaken", "weightsboom", "dupfirst", "dupsecond")
-    subprocess.run([*pip, "uninstall", "-y", *(f"wsvol-{n}plugin" for n in names)], check=True)
+    return install(dists, root / "site")
 
 
 def test_help_and_commands_survive_a_failing_cli_hook(faulty):
-    help_ = run(["-m", "wsvol", "--help"])
+    help_ = run(["-m", "wsvol", "--help"], faulty)
     assert help_.returncode == 0 and "run" in help_.stdout
     assert "half-added" not in help_.stdout  # what the failing hook added is taken back
     assert "'cliboom'" in help_.stderr and "fails on purpose" in help_.stderr
     assert "'clitaken'" in help_.stderr and "'run' is taken" in help_.stderr
-    run_help = run(["-m", "wsvol", "run", "--help"])
+    run_help = run(["-m", "wsvol", "run", "--help"], faulty)
     assert run_help.returncode == 0, run_help.stderr
     assert "the whole job of a config" in " ".join(run_help.stdout.split()).lower()  # wsvol's own, not the impostor
 
 
 def test_plugins_list_names_each_fault(faulty):
-    out = run(["-m", "wsvol", "plugins", "list"])
+    out = run(["-m", "wsvol", "plugins", "list"], faulty)
     assert out.returncode == 0, out.stderr
     text = " ".join(out.stdout.split())
     assert "cliboom" in text and "partial" in text and "fails on purpose" in text
@@ -106,9 +101,10 @@ def test_a_failing_weights_resolver_is_skipped(faulty, tmp_path):
              "from wsvol.weights import resolve_weights;"
              f"print(resolve_weights('{tmp_path}/w.pt').path)")
     (tmp_path / "w.pt").write_bytes(b"x")
-    out = run(["-c", probe])
+    out = run(["-c", probe], faulty)
     assert out.returncode == 0, out.stderr
-    named = run(["-c", "from wsvol.plugin_manager import resolve_weights; print(resolve_weights('dino_vits16'))"])
+    named = run(["-c", "from wsvol.plugin_manager import resolve_weights; print(resolve_weights('dino_vits16'))"],
+                faulty)
     assert named.returncode == 0 and named.stdout.strip() == "None", named.stderr
     assert "'weightsboom'" in named.stderr and "skipped for wsvol_resolve_weights" in named.stderr
 
@@ -119,7 +115,7 @@ def test_two_distributions_one_name_keep_the_first(faulty):
              "recs = [r for r in plugin_records() if r.name.startswith('dup')];"
              "print(json.dumps([[r.name, r.distribution, r.status, r.reason] for r in recs]));"
              "print(json.dumps(sorted(n for n in LOSSES.module_dict if n.startswith('dup_'))))")
-    out = run(["-c", probe])
+    out = run(["-c", probe], faulty)
     assert out.returncode == 0, out.stderr
     import json
 

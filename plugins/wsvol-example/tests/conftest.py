@@ -2,6 +2,7 @@
 
 import importlib.metadata as md
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,17 +21,14 @@ sys.path.insert(0, str(PLUGIN_ROOT))
 
 
 @pytest.fixture(scope="session")
-def installed():
-    """``pip install -e`` this plugin unless it is installed; uninstall it afterwards if we did."""
-    try:
-        md.distribution("wsvol-example")
-        ours = False
-    except md.PackageNotFoundError:
-        ours = True
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    if ours:
-        subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(PLUGIN_ROOT)],
-                       check=True)
-    yield
-    if ours:
-        subprocess.run([*pip, "uninstall", "-y", "wsvol-example"], check=True)
+def installed(tmp_path_factory) -> dict[str, str]:
+    """The environment under which Python finds this plugin installed: as it is, or else
+    pip-installed into a folder of its own (tests in other processes never see that copy)."""
+    probe = [sys.executable, "-c", "import importlib.metadata as md; md.distribution('wsvol-example')"]
+    if subprocess.run(probe, cwd=tmp_path_factory.getbasetemp(), capture_output=True).returncode == 0:
+        return {}  # this process sees the source tree (sys.path above), a fresh interpreter does not
+    tmp = tmp_path_factory.mktemp("wsvol-example")
+    source = shutil.copytree(PLUGIN_ROOT, tmp / "src", ignore=shutil.ignore_patterns("build", "*.egg-info", "tests"))
+    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", "install", "--no-deps",
+                    "--no-build-isolation", "--target", str(tmp / "site"), str(source)], check=True)
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp / "site"), os.environ.get("PYTHONPATH")]))}

@@ -1,7 +1,6 @@
 """The example plugin installed with pip, as a user installs it: discovered, listed, built from a config.
 
-Each check runs wsvol in a fresh interpreter: entry points and the editable install's import
-hook are read when Python starts.
+Each check runs wsvol in a fresh interpreter: entry points are read when Python starts.
 """
 
 import json
@@ -40,13 +39,13 @@ BUILD = textwrap.dedent("""
 """)
 
 
-def wsvol(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def wsvol(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "250", "OMP_NUM_THREADS": "1", **(env or {})})
+                          env={**os.environ, "COLUMNS": "250", "OMP_NUM_THREADS": "1", **env})
 
 
 def test_listed_by_wsvol_plugins_list(installed):
-    out = wsvol("-m", "wsvol", "plugins", "list")
+    out = wsvol("-m", "wsvol", "plugins", "list", env=installed)
     assert out.returncode == 0, out.stderr
     row = next(line for line in out.stdout.splitlines() if "wsvol-example" in line)
     assert "example" in row and "0.1.0" in row and "ok" in row
@@ -56,7 +55,7 @@ def test_listed_by_wsvol_plugins_list(installed):
 def test_config_builds_the_source(installed, tmp_path):
     cfg = tmp_path / "dino.yaml"
     cfg.write_text(CONFIG)
-    out = wsvol("-c", BUILD, str(cfg))
+    out = wsvol("-c", BUILD, str(cfg), env=installed)
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["class"] == "DinoAttention" and res["provider"] == "example"
@@ -68,7 +67,7 @@ def test_config_check_validates_the_source_keys(installed, tmp_path):
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text(CONFIG)
     bad.write_text(CONFIG.replace("keep_mass: 0.6", "keep_mas: 0.6\n    head: first"))
-    out = wsvol("-m", "wsvol", "config", "check", str(good), str(bad))
+    out = wsvol("-m", "wsvol", "config", "check", str(good), str(bad), env=installed)
     assert out.returncode == 1  # one of the two failed
     assert f"ok   {good}" in out.stderr
     assert "pseudo_labels.source.keep_mas: unknown key 'keep_mas'; did you mean 'keep_mass'?" in out.stderr
@@ -76,7 +75,7 @@ def test_config_check_validates_the_source_keys(installed, tmp_path):
 
 
 def test_disabled_by_environment(installed):
-    out = wsvol("-m", "wsvol", "plugins", "list", env={"WSVOL_DISABLE_PLUGINS": "example"})
+    out = wsvol("-m", "wsvol", "plugins", "list", env={**installed, "WSVOL_DISABLE_PLUGINS": "example"})
     assert out.returncode == 0, out.stderr
     row = next(line for line in out.stdout.splitlines() if "wsvol-example" in line)
     assert "disabled" in row and "dino_attention" not in out.stdout
