@@ -35,7 +35,8 @@ def wsvol(*args, cwd):
 @pytest.mark.slow
 def test_trcamv_run_end_to_end_then_resume(tmp_path):
     (tmp_path / "over.yaml").write_text(textwrap.dedent(OVERRIDES))
-    (tmp_path / "base.yaml").write_text(f"_base_: [{CONFIGS / 'cam/layercam_synthetic.yaml'}, over.yaml]\n")
+    (tmp_path / "base.yaml").write_text(f"_base_: [{CONFIGS / 'cam/layercam_synthetic.yaml'}, over.yaml]\n"
+                                        "model: {backbone_kwargs: {channels: [16, 32, 64, 128], stem_width: 16}}\n")  # fast
     (tmp_path / "trc.yaml").write_text(f"_base_: [{CONFIGS / 'trcamv_synthetic.yaml'}, over.yaml]\n"
                                        "baseline: {config: base.yaml}\n")
     out = wsvol("run", "trc.yaml", "--work-dir", "run", cwd=tmp_path)

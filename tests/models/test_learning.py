@@ -28,7 +28,9 @@ def test_tiny_classifier_learns_the_tags(tmp_path, monkeypatch):
     generate_synthetic(root, size="learn", progress=False)
     train = FoldDataset(root, root / "folds", "train", pipeline=TRAIN)
     held_out = [FoldDataset(root, root / "folds", s, pipeline=PIPE) for s in ("val", "test")]
-    model = ResNetCAM(backbone="resnet10t", num_classes=10, cam={"type": "cam"}, dilated=False)
+    # resnet10t at a quarter of its widths: as clearly above chance, in a tenth of the full widths' time
+    model = ResNetCAM(backbone="resnet10t", num_classes=10, cam={"type": "cam"}, dilated=False,
+                      backbone_kwargs={"channels": [16, 32, 64, 128], "stem_width": 8})
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(0)
     model.train()
