@@ -31,7 +31,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def wsvol(*args, cwd, env=None):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **(env or {})}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "250", "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "wsvol", *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
