@@ -56,7 +56,7 @@ def test_config_check_refuses_python_tags_before_any_work(tmp_path):
     marker = tmp_path / "pwned"
     cfg = tmp_path / "evil.yaml"
     cfg.write_text(f"model: !!python/object/apply:os.system ['touch {marker}']\n")
-    out = run("-m", "wsvol", "config", "check", str(cfg))
+    out = run("-m", "wsvol", "config", "check", str(cfg), env={"COLUMNS": "250"})  # the path on one line
     assert out.returncode == 1 and f"{cfg}:1" in out.stderr and not marker.exists()
 
 
