@@ -1,6 +1,5 @@
 """Shared by the plugin's tests: one torch thread, the source tree importable, an installed copy."""
 
-import importlib.metadata as md
 import os
 import shutil
 import subprocess
