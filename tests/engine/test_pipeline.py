@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_configs import NARROW_RESNET  # beside this file (pytest puts its folder on sys.path)
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 OVERRIDES = """
@@ -36,7 +37,7 @@ def wsvol(*args, cwd):
 def test_trcamv_run_end_to_end_then_resume(tmp_path):
     (tmp_path / "over.yaml").write_text(textwrap.dedent(OVERRIDES))
     (tmp_path / "base.yaml").write_text(f"_base_: [{CONFIGS / 'cam/layercam_synthetic.yaml'}, over.yaml]\n"
-                                        "model: {backbone_kwargs: {channels: [16, 32, 64, 128], stem_width: 16}}\n")  # fast
+                                        f"model: {{backbone_kwargs: {NARROW_RESNET}}}\n")
     (tmp_path / "trc.yaml").write_text(f"_base_: [{CONFIGS / 'trcamv_synthetic.yaml'}, over.yaml]\n"
                                        "baseline: {config: base.yaml}\n")
     out = wsvol("run", "trc.yaml", "--work-dir", "run", cwd=tmp_path)

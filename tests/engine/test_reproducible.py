@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tiny_configs import NARROW_RESNET  # beside this file (pytest puts its folder on sys.path)
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 #: the README job on the tiny synthetic data, 1 epoch per stage
@@ -40,7 +41,7 @@ def run(tmp_path: Path, work: str) -> dict:
 def test_two_runs_of_the_same_command_give_identical_reports(tmp_path):
     (tmp_path / "over.yaml").write_text(textwrap.dedent(OVERRIDES))
     (tmp_path / "base.yaml").write_text(f"_base_: [{CONFIGS / 'cam/layercam_synthetic.yaml'}, over.yaml]\n"
-                                        "model: {backbone_kwargs: {channels: [16, 32, 64, 128], stem_width: 16}}\n")  # fast
+                                        f"model: {{backbone_kwargs: {NARROW_RESNET}}}\n")
     (tmp_path / "trc.yaml").write_text(f"_base_: [{CONFIGS / 'trcamv_synthetic.yaml'}, over.yaml]\n"
                                        "baseline: {config: base.yaml}\n")
     first, second = run(tmp_path, "first"), run(tmp_path, "second")

@@ -18,12 +18,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_configs import tiny_config  # beside this file (pytest puts its folder on sys.path)
+from tiny_configs import (  # beside this file (pytest puts its folder on sys.path)
+    NARROW_RESNET,
+    tiny_config,
+)
 
 from wsvol.data.synthetic import generate_synthetic
 
 TINY = """\
-model: {backbone: resnet18, backbone_kwargs: {channels: [16, 32, 64, 128], stem_width: 16}}  # narrow: fast
+model: {backbone: resnet18, backbone_kwargs: """ + NARROW_RESNET + """}
 optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9, nesterov: true}}
 param_scheduler: [{type: MultiStepLR, by_epoch: true, milestones: [2, 3], gamma: 0.5}]
 train_cfg: {by_epoch: true, max_epochs: 4}
@@ -183,8 +186,6 @@ def test_a_second_writer_of_a_work_dir_stops_and_runs_never_mix(tiny_full):
     assert "randomness.seed: 0 → 1" in mixed.stderr_text and "train_cfg.max_epochs: 50 → 4" in mixed.stderr_text
 
 
-#: the baseline ResNet-18 at a quarter of its widths: a tenth of the time, the same stages
-NARROW = "{channels: [16, 32, 64, 128], stem_width: 16}"
 TRCAMV_OVERRIDES = """
 synthetic: {{out: {data}, size: tiny}}
 train_dataloader: {{batch_size: 8, num_workers: 0, persistent_workers: false,
@@ -208,7 +209,7 @@ def trcamv_full(tmp_path_factory) -> Path:
         (root / f"over_{name}.yaml").write_text(textwrap.dedent(
             TRCAMV_OVERRIDES.format(data=data, epochs=epochs, val_interval=val, best=best)))
     (root / "base.yaml").write_text(f"_base_: [{configs / 'cam/layercam_synthetic.yaml'}, over_base.yaml]\n"
-                                    f"model: {{backbone_kwargs: {NARROW}}}\n")
+                                    f"model: {{backbone_kwargs: {NARROW_RESNET}}}\n")
     (root / "trc.yaml").write_text(f"_base_: [{configs / 'trcamv_synthetic.yaml'}, over_trc.yaml]\n"
                                    "baseline: {config: base.yaml}\n")
     full = wsvol("run", "trc.yaml", "--work-dir", "full", cwd=root)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: the end-to-end runs' baseline ResNet-18 at a quarter of its widths: a tenth of the time, the same stages
+NARROW_RESNET = "{channels: [16, 32, 64, 128], stem_width: 16}"
 RUNTIME = Path(__file__).parents[2] / "configs" / "_base_" / "default_runtime.yaml"
 TINY_BASE = """\
 _base_: {runtime}
