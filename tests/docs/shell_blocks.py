@@ -19,7 +19,11 @@ and possible here is the shell they run in:
   shrunk by extra ``--cfg-options`` before the command's own: one epoch, no loader workers, small
   batches, a small bootstrap; a synthetic config also uses the ``tiny`` synthetic data at its own
   path, and its ``baseline`` config is shrunk the same way. ``--amp`` is dropped (with a note)
-  where torch sees no CUDA device;
+  where torch sees no CUDA device. A ``wsvol run`` (without ``--work-dir`` or ``--resume``) that a
+  page of this session already ran with the same arguments from the same folder is replayed: the
+  files it wrote are copied in (paths in its text files moved to this page's folder) and its
+  output printed again, with a note. The job is deterministic (tests/engine/test_reproducible.py),
+  and README, docs/index, quickstart and predict all start from the main job;
 - ``curl``, ``wget`` and ``hf``: the stand-in network of ``network.py`` (random-init weights in the
   published layouts, stand-in YouTube-Objects archives); ``standin-weights NAME...`` places
   weights as docs/weights.md fetches them;
@@ -33,9 +37,13 @@ and possible here is the shell they run in:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import shutil
 import stat
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,9 +114,8 @@ WSVOL_SHIM = '''#!{python}
 """`wsvol` for the docs test: the real command, jobs on shrunk configs."""
 import sys
 sys.path[:0] = [{tests!r}, {tests_root!r}]
-from shell_blocks import shrunk_argv
-from wsvol.cli.main import main
-sys.exit(main(shrunk_argv(sys.argv[1:])))
+from shell_blocks import run_wsvol
+sys.exit(run_wsvol(sys.argv[1:]))
 '''
 NETWORK_SHIM = '''#!{python}
 """`{tool}` for the docs test: the stand-in network of tests/docs/network.py."""
@@ -127,9 +134,10 @@ echo "docs test: only 'pip install' is stood in for" >&2; exit 1
 '''
 
 
-def prepare(folder: Path, server: Path) -> dict[str, str]:
+def prepare(folder: Path, server: Path, runs: Path | None = None) -> dict[str, str]:
     """A scratch folder like a clone (``configs/``, ``plugins/`` linked) with a user's files, and the
-    environment of its shell; the stand-in network makes what it serves once under ``server``."""
+    environment of its shell; the stand-in network makes what it serves once under ``server``, and
+    the ``wsvol run`` jobs to replay are kept under ``runs`` (none if not given)."""
     for name in ("configs", "plugins", "benchmarks"):
         (folder / name).symlink_to(ROOT / name)
     user_files(folder)
@@ -148,7 +156,8 @@ def prepare(folder: Path, server: Path) -> dict[str, str]:
     env.update(PATH=f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
                PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="", HOME=str(folder / "home"),
                WSVOL_WEIGHTS=str(folder / "weights"), DOCS_TEST_SERVER=str(server),
-               DOCS_TEST_FETCHED=str(bin_dir / "fetched.log"))
+               DOCS_TEST_FETCHED=str(bin_dir / "fetched.log"), DOCS_TEST_PAGE=str(folder),
+               DOCS_TEST_RUNS=str(runs or ""))
     (folder / "home").mkdir()
     return env
 
@@ -225,3 +234,60 @@ def shrunk_argv(argv: list[str]) -> list[str]:
         at = argv.index("--cfg-options") + 1
         return [*argv[:at], *extra, *argv[at:]]
     return [*argv, "--cfg-options", *extra]
+
+
+# -- replaying a run ------------------------------------------------------------------------------
+def run_wsvol(argv: list[str]) -> int:
+    """The shim's ``wsvol``: the real command on a shrunk config, or the replay of a ``wsvol run``
+    that this session already made with the same arguments from the same folder of its page."""
+    from wsvol.cli.main import main
+
+    runs = os.environ.get("DOCS_TEST_RUNS")
+    if not runs or argv[:1] != ["run"] or any(a.startswith(("--work-dir", "--resume")) for a in argv):
+        return main(shrunk_argv(argv))
+    page = Path(os.environ["DOCS_TEST_PAGE"])
+    key = json.dumps([os.path.relpath(os.getcwd(), page), argv])
+    memo = Path(runs) / hashlib.sha256(key.encode()).hexdigest()[:16]
+    if not (memo / "made.json").exists():
+        before = _files(page)
+        out = subprocess.run([sys.executable, sys.argv[0], *argv], capture_output=True, text=True,
+                             env={**os.environ, "DOCS_TEST_RUNS": ""})
+        sys.stdout.write(out.stdout)
+        sys.stderr.write(out.stderr)
+        if out.returncode == 0:
+            made = [rel for rel, st in _files(page).items() if before.get(rel) != st]
+            for rel in made:
+                (memo / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(page / rel, memo / "files" / rel)
+            (memo / "made.json").write_text(json.dumps({"page": str(page), "files": made, "stdout": out.stdout,
+                                                        "stderr": out.stderr}))
+        return out.returncode
+    shrunk_argv(argv)  # what the shrinking writes into the page's own shim folder (a shrunk baseline config)
+    made = json.loads((memo / "made.json").read_text())
+    for rel in made["files"]:
+        src, dst = memo / "files" / rel, page / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        data = src.read_bytes()
+        if b"\0" not in data[:8192] and made["page"].encode() in data:  # a text file naming the first page's folder
+            dst.write_bytes(data.replace(made["page"].encode(), str(page).encode()))
+            shutil.copystat(src, dst)
+        else:
+            shutil.copy2(src, dst)
+    print(f"(docs test: replayed `wsvol {' '.join(argv)}` as {made['page']} ran it: {len(made['files'])} files)",
+          file=sys.stderr)
+    sys.stdout.write(made["stdout"])
+    sys.stderr.write(made["stderr"])
+    return 0
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every file under a page's folder, but its shims and the linked repository folders."""
+    out = {}
+    for top, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != ".docs-test-bin" and not os.path.islink(os.path.join(top, d))]
+        for name in names:
+            path = os.path.join(top, name)
+            if not os.path.islink(path):
+                st = os.stat(path)
+                out[os.path.relpath(path, folder)] = (st.st_size, st.st_mtime_ns)
+    return out

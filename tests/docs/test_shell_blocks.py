@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 import resource
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from network import V1_FOLDS_ZIP, V1_URL
-from shell_blocks import DOCS, ROOT, Block, blocks, prepare, shrunk_argv
+from shell_blocks import DOCS, ROOT, Block, blocks, prepare, run_wsvol, shrunk_argv
 
 from wsvol.weights import WEIGHTS
 
@@ -80,7 +81,7 @@ class Page:
 def ran(tmp_path_factory):
     """``ran(path)``: the page's blocks run once per session (the page's test and the checks of
     what it made share the run)."""
-    server = tmp_path_factory.mktemp("docs-test-server")
+    server, runs = tmp_path_factory.mktemp("docs-test-server"), tmp_path_factory.mktemp("docs-test-runs")
     done: dict[Path, Page] = {}
 
     def run(path: Path) -> Page:
@@ -90,7 +91,7 @@ def ran(tmp_path_factory):
                 pytest.skip(f"{path.name}: the stand-in v1.0 release is made from the real fold files, "
                             f"not here: {V1_FOLDS_ZIP} (set WSVOL_SHARED_DATA)")
             page = Page(tmp_path_factory.mktemp(path.stem))
-            env = prepare(page.folder, server)
+            env = prepare(page.folder, server, runs)
             log = Path(env["DOCS_TEST_FETCHED"])
             for block in ALL[path]:
                 if block.skip is None:
@@ -154,6 +155,33 @@ def test_a_page_is_one_shell_session(tmp_path):
     page.write_text("```bash\nfor c in a b; do wget -nc https://example.org/$c.tar.gz && tar -xf $c.tar.gz; done\n```\n")
     with pytest.raises(AssertionError, match="a download the docs test does not stand in for"):
         run_block(blocks(page)[0], state, env, Path(env["DOCS_TEST_FETCHED"]))  # the loop hides wget's failure
+
+
+def test_a_run_made_by_another_page_is_replayed(tmp_path, monkeypatch, capsys):
+    job = tmp_path / "job.py"  # stands in for the shim's own `wsvol`: writes into the folder it runs in
+    job.write_text("import os, sys\nfrom pathlib import Path\n"
+                   "with open(os.environ['JOB_COUNT'], 'a') as f: f.write('x')\n"
+                   "out = Path('work_dirs/t/1'); out.mkdir(parents=True)\n"
+                   "(out / 'config.yaml').write_text(f'root: {os.getcwd()}/data\\n')\n"
+                   "(out / 'model.bin').write_bytes(bytes(range(256)))\n"
+                   "print('trained', sys.argv[1:])\n")
+    monkeypatch.setattr(sys, "argv", [str(job)])
+    monkeypatch.setenv("JOB_COUNT", str(tmp_path / "count"))
+    monkeypatch.setenv("DOCS_TEST_RUNS", str(tmp_path / "runs"))
+    pages = [tmp_path / "first", tmp_path / "second"]
+    for page in pages:
+        (page / ".docs-test-bin").mkdir(parents=True)
+        (page / "data").mkdir()
+        monkeypatch.setenv("DOCS_TEST_PAGE", str(page))
+        monkeypatch.chdir(page)
+        assert run_wsvol(["run", "job"]) == 0
+        assert "trained ['run', 'job']" in capsys.readouterr().out
+        assert (page / "work_dirs/t/1/config.yaml").read_text() == f"root: {page}/data\n"
+        assert (page / "work_dirs/t/1/model.bin").read_bytes() == bytes(range(256))
+    assert (tmp_path / "count").read_text() == "x"  # ran once, replayed once
+    (pages[1] / "sub").mkdir()
+    monkeypatch.chdir(pages[1] / "sub")  # from another folder it is another run
+    assert run_wsvol(["run", "job"]) == 0 and (tmp_path / "count").read_text() == "xx"
 
 
 # -- docs/weights.md ------------------------------------------------------------------------------
