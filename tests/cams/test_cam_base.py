@@ -21,6 +21,8 @@ def test_minmax_normalize_hand_cases():
                          [[0.0, 0.0], [0.0, 0.0]],
                          [[0.0, 0.5], [1.0, 0.0]]])
     torch.testing.assert_close(minmax_normalize(maps), want)
+    broken = torch.tensor([[[0.0, float("nan")], [1.0, 2.0]]])  # not zeros: the evaluation must see it
+    assert torch.isnan(minmax_normalize(broken)).all()
 
 
 def test_upsampling_is_bilinear_half_pixel_then_normalized():

@@ -79,12 +79,13 @@ def minmax_normalize(maps: Tensor, eps: float = 0.0) -> Tensor:
     With ``eps`` > 0 this is ``(x - min) / (max - min + eps)``, as CLIP-ES's reference writes it.
     """
     flat = maps.flatten(1)
-    lo = flat.min(1, keepdim=True).values
-    span = flat.max(1, keepdim=True).values - lo
+    lo, hi = torch.aminmax(flat, dim=1, keepdim=True)  # one pass for both
+    span = hi - lo
     if eps > 0:
         return ((flat - lo) / (span + eps)).reshape(maps.shape)
-    out = torch.where(span > 0, (flat - lo) / torch.where(span > 0, span, 1), 0.0)
-    return out.reshape(maps.shape)
+    # a constant map has x - min = 0 everywhere: dividing by 1 leaves the zeros; a NaN stays NaN
+    # (the evaluation and the pseudo-label cache stop on it, naming the frame)
+    return (flat - lo).div_(torch.where(span > 0, span, 1)).reshape(maps.shape)
 
 
 def resolve_targets(targets: int | Sequence[int] | Tensor | None, logits: Tensor) -> Tensor:
