@@ -71,8 +71,10 @@ def test_tcam_run_end_to_end(tmp_path):
     from wsvol.weights.loading import file_digest
 
     (tmp_path / "over.yaml").write_text(textwrap.dedent(OVERRIDES))
-    (tmp_path / "base.yaml").write_text(f"_base_: [{CONFIGS / 'cam/cam_synthetic.yaml'}, over.yaml]\n")
-    (tmp_path / "tcam.yaml").write_text(f"_base_: [{CONFIGS / 'tcam_synthetic.yaml'}, over.yaml]\n"
+    (tmp_path / "base.yaml").write_text(f"_base_: [{CONFIGS / 'cam/cam_synthetic.yaml'}, over.yaml]\n"
+                                        f"model: {{backbone_kwargs: {NARROW_RESNET}}}\n")
+    (tmp_path / "narrow.yaml").write_text(f"model: {{backbone: {NARROW_RESNET}}}\n")  # TCAM's encoder: the baseline's
+    (tmp_path / "tcam.yaml").write_text(f"_base_: [{CONFIGS / 'tcam_synthetic.yaml'}, over.yaml, narrow.yaml]\n"
                                         "baseline: {config: base.yaml}\n")
     wsvol("run", "tcam.yaml", "--work-dir", "run", cwd=tmp_path)
     work = tmp_path / "run"
@@ -95,7 +97,7 @@ def test_tcam_run_end_to_end(tmp_path):
                        baseline["backbone.layer4.1.bn2.running_var"])
 
     # configs/ablation/tcam_synthetic_n0.yaml: the same stage A (checkpoints, CAM cache), its own training
-    (tmp_path / "n0.yaml").write_text(f"_base_: [{CONFIGS / 'ablation/tcam_synthetic_n0.yaml'}, over.yaml]\n")
+    (tmp_path / "n0.yaml").write_text(f"_base_: [{CONFIGS / 'ablation/tcam_synthetic_n0.yaml'}, over.yaml, narrow.yaml]\n")
     wsvol("train", "n0.yaml", "--work-dir", "n0", "--cfg-options", f"model.backbone.pretrained={best_cl}",
           f"model.cls_head_checkpoint={best_cl}", f"pseudo_labels.source.checkpoint={best_loc}",
           f"pseudo_labels.cache_dir={work / 'pseudo_labels'}", cwd=tmp_path)
