@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from config_options import narrow_resnet_options
 
 from wsvol.config import load_config
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
@@ -21,7 +22,7 @@ CONFIGS = sorted((ROOT / "configs" / "cam").glob("*_synthetic.yaml"))
 #: the tiny set, written once into the shared folder by the first run (`ensure_data` keeps it)
 SHRINK = ["synthetic.out=data/tiny", "synthetic.size=tiny", "train_cfg.max_epochs=1", "train_cfg.val_interval=1",
           "report.n_boot=50", "report.overlays=2", "train_dataloader.persistent_workers=false",
-          "model.backbone_kwargs.channels=[16,32,64,128]", "model.backbone_kwargs.stem_width=16",
+          *narrow_resnet_options(),
           *(f"{s}_dataloader.{k}" for s in ("train", "val", "test")
             for k in ("num_workers=0", "dataset.data_root=data/tiny", "dataset.folds_root=data/tiny/folds"))]
 

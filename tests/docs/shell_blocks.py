@@ -18,7 +18,8 @@ and possible here is the shell they run in:
 - ``wsvol``: the real command, with jobs (run, train, test, visualize, pseudo-labels) on a config
   shrunk by extra ``--cfg-options`` before the command's own: one epoch, no loader workers, small
   batches, a small bootstrap; a synthetic config also uses the ``tiny`` synthetic data at its own
-  path, and its ``baseline`` config is shrunk the same way. ``--amp`` is dropped (with a note)
+  path and its ResNet (trained from scratch) at a quarter of its widths, and its ``baseline``
+  config is shrunk the same way. ``--amp`` is dropped (with a note)
   where torch sees no CUDA device. A ``wsvol run`` (without ``--work-dir`` or ``--resume``) that a
   page of this session already ran with the same arguments from the same folder is replayed: the
   files it wrote are copied in (paths in its text files moved to this page's folder) and its
@@ -204,11 +205,17 @@ def shrink_options(config: str) -> list[str]:
     if cfg.get("pseudo_labels"):
         opts.append("pseudo_labels.num_workers=0")
     opts += ["report.overlays=2", "report.n_boot=50"]
+    # tests/ is on the path of pytest and of the wsvol shim
+    from config_options import narrow_resnet_options, options_as_config
+
+    model = cfg.get("model") or {}
+    backbone = model.get("backbone")
+    if cfg.get("synthetic") and isinstance(backbone, str) and backbone.startswith("resnet"):
+        opts += narrow_resnet_options()  # a ResNet trained from scratch on the synthetic data
+    elif cfg.get("synthetic") and isinstance(backbone, dict) and str(backbone.get("arch")).startswith("resnet"):
+        opts += narrow_resnet_options("model.backbone")  # TCAM's encoder: its (narrowed) baseline's
     baseline = (cfg.get("baseline") or {}).get("config")
     if baseline:  # the baseline stage reads its own config: a shrunk child of it
-        # tests/ is on the path of pytest and of the wsvol shim
-        from config_options import options_as_config
-
         child = Path(".docs-test-bin") / f"shrunk_{Path(baseline).stem}.yaml"
         child.write_text(options_as_config(shrink_options(baseline), base=baseline))
         opts.append(f"baseline.config={child.resolve()}")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
+from config_options import NARROW_RESNET
 from network import V1_FOLDS_ZIP, V1_URL
 from shell_blocks import DOCS, ROOT, Block, blocks, prepare, run_wsvol, shrunk_argv
 
@@ -56,13 +58,15 @@ def test_shrinking_keeps_the_commands_own_options(tmp_path, monkeypatch):
     assert argv[:3] == ["run", cfg, "--cfg-options"] and argv[-1] == "train_cfg.max_epochs=2"  # theirs last: theirs win
     assert "synthetic.size=tiny" in argv and "train_cfg.max_epochs=1" in argv
     baseline = next(a for a in argv if a.startswith("baseline.config="))
-    assert (tmp_path / ".docs-test-bin" / "shrunk_layercam_synthetic.yaml").read_text().startswith("_base_: ")
-    assert baseline.endswith("shrunk_layercam_synthetic.yaml")
+    child = yaml.safe_load((tmp_path / ".docs-test-bin" / "shrunk_layercam_synthetic.yaml").read_text())
+    assert child["_base_"].endswith("layercam_synthetic.yaml") and baseline.endswith("shrunk_layercam_synthetic.yaml")
+    assert child["model"]["backbone_kwargs"] == NARROW_RESNET  # the baseline's ResNet-18, trained from scratch
+    assert not any(a.startswith("model.backbone") for a in argv)  # TrCAM-V's own backbone is left alone
     yto = str(ROOT / "configs" / "trcamv_ytov1.yaml")
     argv = shrunk_argv(["run", yto, "--amp"])  # the tests see no CUDA device (tests/conftest.py skips 'cuda' ones)
     assert argv[:3] == ["run", yto, "--cfg-options"] and "--amp" not in argv
     assert {"train_cfg.max_epochs=1", "train_dataloader.num_workers=0", "val_dataloader.batch_size=16"} <= set(argv)
-    assert not any(a.startswith("synthetic.") for a in argv)
+    assert not any(a.startswith(("synthetic.", "model.")) for a in argv)  # official weights: widths stay
     assert shrunk_argv(["config", "check", cfg]) == ["config", "check", cfg]
     assert shrunk_argv(["data", "check", yto]) == ["data", "check", yto]
 

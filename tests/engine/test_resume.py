@@ -110,23 +110,37 @@ def tiny_full(tmp_path_factory) -> Path:
     return root
 
 
-KILL_POINTS = {
-    "mid-epoch 3": "after_train_iter:13",  # 5 iterations an epoch
-    "during validation 2, before its best checkpoint": "after_val_epoch:2",
-    "after the best checkpoint of epoch 2, before epoch_2.pth": "after_val:2",
-    "after the final epoch's training, before its validation": "before_val:4",
-    "right after the final checkpoint": "after_train:1",
+#: One training killed five times, each kill counted over its own process, in the order a run
+#: reaches the points; with each, the epoch checkpoints on disk when it lands (epoch_N.pth waits for
+#: epoch N's validation: a run killed before it redoes epoch N).
+KILL_CHAIN = {
+    "during validation 2, before its best checkpoint": ("after_val_epoch:2", [1]),
+    # resumed from epoch_1.pth: epoch 2 again
+    "after the best checkpoint of epoch 2, before epoch_2.pth": ("after_val:1", [1]),
+    # from epoch_1.pth again: epoch 2's 5 iterations, then 3 of epoch 3
+    "mid-epoch 3": ("after_train_iter:8", [1, 2]),
+    # from epoch_2.pth: epoch 3's validation, then epoch 4's
+    "after the final epoch's training, before its validation": ("before_val:2", [1, 2, 3]),
+    "right after the final checkpoint": ("after_train:1", [1, 2, 3, 4]),
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", list(KILL_POINTS))
-def test_sigkill_anywhere_then_resume_ends_as_an_uninterrupted_run(tiny_full, point):
+def test_sigkilled_five_times_then_resumed_ends_as_an_uninterrupted_run(tiny_full):
+    """A training killed at five points in turn, rerun with --resume after each, ends with the
+    uninterrupted run's checkpoints (weights, optimizer, schedulers, message hub), best checkpoint
+    and validations; each resume continued rather than restarted."""
     root = tiny_full
-    work = root / point.replace(" ", "_").replace(",", "").replace("'", "")
-    killed = wsvol("train", "tiny.yaml", "--work-dir", work.name, cwd=root, kill_at=KILL_POINTS[point])
-    assert finished(killed) == -9, killed.stderr_text  # SIGKILL at the point, not an error before it
-    kept = {n: (work / n).stat().st_mtime_ns for n in checkpoints(work) if n.startswith("epoch_")}
+    work = root / "killed"
+    kept: dict[str, int] = {}
+    for i, (point, (kill_at, epochs)) in enumerate(KILL_CHAIN.items()):
+        resume = ["--resume"] if i else []
+        killed = wsvol("train", "tiny.yaml", "--work-dir", work.name, *resume, cwd=root, kill_at=kill_at)
+        assert finished(killed) == -9, f"not killed {point}: {killed.stderr_text}"  # at the point, not an error before it
+        assert [n for n in checkpoints(work) if n.startswith("epoch_")] == [f"epoch_{e}.pth" for e in epochs], point
+        for name in checkpoints(work):
+            if name.startswith("epoch_"):
+                kept.setdefault(name, (work / name).stat().st_mtime_ns)
 
     resumed = wsvol("train", "tiny.yaml", "--work-dir", work.name, "--resume", cwd=root)
     assert finished(resumed) == 0, resumed.stderr_text
@@ -135,8 +149,8 @@ def test_sigkill_anywhere_then_resume_ends_as_an_uninterrupted_run(tiny_full, po
     assert validations(work) == validations(root / "full") == [f"val_epoch_{e}" for e in range(1, 5)]
     for name in checkpoints(work):
         assert_same_checkpoint(root / "full" / name, work / name)
-    # it resumed rather than restarting: the epoch checkpoints written before the kill are untouched
-    assert all((work / n).stat().st_mtime_ns == t for n, t in kept.items())
+    # each resume continued rather than restarting: an epoch checkpoint, once written, is never rewritten
+    assert {n: (work / n).stat().st_mtime_ns for n in kept} == kept
     assert not list(work.rglob(".*.tmp"))  # no half-written file left
 
 
@@ -217,24 +231,33 @@ def trcamv_full(tmp_path_factory) -> Path:
     return root
 
 
-RUN_KILL_POINTS = {  # counted over the process: the baseline's hooks come first
-    "during the baseline's first validation": "after_val_epoch:1",
-    "TrCAM-V's third epoch": "before_train_epoch:5",
-    "right after TrCAM-V's final checkpoint": "after_train:2",
+#: One run killed three times, each kill counted over its own process (the baseline's hooks come
+#: first): a kill lands in a fresh run, in a resumed one and in a run resumed twice. With each: a
+#: checkpoint written before it (in the work dir) and the next one, not yet written.
+RUN_KILL_CHAIN = {
+    # epoch_1.pth waits for its validation: the resumed run starts the baseline over
+    "during the baseline's first validation": ("after_val_epoch:1", None, "baseline/epoch_1.pth"),
+    # resumed: the baseline's epochs 1, 2, then TrCAM-V's 1, 2, 3
+    "at the start of TrCAM-V's third epoch": ("before_train_epoch:5", "epoch_2.pth", "epoch_3.pth"),
+    # resumed again: the baseline is done
+    "right after TrCAM-V's final checkpoint": ("after_train:1", "epoch_4.pth", None),
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", list(RUN_KILL_POINTS))
-def test_trcamv_run_sigkill_anywhere_then_resume_gives_the_same_weights_and_report(trcamv_full, point):
-    """``wsvol run`` (baseline → pseudo-labels → TrCAM-V → report) killed at a point and rerun with
-    --resume ends where the uninterrupted run ends: the baseline's best epoch, the pseudo-labels,
-    TrCAM-V's weights (its pseudo-pixel draws continue their sequence) and the report."""
+def test_trcamv_run_sigkilled_three_times_then_resumed_gives_the_same_weights_and_report(trcamv_full):
+    """``wsvol run`` (baseline → pseudo-labels → TrCAM-V → report) killed at three points in turn,
+    rerun with --resume after each, ends where the uninterrupted run ends: the baseline's best
+    epoch, the pseudo-labels, TrCAM-V's weights (its pseudo-pixel draws continue their sequence)
+    and the report."""
     root = trcamv_full
-    work = root / point.replace(" ", "_").replace("'", "")
-    killed = wsvol("run", "trc.yaml", "--work-dir", work.name, cwd=root, kill_at=RUN_KILL_POINTS[point])
-    assert finished(killed) == -9, killed.stderr_text
-    assert not (work / "report").exists()
+    work = root / "killed"
+    for i, (point, (kill_at, written, not_yet)) in enumerate(RUN_KILL_CHAIN.items()):
+        resume = ["--resume"] if i else []
+        killed = wsvol("run", "trc.yaml", "--work-dir", work.name, *resume, cwd=root, kill_at=kill_at)
+        assert finished(killed) == -9, f"not killed {point}: {killed.stderr_text}"
+        assert (written is None or (work / written).is_file()) and not (not_yet and (work / not_yet).exists()), point
+        assert not (work / "report").exists(), point
 
     resumed = wsvol("run", "trc.yaml", "--work-dir", work.name, "--resume", cwd=root)
     assert finished(resumed) == 0, resumed.stderr_text

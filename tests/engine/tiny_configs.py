@@ -6,10 +6,13 @@ that inherits it with each test's own changes (backbone, norm layer, schedule, h
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-#: the end-to-end runs' baseline ResNet-18 at a quarter of its widths: a tenth of the time, the same stages
-NARROW_RESNET = "{channels: [16, 32, 64, 128], stem_width: 16}"
+import config_options  # tests/ (the root conftest's folder) is on the path
+
+#: config_options.NARROW_RESNET as a YAML flow mapping, for the configs these tests write
+NARROW_RESNET = json.dumps(config_options.NARROW_RESNET)
 RUNTIME = Path(__file__).parents[2] / "configs" / "_base_" / "default_runtime.yaml"
 TINY_BASE = """\
 _base_: {runtime}

@@ -5,8 +5,8 @@ published folds; v2.2: folds that ``wsvol data prepare`` made from a stand-in re
 stand-in frames, and the published weight files' layouts in WSVOL_WEIGHTS (random weights).
 
 Only the amount of work is shrunk (``--cfg-options``: one epoch, small batches, no loader
-workers, a short bootstrap); models, input sizes, pseudo-label sources, losses and metrics are the
-configs' own. The configs run from the workspace folder, so their own ``data_root`` and
+workers, a short bootstrap, and the ResNet configs' frames at 64² instead of 224²); models,
+weights, pseudo-label sources at their own input size, losses and metrics are the configs' own. The configs run from the workspace folder, so their own ``data_root`` and
 ``folds_root`` are used. Configs of one dataset share the workspace, hence the pseudo-label cache
 of their ``cache_dir`` where their sources are the same (it is keyed by source and weights).
 """
@@ -34,9 +34,30 @@ def name_of(path: Path) -> str:
     return path.relative_to(ROOT / "configs").as_posix()
 
 
+#: Side of the ResNet configs' frames (CAM baselines, TCAM and its stage A) for the configs' 224:
+#: their ResNet-50 at output stride 8 is fully convolutional, and at 224 it was most of the
+#: rehearsal's time (the ViTs and the pseudo-label sources keep their input sizes).
+RESNET_SIDE = 64
+
+
+def smaller_frames(cfg) -> list[str]:
+    """``--cfg-options`` scaling the sizes in a ResNet config's pipelines by RESNET_SIDE / 224."""
+    if (cfg.get("model") or {}).get("type") not in ("resnet50_cam", "tcam"):
+        return []
+    scaled = lambda size: [scaled(s) for s in size] if isinstance(size, list) else round(size * RESNET_SIDE / 224)  # noqa: E731
+    out = []
+    for split in ("train", "val", "test"):
+        pipeline = ((cfg.get(f"{split}_dataloader") or {}).get("dataset") or {}).get("pipeline")
+        if pipeline:
+            steps = [{**step, "size": scaled(step["size"])} if "size" in step else dict(step) for step in pipeline]
+            out.append(f"{split}_dataloader.dataset.pipeline={json.dumps(steps)}")
+    return out
+
+
 def shrink(cfg) -> list[str]:
     """``--cfg-options`` that shrink the work of ``cfg`` and nothing else (only keys it has)."""
-    out = ["train_cfg.max_epochs=1", "train_cfg.val_interval=1", "report.n_boot=50", "report.overlays=2"]
+    out = ["train_cfg.max_epochs=1", "train_cfg.val_interval=1", "report.n_boot=50", "report.overlays=2",
+           *smaller_frames(cfg)]
     for split, batch in (("train", 4), ("val", 8), ("test", 8)):
         loader = cfg.get(f"{split}_dataloader")
         if loader:
