@@ -190,6 +190,8 @@ def test_terminal_tables(written):
 
 
 def test_the_environment_is_recorded_in_json_and_html(tmp_path):
+    import torch
+
     from wsvol.engine.job import describe_environment, environment
 
     env = environment()
@@ -199,5 +201,8 @@ def test_the_environment_is_recorded_in_json_and_html(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert f"Environment: {env['threads']} torch threads on {env['device']}; wsvol " in html
     assert f"opencv {env['libraries']['opencv']}" in html and f"torch {env['libraries']['torch']}" in html
+    # the instruction set torch's CPU kernels use decides the floats as much as the versions do
+    assert env["cpu"].endswith(f", {torch.backends.cpu.get_cpu_capability()} kernels") and len(env["cpu"]) > 10
+    assert f"CPU: {env['cpu']}; " in html
     line = describe_environment(env)
-    assert line.startswith(f"threads {env['threads']}, {env['device']}; wsvol ")
+    assert line.startswith(f"threads {env['threads']}, {env['device']}; wsvol ") and f"; cpu: {env['cpu']}" in line

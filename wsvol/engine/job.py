@@ -270,9 +270,25 @@ LIBRARIES = {"torch": "torch", "torchvision": "torchvision", "timm": "timm", "mm
              "open_clip": "open_clip_torch", "pillow": "pillow", "matplotlib": "matplotlib", "av": "av"}
 
 
+def cpu_description() -> str:
+    """The CPU's model and the kernels torch dispatches to on it (``AMD EPYC, AVX512 kernels``)."""
+    import platform
+
+    import torch
+
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{model or platform.processor() or platform.machine()}, {torch.backends.cpu.get_cpu_capability()} kernels"
+
+
 def environment() -> dict:
-    """What a run's numbers depend on besides its config: torch threads, device, Python, and the
-    versions of wsvol, its libraries and the plugins loaded (recorded in the work dir and report)."""
+    """What a run's numbers depend on besides its config: torch threads, device, the CPU (the same
+    run gives other floats with another instruction set), Python, and the versions of wsvol, its
+    libraries and the plugins loaded (recorded in the work dir and report)."""
     import platform
     from importlib import metadata
 
@@ -298,6 +314,7 @@ def environment() -> dict:
         "threads": torch.get_num_threads(),
         "device": torch.cuda.get_device_name() if cuda else "cpu",
         "cuda": torch.version.cuda if cuda else None,
+        "cpu": cpu_description(),
         "platform": platform.platform(),
         "libraries": libraries,
         "plugins": {r.name: f"{r.distribution} {r.version}" for r in plugin_records() if r.name != "wsvol"},
@@ -305,10 +322,12 @@ def environment() -> dict:
 
 
 def describe_environment(env: dict) -> str:
-    """One line: ``threads 2, cpu; wsvol 0.1.0, python 3.11.7, torch 2.14.1, ...; plugins: ...``."""
+    """One line: ``threads 2, cpu; wsvol 0.1.0, python 3.11.7, torch 2.14.1, ...; cpu: AMD EPYC,
+    AVX512 kernels; plugins: ...``."""
     libs = ", ".join(f"{k} {v}" for k, v in env["libraries"].items() if v)
     plugins = ", ".join(f"{k} ({v})" for k, v in env.get("plugins", {}).items())
-    return f"threads {env['threads']}, {env['device']}; {libs}" + (f"; plugins: {plugins}" if plugins else "")
+    cpu = f"; cpu: {env['cpu']}" if env.get("cpu") else ""
+    return f"threads {env['threads']}, {env['device']}; {libs}{cpu}" + (f"; plugins: {plugins}" if plugins else "")
 
 
 # -- 5. work dir --------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ def render_html(
         plugins = ", ".join(f"{k} ({v})" for k, v in env.get("plugins", {}).items()) or "none"
         parts.append(f"<p class='note' id='environment'>Environment: {env.get('threads')} torch threads on "
                      f"{html.escape(str(env.get('device')))}; {html.escape(libs)}; plugins: {html.escape(plugins)}; "
+                     f"{'CPU: ' + html.escape(env['cpu']) + '; ' if env.get('cpu') else ''}"
                      f"{html.escape(str(env.get('platform', '')))}.</p>")
     for key in ("summary", "per_class", "by_size", "bootstrap", "per_video"):
         parts.append(
