@@ -6,9 +6,10 @@ stand-in frames, and the published weight files' layouts in WSVOL_WEIGHTS (rando
 
 Only the amount of work is shrunk (``--cfg-options``: one epoch, small batches, no loader
 workers, a short bootstrap, and the ResNet configs' frames at 64² instead of 224²); models,
-weights, pseudo-label sources at their own input size, losses and metrics are the configs' own. The configs run from the workspace folder, so their own ``data_root`` and
-``folds_root`` are used. Configs of one dataset share the workspace, hence the pseudo-label cache
-of their ``cache_dir`` where their sources are the same (it is keyed by source and weights).
+weights, pseudo-label sources at their own input size, losses and metrics are the configs' own.
+The configs run from the workspace folder, so their own ``data_root`` and ``folds_root`` are
+used. Configs of one dataset share the workspace, hence the pseudo-label cache of their
+``cache_dir`` where their sources are the same (it is keyed by source and weights).
 """
 
 from __future__ import annotations
