@@ -45,7 +45,10 @@ def smaller_frames(cfg) -> list[str]:
     """``--cfg-options`` scaling the sizes in a ResNet config's pipelines by RESNET_SIDE / 224."""
     if (cfg.get("model") or {}).get("type") not in ("resnet50_cam", "tcam"):
         return []
-    scaled = lambda size: [scaled(s) for s in size] if isinstance(size, list) else round(size * RESNET_SIDE / 224)  # noqa: E731
+
+    def scaled(size):  # an int or [h, w]
+        return [scaled(s) for s in size] if isinstance(size, list) else round(size * RESNET_SIDE / 224)
+
     out = []
     for split in ("train", "val", "test"):
         pipeline = ((cfg.get(f"{split}_dataloader") or {}).get("dataset") or {}).get("pipeline")
