@@ -13,6 +13,8 @@ import platform
 import time
 from pathlib import Path
 
+from wsvol.utils.timing import verdict
+
 #: module → direction of its ratios when a row does not say ("lower" is better, or "higher").
 BENCHMARKS = {
     "bench_corloc": "higher",  # per-threshold loop time / fast sweep time; evaluation memory (rows say "lower")
@@ -40,11 +42,12 @@ def collect(names: list[str]) -> tuple[list[dict], list[str]]:
                 continue
             target = row.get("target")
             better = row.get("better", BENCHMARKS[name])
-            ok = None if target is None else (row["ratio"] <= target if better == "lower" else row["ratio"] >= target)
+            interval = row.get("interval")
             label = row["name"] + (f" (batch {row['batch']})" if "batch" in row and "batch" not in row["name"] else "")
             rows.append({"benchmark": name, "name": label, "ratio": float(row["ratio"]), "target": target,
-                         "better": better, "pass": ok, "measured_s": row.get("seconds"),
-                         "gpu": bool(row.get("gpu")), "tcam_ms": row.get("tcam_ms")})
+                         "better": better, "interval": interval,
+                         "result": verdict(float(row["ratio"]), target, better, interval),
+                         "measured_s": row.get("seconds"), "gpu": bool(row.get("gpu")), "tcam_ms": row.get("tcam_ms")})
         rows[-1]["seconds"] = time.perf_counter() - started
     return rows, notes
 
@@ -77,12 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     rows, notes = collect(args.only or list(BENCHMARKS))
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
     table = Table(title=f"wsvol benchmarks — ratios measured side by side ({device}, {torch.get_num_threads()} threads)")
-    for col in ("benchmark", "measure", "ratio", "target", "result"):
-        table.add_column(col, justify="right" if col in ("ratio", "target") else "left")
+    for col in ("benchmark", "measure", "ratio", "95% interval", "target", "result"):
+        table.add_column(col, justify="right" if col in ("ratio", "95% interval", "target") else "left")
+    colours = {"pass": "green", "miss": "red", "tie": "yellow"}
     for r in rows:
         target = "" if r["target"] is None else ("≤ " if r["better"] == "lower" else "≥ ") + f"{r['target']:g}"
-        result = "" if r["pass"] is None else ("[green]pass[/green]" if r["pass"] else "[red]miss[/red]")
-        table.add_row(r["benchmark"].removeprefix("bench_"), r["name"], f"{r['ratio']:.3g}", target, result)
+        result = f"[{colours[r['result']]}]{r['result']}[/]" if r["result"] else ""
+        interval = "" if r["interval"] is None else "–".join(f"{v:.3g}" for v in r["interval"])
+        table.add_row(r["benchmark"].removeprefix("bench_"), r["name"], f"{r['ratio']:.3g}", interval, target, result)
     Console().print(table)
     for note in notes:
         Console().print(f"note: {note}")

@@ -149,6 +149,28 @@ def test_smooth_gradcampp_determinism_and_limits(deepnet, images):
         SmoothGradCAMpp(deepnet, "act", sigma=-1)
 
 
+@pytest.mark.parametrize("frames", [1, 2])
+def test_smooth_gradcampp_copies_share_passes(deepnet, images, frames):
+    """Noisy copies stacked into one pass give the maps of one pass per copy; a pass holds at
+    most max(B, pass_frames) frames."""
+    x = images[:frames]
+    sizes = []
+    handle = deepnet.act.register_forward_hook(lambda module, inputs, output: sizes.append(len(output)))
+    try:
+        one_each = SmoothGradCAMpp(deepnet, "act", n=5, sigma=0.5, seed=2, pass_frames=1)(x)[0]
+        assert sizes == [frames] * 6  # the clean pass and one pass per copy
+        sizes.clear()
+        stacked = SmoothGradCAMpp(deepnet, "act", n=5, sigma=0.5, seed=2, pass_frames=4)(x)[0]
+    finally:
+        handle.remove()
+    per_pass = 4 // frames
+    assert sizes == [frames] + [frames * min(per_pass, 5 - k) for k in range(0, 5, per_pass)]
+    assert max(sizes) <= max(frames, 4)
+    torch.testing.assert_close(stacked, one_each, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="pass_frames=0"):
+        SmoothGradCAMpp(deepnet, "act", pass_frames=0)
+
+
 def test_smooth_gradcampp_noise_is_per_frame(deepnet, images):
     """A frame's map does not depend on the batch it is in: alone, in batches of other sizes, at
     other positions (a resumed pseudo-label run with another batch_size gives the same maps)."""
