@@ -11,6 +11,7 @@ import importlib
 import json
 import platform
 import time
+import traceback
 from pathlib import Path
 
 from wsvol.utils.timing import verdict
@@ -28,14 +29,19 @@ BENCHMARKS = {
 }
 
 
-def collect(names: list[str]) -> tuple[list[dict], list[str]]:
-    """Run the named benchmark modules; one normalised row per measured ratio, and the notes
-    (rows skipped, e.g. a reference library that is not installed)."""
-    rows, notes = [], []
+def collect(names: list[str]) -> tuple[list[dict], list[str], list[str]]:
+    """Run the named benchmark modules; one normalised row per measured ratio, the notes (rows
+    skipped, e.g. a reference library that is not installed) and the modules that failed (each
+    with its traceback, printed at once; the others still run)."""
+    rows, notes, failed = [], [], []
     for name in names:
-        module = importlib.import_module(f"benchmarks.{name}")
         started = time.perf_counter()
-        out = module.run()
+        try:
+            out = importlib.import_module(f"benchmarks.{name}").run()
+        except Exception:  # one broken benchmark must not throw away the minutes the others took
+            traceback.print_exc()
+            failed.append(name)
+            continue
         for row in out if isinstance(out, list) else [out]:
             if "note" in row:
                 notes.append(f"{name.removeprefix('bench_')}: {row['note']}")
@@ -49,7 +55,7 @@ def collect(names: list[str]) -> tuple[list[dict], list[str]]:
                          "result": verdict(float(row["ratio"]), target, better, interval),
                          "measured_s": row.get("seconds"), "gpu": bool(row.get("gpu")), "tcam_ms": row.get("tcam_ms")})
         rows[-1]["seconds"] = time.perf_counter() - started
-    return rows, notes
+    return rows, notes, failed
 
 
 def gpu_timings(rows: list[dict], device: str):
@@ -68,7 +74,8 @@ def gpu_timings(rows: list[dict], device: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run, print the table, write the JSON; exit 0 (a missed target is reported, not an error)."""
+    """Run, print the table, write the JSON; exit 0 (a missed target is reported, not an error),
+    1 when a benchmark failed to run."""
     import torch
     from rich.console import Console
     from rich.table import Table
@@ -77,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these")
     parser.add_argument("--out", default="benchmarks/results.json")
     args = parser.parse_args(argv)
-    rows, notes = collect(args.only or list(BENCHMARKS))
+    rows, notes, failed = collect(args.only or list(BENCHMARKS))
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
     table = Table(title=f"wsvol benchmarks — ratios measured side by side ({device}, {torch.get_num_threads()} threads)")
     for col in ("benchmark", "measure", "ratio", "95% interval", "target", "result"):
@@ -94,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     if torch.cuda.is_available():
         Console().print(gpu_timings(rows, device))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"device": device, "rows": rows, "notes": notes}, indent=2, default=str))
+    Path(args.out).write_text(json.dumps({"device": device, "rows": rows, "notes": notes, "failed": failed},
+                                         indent=2, default=str))
+    if failed:
+        Console().print(f"[red]failed[/red] (traceback above, the other rows are in the table): {', '.join(failed)}")
+        return 1
     return 0
 
 

@@ -62,10 +62,10 @@ def _trained(name: str, device: str):
 
 def _write_video(path: Path, size: tuple[int, int], n: int) -> None:
     """``n`` synthetic frames (one shot of a rendered video, played back and forth) as an mp4."""
-    from wsvol.data.synthetic import _render_video
+    from wsvol.data.synthetic import render_video
     from wsvol.visualization.mp4 import Mp4Writer
 
-    shot = [rgb for rgb, _ in _render_video("car", np.random.default_rng(0), *size, shots=1, frames=12)[0]]
+    shot = [rgb for rgb, _ in render_video("car", np.random.default_rng(0), *size, shots=1, frames=12)[0]]
     loop = shot + shot[-2:0:-1]
     with Mp4Writer(path, fps=25) as writer:
         for i in range(n):
