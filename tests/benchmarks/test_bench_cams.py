@@ -3,21 +3,9 @@ rows or notes (no timing is asserted: only what the rows must say whatever the m
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench_cams():
-    spec = importlib.util.spec_from_file_location("bench_cams", ROOT / "benchmarks" / "bench_cams.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_rows_intervals_and_libraries():
-    bench = _bench_cams()
+def test_rows_intervals_and_libraries(load_benchmark):
+    bench = load_benchmark("bench_cams")
     rows = bench.run(backbone="resnet18", size=32, batches=(2,), rounds=(6,), smooth_n=2, device="cpu")
     notes = [r["note"] for r in rows if "note" in r]
     rows = [r for r in rows if "note" not in r]

@@ -27,19 +27,13 @@ def test_wsvol_imports_resolve(path):
                 f"{path.name}:{node.lineno}: {node.module} has no {alias.name!r}")
 
 
-def test_every_benchmark_module_is_listed():
-    main = next(p for p in BENCHMARKS if p.name == "__main__.py")
-    spec = importlib.util.spec_from_file_location("benchmarks_main", main)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_every_benchmark_module_is_listed(load_benchmark):
+    module = load_benchmark("__main__")
     assert {p.stem for p in BENCHMARKS if p.stem.startswith("bench_")} == set(module.BENCHMARKS)
 
 
-def test_a_failing_benchmark_keeps_the_others_rows(monkeypatch, capsys):
-    main = next(p for p in BENCHMARKS if p.name == "__main__.py")
-    spec = importlib.util.spec_from_file_location("benchmarks_main", main)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_a_failing_benchmark_keeps_the_others_rows(load_benchmark, monkeypatch, capsys):
+    module = load_benchmark("__main__")
 
     def broken():
         raise ImportError("cannot import name '_render_video'")

@@ -4,13 +4,9 @@ and are covered by test_main's import check."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
 
 SMALL = {
     "bench_corloc": dict(frames=12, memory=False),
@@ -19,16 +15,9 @@ SMALL = {
 }
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_runs_small(name):
-    rows = _load(name).run(**SMALL[name])
+def test_runs_small(name, load_benchmark):
+    rows = load_benchmark(name).run(**SMALL[name])
     assert rows
     for row in rows:
         assert isinstance(row["name"], str) and row["name"], row
