@@ -1,5 +1,6 @@
-"""Timing for the benchmarks: best of several runs, CUDA-synchronised; interleaved when compared,
-with the median of paired ratios and a distribution-free interval where a ratio sits near its target."""
+"""Timing for the benchmarks: calls interleaved round after round, CUDA-synchronised; the best of
+the rounds, or the median of paired ratios with a distribution-free interval where a ratio sits
+near its target."""
 
 from __future__ import annotations
 
@@ -8,25 +9,6 @@ import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
-
-
-def best_seconds(call: Callable[[], object], repeats: int, device, warmup: Callable[[], object] | None = None) -> float:
-    """Best wall time of ``repeats`` calls of ``call`` after one warm-up call (``warmup`` or ``call``)."""
-    import torch
-
-    def sync() -> None:
-        if getattr(device, "type", str(device)).startswith("cuda"):
-            torch.cuda.synchronize(device)
-
-    (warmup or call)()
-    sync()
-    best = float("inf")
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        call()
-        sync()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def interleaved_samples(calls: dict[str, Callable[[], object]], rounds: int, device) -> dict[str, list[float]]:
