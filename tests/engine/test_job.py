@@ -97,3 +97,24 @@ def test_a_run_that_cannot_start_leaves_no_work_dir_but_a_started_one_keeps_its_
     with pytest.raises(ValueError, match="do not match ResNetCAM"):
         train_model(argparse.Namespace(**{**vars(args), "work_dir": str(tmp_path / "mine")}))
     assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
+
+
+def test_test_and_visualize_never_write_into_a_work_dir_that_holds_a_run(tmp_path):
+    """``wsvol test --work-dir RUN`` would overwrite the training run's config.yaml and marker:
+    refused, and both are left byte for byte; a folder without a run is used as asked."""
+    from mmengine.config import Config
+
+    from wsvol.engine.job import prepare_work_dir
+
+    run = tmp_path / "run"
+    prepare_work_dir(Config({"model": {"type": "trained"}}), tmp_path / "train.yaml", run, None, training=True)
+    kept = {name: (run / name).read_bytes() for name in ("config.yaml", "wsvol-run.json")}
+    assert b"trained" in kept["config.yaml"]
+    with pytest.raises(FileExistsError, match=f"work dir {run} already holds a run .*choose another --work-dir"):
+        prepare_work_dir(Config({"model": {"type": "tested"}}), tmp_path / "test.yaml", run, None, training=False)
+    assert {name: (run / name).read_bytes() for name in kept} == kept
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert prepare_work_dir(Config({"model": {"type": "tested"}}), tmp_path / "test.yaml", mine, None) == mine
+    assert b"tested" in (mine / "config.yaml").read_bytes() and (mine / "notes.txt").read_text() == "mine"

@@ -355,7 +355,8 @@ def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, 
     The work dir is locked for the rest of the process: a second wsvol process that writes into it
     stops with a message naming the first. Temporary files that dead writers left there are removed.
     A ``training`` job refuses a work dir that holds another run unless it resumes it, and resumes
-    a run only with the config that run was started with (both would mix two runs' results).
+    a run only with the config that run was started with (both would mix two runs' results); any
+    other job (``test``, ``visualize``) refuses a work dir that holds a run.
     """
     return _prepare_work_dir(cfg, config_path, work_dir, resume, training)[0]
 
@@ -400,6 +401,10 @@ def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Pat
                 read_checkpoint(ckpt, for_resume=True)
             lock_folder(work, "work dir", command=" ".join(["wsvol", *sys.argv[1:]]))
             remove_stale_partials(work)
+            if (work / RUN_MARKER).is_file() and not training:  # would overwrite its config.yaml and report
+                raise FileExistsError(f"work dir {work} already holds a run ({RUN_MARKER}), whose config.yaml "
+                                      "and report this job would overwrite: choose another --work-dir, or "
+                                      "leave it out for a new one")
             if training and (work / RUN_MARKER).is_file():
                 if not resume:
                     raise FileExistsError(f"work dir {work} already holds a run ({RUN_MARKER}): add --resume "
