@@ -29,11 +29,11 @@ BENCHMARKS = {
 }
 
 
-def collect(names: list[str]) -> tuple[list[dict], list[str], list[str]]:
+def collect(names: list[str]) -> tuple[list[dict], list[str], list[str], dict[str, float]]:
     """Run the named benchmark modules; one normalised row per measured ratio, the notes (rows
-    skipped, e.g. a reference library that is not installed) and the modules that failed (each
-    with its traceback, printed at once; the others still run)."""
-    rows, notes, failed = [], [], []
+    skipped, e.g. a reference library that is not installed), the modules that failed (each
+    with its traceback, printed at once; the others still run) and each module's seconds."""
+    rows, notes, failed, seconds = [], [], [], {}
     for name in names:
         started = time.perf_counter()
         try:
@@ -54,8 +54,8 @@ def collect(names: list[str]) -> tuple[list[dict], list[str], list[str]]:
                          "better": better, "interval": interval,
                          "result": verdict(float(row["ratio"]), target, better, interval),
                          "measured_s": row.get("seconds"), "gpu": bool(row.get("gpu")), "tcam_ms": row.get("tcam_ms")})
-        rows[-1]["seconds"] = time.perf_counter() - started
-    return rows, notes, failed
+        seconds[name] = time.perf_counter() - started
+    return rows, notes, failed, seconds
 
 
 def gpu_timings(rows: list[dict], device: str):
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these")
     parser.add_argument("--out", default="benchmarks/results.json")
     args = parser.parse_args(argv)
-    rows, notes, failed = collect(args.only or list(BENCHMARKS))
+    rows, notes, failed, seconds = collect(args.only or list(BENCHMARKS))
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
     table = Table(title=f"wsvol benchmarks — ratios measured side by side ({device}, {torch.get_num_threads()} threads)")
     for col in ("benchmark", "measure", "ratio", "95% interval", "target", "result"):
@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     if torch.cuda.is_available():
         Console().print(gpu_timings(rows, device))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"device": device, "rows": rows, "notes": notes, "failed": failed},
+    Path(args.out).write_text(json.dumps({"device": device, "rows": rows, "notes": notes, "failed": failed,
+                                          "module_seconds": seconds},
                                          indent=2, default=str))
     if failed:
         Console().print(f"[red]failed[/red] (traceback above, the other rows are in the table): {', '.join(failed)}")

@@ -44,11 +44,14 @@ def test_a_failing_benchmark_keeps_the_others_rows(load_benchmark, monkeypatch, 
             {"name": "b", "ratio": 0.99, "target": 1.0, "interval": [0.95, 1.02]},
             {"name": "reference library missing", "note": "x is not installed"}]),
         "benchmarks.bench_broken": SimpleNamespace(run=broken),
+        "benchmarks.bench_notes": SimpleNamespace(run=lambda: [{"name": "skipped", "note": "y is not installed"}]),
     }
     monkeypatch.setattr(module, "importlib", SimpleNamespace(import_module=fakes.__getitem__))
     monkeypatch.setitem(module.BENCHMARKS, "bench_ok", "lower")
     monkeypatch.setitem(module.BENCHMARKS, "bench_broken", "lower")
-    rows, notes, failed = module.collect(["bench_broken", "bench_ok"])
+    monkeypatch.setitem(module.BENCHMARKS, "bench_notes", "lower")
+    rows, notes, failed, seconds = module.collect(["bench_notes", "bench_broken", "bench_ok"])
     assert [(r["name"], r["result"]) for r in rows] == [("a", "pass"), ("b", "tie")]
-    assert notes == ["ok: x is not installed"] and failed == ["bench_broken"]
+    assert notes == ["notes: y is not installed", "ok: x is not installed"] and failed == ["bench_broken"]
+    assert set(seconds) == {"bench_notes", "bench_ok"}  # a module's time is its own, rows or not
     assert "_render_video" in capsys.readouterr().err  # the traceback, printed
