@@ -192,17 +192,19 @@ def test_terminal_tables(written):
 def test_the_environment_is_recorded_in_json_and_html(tmp_path):
     import torch
 
-    from wsvol.engine.job import describe_environment, environment
+    from wsvol.engine.job import environment
+    from wsvol.report.tables import describe_environment
 
     env = environment()
     assert env["threads"] >= 1 and env["libraries"]["torch"] and env["libraries"]["opencv"]
     write_report(tmp_path, {"a": result(FRAMES)}, n_boot=20, environment=env)
     assert json.loads((tmp_path / "report.json").read_text())["meta"]["environment"] == env
     html = (tmp_path / "report.html").read_text()
-    assert f"Environment: {env['threads']} torch threads on {env['device']}; wsvol " in html
+    assert f"Environment: threads {env['threads']}, {env['device']}; wsvol " in html
     assert f"opencv {env['libraries']['opencv']}" in html and f"torch {env['libraries']['torch']}" in html
     # the instruction set torch's CPU kernels use decides the floats as much as the versions do
     assert env["cpu"].endswith(f", {torch.backends.cpu.get_cpu_capability()} kernels") and len(env["cpu"]) > 10
-    assert f"CPU: {env['cpu']}; " in html
+    assert f"; cpu: {env['cpu']}; " in html and f"; platform: {env['platform']}." in html
     line = describe_environment(env)
     assert line.startswith(f"threads {env['threads']}, {env['device']}; wsvol ") and f"; cpu: {env['cpu']}" in line
+    assert f"Environment: {line}." in html  # the terminal and the page say the same

@@ -321,15 +321,6 @@ def environment() -> dict:
     }
 
 
-def describe_environment(env: dict) -> str:
-    """One line: ``threads 2, cpu; wsvol 0.1.0, python 3.11.7, torch 2.14.1, ...; cpu: AMD EPYC,
-    AVX512 kernels; plugins: ...``."""
-    libs = ", ".join(f"{k} {v}" for k, v in env["libraries"].items() if v)
-    plugins = ", ".join(f"{k} ({v})" for k, v in env.get("plugins", {}).items())
-    cpu = f"; cpu: {env['cpu']}" if env.get("cpu") else ""
-    return f"threads {env['threads']}, {env['device']}; {libs}{cpu}" + (f"; plugins: {plugins}" if plugins else "")
-
-
 # -- 5. work dir --------------------------------------------------------------------------------
 def new_work_dir(config_path: str | Path, root: str | Path = "work_dirs") -> Path:
     """``work_dirs/<config stem>/<timestamp>-<short id>/``; unique even within one second."""

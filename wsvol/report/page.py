@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import cv2
 
 from wsvol.evaluation.metrics import EvaluationResult
-from wsvol.report.tables import COLUMNS, HEADINGS, fmt
+from wsvol.report.tables import COLUMNS, HEADINGS, describe_environment, fmt
 from wsvol.visualization.overlay import draw_overlay, encode_png
 
 #: The CSS of wsvol's pages (the report, ``wsvol compare``).
@@ -33,14 +33,9 @@ def render_html(
     ]
     for note in meta["notes"]:
         parts.append(f"<p class='note'>{html.escape(note)}</p>")
-    env = meta.get("environment")
-    if env:
-        libs = ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items() if v)
-        plugins = ", ".join(f"{k} ({v})" for k, v in env.get("plugins", {}).items()) or "none"
-        parts.append(f"<p class='note' id='environment'>Environment: {env.get('threads')} torch threads on "
-                     f"{html.escape(str(env.get('device')))}; {html.escape(libs)}; plugins: {html.escape(plugins)}; "
-                     f"{'CPU: ' + html.escape(env['cpu']) + '; ' if env.get('cpu') else ''}"
-                     f"{html.escape(str(env.get('platform', '')))}.</p>")
+    if meta.get("environment"):
+        parts.append(f"<p class='note' id='environment'>Environment: "
+                     f"{html.escape(describe_environment(meta['environment']))}.</p>")
     for key in ("summary", "per_class", "by_size", "bootstrap", "per_video"):
         parts.append(
             f"<h2>{html.escape(HEADINGS[key])}</h2>{html_table(report[key], COLUMNS[key], key)}"

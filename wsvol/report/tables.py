@@ -271,3 +271,15 @@ HEADINGS = {
     "bootstrap": "Bootstrap intervals over videos (%)",
     "per_video": "Per video (%, at the best τ)",
 }
+
+
+def describe_environment(env: dict) -> str:
+    """One line of what a run's numbers depend on (``wsvol.engine.job.environment()``): ``threads 2,
+    cpu; wsvol 0.1.0, python 3.11.7, torch 2.14.1, ...; cpu: AMD EPYC, AVX512 kernels; plugins:
+    ...; platform: Linux-...``."""
+    libs = ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items() if v)
+    plugins = ", ".join(f"{k} ({v})" for k, v in env.get("plugins", {}).items())
+    parts = [f"threads {env.get('threads')}, {env.get('device')}", libs]
+    parts += [f"{key}: {value}" for key, value in (("cpu", env.get("cpu")), ("plugins", plugins),
+                                                   ("platform", env.get("platform"))) if value]
+    return "; ".join(parts)
