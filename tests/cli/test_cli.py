@@ -54,9 +54,10 @@ def test_config_show_prints_merged_yaml(tmp_path):
 
 def test_config_check_refuses_python_tags_before_any_work(tmp_path):
     marker = tmp_path / "pwned"
-    cfg = tmp_path / "evil.yaml"
+    cfg = tmp_path / ("long-folder-name-" * 5) / "evil.yaml"  # longer than a narrow terminal is wide
+    cfg.parent.mkdir()
     cfg.write_text(f"model: !!python/object/apply:os.system ['touch {marker}']\n")
-    out = run("-m", "wsvol", "config", "check", str(cfg), env={"COLUMNS": "250"})  # the path on one line
+    out = run("-m", "wsvol", "config", "check", str(cfg), env={"COLUMNS": "80"})
     assert out.returncode == 1 and f"{cfg}:1" in out.stderr and not marker.exists()
 
 

@@ -45,6 +45,7 @@ def _config_check(args: argparse.Namespace) -> int:
     from wsvol.utils.terminal import make_console
 
     console = make_console(stderr=True)
+    console.soft_wrap = True  # the terminal wraps: `path:line` stays whole, to copy or click
     failed = 0
     for path in args.configs:
         try:
