@@ -98,3 +98,49 @@ def test_cam_option_on_a_trcamv_is_an_error(tmp_path):
     save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU))
     with pytest.raises(ValueError, match="--cam cam: TrCAMV .* is not a CAM classifier"):
         export_model(tmp_path / "best.pth", "torchscript", cam="cam")
+
+
+def test_predict_runs_the_onnx_export_as_it_runs_the_checkpoint(tmp_path):
+    """`wsvol predict best.onnx`: onnxruntime, with classes, τ and pipeline from the metadata, gives
+    the checkpoint's table (scores within the export's tolerance); a file that is not a wsvol
+    export, and a GPU, are refused by name."""
+    import json
+
+    import onnx
+
+    from wsvol.cli.main import main
+    from wsvol.engine.predict import predict_video
+
+    for name in ("onnxscript", "onnxruntime"):
+        pytest.importorskip(name)
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU))
+    write_video(tmp_path / "v.mp4", 12)
+    exported = export_model(tmp_path / "best.pth", "onnx", check_frames=2).path
+    predict_video(tmp_path / "best.pth", tmp_path / "v.mp4", tmp_path / "pth", batch_size=5, video=False,
+                  progress=False)
+    assert main(["predict", str(exported), str(tmp_path / "v.mp4"), "--out", str(tmp_path / "onnx"),
+                 "--batch-size", "5", "--no-video"]) == 0
+    want, got = (json.loads((tmp_path / d / "predictions.json").read_text()) for d in ("pth", "onnx"))
+    assert got["tau"] == want["tau"] == TAU["tau"] and got["classes"] == want["classes"] == ["ant", "bee", "cat"]
+    assert got["checkpoint"] == str(exported) and len(got["frames"]) == len(want["frames"]) == 12
+    for a, b in zip(want["frames"], got["frames"]):
+        assert abs(a.pop("score") - b.pop("score")) <= TOLERANCE + 1e-4  # + the table's rounding to 4 places
+        assert a == b  # frame, class and box
+
+    with pytest.raises(ValueError, match="already an export; export the checkpoint"):
+        export_model(exported, "onnx")
+    with pytest.raises(ValueError, match="--device cuda: an ONNX file runs in onnxruntime on the CPU"):
+        load_trained(exported, "cuda")
+    bare = onnx.load(str(exported))
+    del bare.metadata_props[:]
+    onnx.save(bare, str(tmp_path / "bare.onnx"))
+    with pytest.raises(ValueError, match=r"bare.onnx: no wsvol metadata .*not written by wsvol export"):
+        load_trained(tmp_path / "bare.onnx")
+    meta = {p.key: p.value for p in onnx.load(str(exported)).metadata_props}
+    bare.metadata_props.add(key="wsvol", value=json.dumps({**json.loads(meta["wsvol"]), "tau": 1.5}))
+    onnx.save(bare, str(tmp_path / "bad.onnx"))
+    with pytest.raises(ValueError, match=r"bad.onnx: metadata 'tau' must be null or a number in \[0, 1\), got 1.5"):
+        load_trained(tmp_path / "bad.onnx")
+    (tmp_path / "fake.onnx").write_bytes(b"not a graph")
+    with pytest.raises(ValueError, match="fake.onnx: onnxruntime cannot load it"):
+        load_trained(tmp_path / "fake.onnx")

@@ -49,7 +49,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                "--max-frames 300 --device cuda",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="checkpoint written by wsvol train/run (a best_*.pth holds the "
-                                      "validation τ)")
+                                      "validation τ), or an .onnx file of wsvol export (onnxruntime, CPU)")
     p.add_argument("video", help="video file (mp4, avi, mov, mkv, webm) or folder of frames")
     p.add_argument("--out", required=True, help="output folder: predictions.csv/json/mp4")
     p.add_argument("--tau", type=_tau, help="map threshold of the box (default: the τ chosen on validation, "

@@ -74,6 +74,8 @@ def export_model(checkpoint: str | Path, fmt: str = "onnx", out: str | Path | No
 
     if fmt not in FORMATS:
         raise ValueError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if Path(checkpoint).suffix == ".onnx":
+        raise ValueError(f"{checkpoint}: already an export; export the checkpoint (.pth) it was made from")
     if check_frames < 1:
         raise ValueError(f"check_frames must be >= 1, got {check_frames}")
     if fmt == "onnx":

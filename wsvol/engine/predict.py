@@ -14,6 +14,10 @@ table (CSV and JSON). Everything the model needs comes from the checkpoint, load
 A checkpoint written by an older wsvol lacks them: the config then comes from the
 ``config.yaml`` beside it, the classes from its dataset's class map and τ is 0.5, each with a
 note; where neither exists, predict stops and says what is missing.
+
+An ONNX file of ``wsvol export`` predicts too, in onnxruntime on the CPU: classes, τ and the
+preprocessing come from its metadata (an ONNX file is a graph of standard operators; loading it
+runs no code of the file's).
 """
 
 from __future__ import annotations
@@ -103,13 +107,16 @@ def resolve_device(device: str | None) -> str:
 
 def load_trained(checkpoint: str | Path, device: str | None = "cpu") -> Trained:
     """The model of a wsvol checkpoint (``weights_only`` load), in eval mode on ``device``, with its
-    config, class names and validation τ (see the module docstring for the fallbacks)."""
+    config, class names and validation τ (see the module docstring for the fallbacks); or of an
+    ONNX file of ``wsvol export`` (:func:`load_onnx`)."""
     from wsvol.registry import MODELS
     from wsvol.weights import load_checkpoint_file, load_weights
 
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: no such checkpoint file")
+    if checkpoint.suffix == ".onnx":
+        return load_onnx(checkpoint, device)
     device = resolve_device(device)
     state = load_checkpoint_file(checkpoint)
     if not isinstance(state, dict):
@@ -144,6 +151,69 @@ def load_trained(checkpoint: str | Path, device: str | None = "cpu") -> Trained:
         raise TypeError(f"{checkpoint}: model {type(model).__name__} has no localize(images) → (scores, maps); "
                         "predict and export need it")
     return Trained(model.to(device).eval(), cfg, list(classes), tau, tau_from, checkpoint, device, notes)
+
+
+class OnnxLocalizer:
+    """``localize(frames) → (scores, maps)`` of an exported ONNX file, in onnxruntime on the CPU
+    with torch's thread count (the same threads give the same numbers)."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime
+        import torch
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own classes for a broken or foreign file
+            raise ValueError(f"{path}: onnxruntime cannot load it ({err})") from None
+        inputs = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        if inputs != ["frames"] or outputs[:2] != ["scores", "maps"]:
+            raise ValueError(f"{path}: not a wsvol export (inputs {inputs}, outputs {outputs}; expected frames → "
+                             "scores, maps)")
+
+    def localize(self, frames):
+        """Preprocessed frames (B, 3, H, W) → class probabilities (B, C), maps (B, H, W), as torch tensors."""
+        import torch
+
+        scores, maps = self.session.run(["scores", "maps"], {"frames": frames.detach().float().cpu().numpy()})
+        return torch.from_numpy(scores), torch.from_numpy(maps)
+
+
+def load_onnx(path: str | Path, device: str | None = "cpu") -> Trained:
+    """An ONNX file of ``wsvol export`` ready to predict: onnxruntime on the CPU, classes, τ and
+    the evaluation pipeline from the file's ``wsvol`` metadata, each checked."""
+    from mmengine.config import Config
+
+    path = Path(path)
+    if device not in (None, "cpu"):
+        raise ValueError(f"--device {device}: an ONNX file runs in onnxruntime on the CPU here; predict with the "
+                         "checkpoint (.pth) on a GPU")
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise ImportError(f"{path}: an ONNX file runs in onnxruntime, which is not installed: "
+                          "pip install -e \".[export]\"") from None
+    model = OnnxLocalizer(path)
+    text = model.session.get_modelmeta().custom_metadata_map.get("wsvol")
+    if not text:
+        raise ValueError(f"{path}: no wsvol metadata (metadata_props['wsvol']): not written by wsvol export")
+    try:
+        meta = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"{path}: metadata_props['wsvol'] is not JSON ({err})") from None
+    classes, tau, pipeline = meta.get("classes"), meta.get("tau"), meta.get("pipeline")
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+        raise ValueError(f"{path}: metadata 'classes' must be a list of class names, got {classes!r}")
+    if tau is not None and (isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0 <= tau < 1):
+        raise ValueError(f"{path}: metadata 'tau' must be null or a number in [0, 1), got {tau!r}")
+    if not (isinstance(pipeline, list) and pipeline and all(isinstance(s, dict) and "type" in s for s in pipeline)):
+        raise ValueError(f"{path}: metadata 'pipeline' must be a list of steps with a 'type', got {pipeline!r}")
+    cfg = Config({"model": {"type": meta.get("model")}, "test_dataloader": {"dataset": {"pipeline": pipeline}}})
+    tau_from = str(meta.get("tau_from") or "validation")
+    return Trained(model, cfg, classes, None if tau is None else float(tau), tau_from, path, "cpu",
+                   [f"ONNX export of {meta.get('checkpoint', 'a checkpoint')}, run in onnxruntime"])
 
 
 def _config(checkpoint: Path, ours: dict, notes: list[str]):
