@@ -1,6 +1,6 @@
-"""The cheap benchmarks run end to end at toy sizes: every row is well formed (no timing is
-asserted). bench_cams has its own test; the others build full-size networks or spawn processes
-and are covered by test_main's import check."""
+"""The benchmarks run end to end at toy sizes: every row is well formed (no timing is asserted).
+bench_cams has its own test; bench_pseudo_labels builds a full-size CLIP ViT-B/16 and is
+covered by test_main's import check."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ SMALL = {
     "bench_corloc": dict(frames=12, memory=False),
     "bench_crf": dict(batch_size=1, size=32, repeats=1, device="cpu"),
     "bench_trcamv": dict(batch_size=2, size=32, repeats=1, device="cpu"),
+    "bench_predict": dict(batch_size=4, repeats=1, device="cpu", only=("synthetic",)),  # ONNX rows need [export]
+    "bench_workers": dict(frames=32, repeats=1),
+    "bench_startup": dict(repeats=1),
 }
 
 
