@@ -60,6 +60,11 @@ def test_exported_trcamv_gives_torchs_scores_and_maps(tmp_path, fmt):
     meta = read_metadata(result.path)
     assert meta["classes"] == ["ant", "bee", "cat"] and meta["tau"] == 0.3
     assert meta["input"]["shape"] == ["batch", 3, 32, 32] and meta["pipeline"] == PIPELINE
+    if fmt == "torchscript":  # a program: never loaded as a checkpoint, and said so
+        from wsvol.weights import WeightsError
+
+        with pytest.raises(WeightsError, match=r"best.torchscript.pt: a TorchScript archive .*not a checkpoint"):
+            load_trained(result.path)
 
 
 def test_a_model_that_fails_the_check_is_not_written(tmp_path):

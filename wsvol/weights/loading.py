@@ -121,10 +121,16 @@ def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
     import torch
 
     from wsvol.weights.formats import reason
+    from wsvol.weights.torchscript import is_torchscript_archive
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if is_torchscript_archive(path):  # torch.load would only say that weights_only refuses it
+        raise WeightsError(
+            f"{path}: a TorchScript archive (a program, e.g. from `wsvol export --format torchscript`), not a "
+            "checkpoint: wsvol runs no program from a file. Use the checkpoint (.pth) it was made from, or, to "
+            "predict, its ONNX export (`wsvol export CKPT --format onnx`).")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError, ValueError) as exc:
