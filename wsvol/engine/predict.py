@@ -128,7 +128,7 @@ def load_trained(checkpoint: str | Path, device: str | None = "cpu") -> Trained:
     classes = _classes(checkpoint, meta, cfg, notes)
     if "tau" in ours:
         tau, tau_from = ours["tau"], f"chosen on {ours.get('tau_from', 'validation')}"
-        if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0 <= tau < 1:
+        if not _is_tau(tau):
             raise ValueError(f"{checkpoint}: meta.wsvol.tau must be a number in [0, 1), got {tau!r}")
         tau = float(tau)
     else:
@@ -151,6 +151,10 @@ def load_trained(checkpoint: str | Path, device: str | None = "cpu") -> Trained:
         raise TypeError(f"{checkpoint}: model {type(model).__name__} has no localize(images) → (scores, maps); "
                         "predict and export need it")
     return Trained(model.to(device).eval(), cfg, list(classes), tau, tau_from, checkpoint, device, notes)
+
+
+def _is_tau(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value < 1
 
 
 class OnnxLocalizer:
@@ -206,7 +210,7 @@ def load_onnx(path: str | Path, device: str | None = "cpu") -> Trained:
     classes, tau, pipeline = meta.get("classes"), meta.get("tau"), meta.get("pipeline")
     if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
         raise ValueError(f"{path}: metadata 'classes' must be a list of class names, got {classes!r}")
-    if tau is not None and (isinstance(tau, bool) or not isinstance(tau, (int, float)) or not 0 <= tau < 1):
+    if tau is not None and not _is_tau(tau):
         raise ValueError(f"{path}: metadata 'tau' must be null or a number in [0, 1), got {tau!r}")
     if not (isinstance(pipeline, list) and pipeline and all(isinstance(s, dict) and "type" in s for s in pipeline)):
         raise ValueError(f"{path}: metadata 'pipeline' must be a list of steps with a 'type', got {pipeline!r}")
