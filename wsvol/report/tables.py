@@ -282,4 +282,4 @@ def describe_environment(env: dict) -> str:
     parts = [f"threads {env.get('threads')}, {env.get('device')}", libs]
     parts += [f"{key}: {value}" for key, value in (("cpu", env.get("cpu")), ("plugins", plugins),
                                                    ("platform", env.get("platform"))) if value]
-    return "; ".join(parts)
+    return "; ".join(part for part in parts if part)
