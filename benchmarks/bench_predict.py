@@ -13,13 +13,15 @@ Per model, on the same preprocessed frames (batch ``--batch-size``): frames/s of
 in torch eager, of the exported ONNX in onnxruntime (CPU, as many threads as torch) and of the
 TorchScript trace, and their time ratios to torch eager; then ``predict_video`` end to end
 (decode → pipeline → network → map → box at τ → overlay → mp4 encode) in frames/s and as a
-time ratio to torch eager's network time. Each timing is the best of ``--repeats`` after a
-warm-up. The synthetic model's end-to-end rate has the issue's goal, ≥ 25 frames/s (2 cores).
+time ratio to torch eager's network time, and on a CPU with the ONNX file in onnxruntime
+(``wsvol predict FILE.onnx``) as a time ratio to the checkpoint's. Each timing is the best of
+``--repeats`` after a warm-up. The synthetic model's end-to-end rate has the issue's goal, ≥ 25 frames/s (2 cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -97,7 +99,7 @@ def _best(calls: dict[str, Callable[[], object]], repeats: int, device: torch.de
 def _model_rows(name: str, batch_size: int, repeats: int, device: str, tmp: Path) -> list[dict]:
     from wsvol.data.video import read_frames
     from wsvol.engine.export import Localizer, write_onnx, write_torchscript
-    from wsvol.engine.predict import predict_video, prepare_frame
+    from wsvol.engine.predict import Trained, predict_video, prepare_frame
 
     trained = _trained(name, device)
     size, n = VIDEOS[name]
@@ -139,10 +141,17 @@ def _model_rows(name: str, batch_size: int, repeats: int, device: str, tmp: Path
             rows.append({"name": f"{name}: {engine} / torch eager (time per frame)", "seconds": t,
                          "ratio": t / eager, "target": None})  # fmt: skip
 
-    def end_to_end() -> None:
-        predict_video(trained, video, tmp / f"{name}-out", batch_size=batch_size, progress=False)
+    def end_to_end(model: Trained = trained) -> None:
+        predict_video(model, video, tmp / f"{name}-out", batch_size=batch_size, progress=False)
 
-    wall, cpu = _best({"e2e": end_to_end}, repeats, dev)["e2e"]
+    runs: dict[str, Callable[[], object]] = {"e2e": end_to_end}
+    if dev.type == "cpu" and (tmp / f"{name}.onnx").is_file():  # `wsvol predict FILE.onnx`: onnxruntime, CPU
+        from wsvol.engine.predict import OnnxLocalizer
+
+        onnx_trained = dataclasses.replace(trained, model=OnnxLocalizer(tmp / f"{name}.onnx"))
+        runs["e2e onnx"] = lambda: end_to_end(onnx_trained)
+    timed = _best(runs, repeats, dev)
+    wall, cpu = timed["e2e"]
     label = f"{size[0]}x{size[1]} video, batch {batch_size}"
     rows.append({"name": f"{name}: predict end to end frames/s ({label})", "seconds": wall / n,
                  "ratio": n / wall, "target": TARGET_FPS.get(name), "better": "higher"})  # fmt: skip
@@ -152,6 +161,9 @@ def _model_rows(name: str, batch_size: int, repeats: int, device: str, tmp: Path
                  "ratio": wall / n / eager, "target": None})  # fmt: skip
     rows.append({"name": f"{name}: predict end to end / torch eager network (CPU time per frame)",
                  "seconds": cpu / n, "ratio": cpu / n / eager_cpu, "target": None})  # fmt: skip
+    if "e2e onnx" in timed:
+        rows.append({"name": f"{name}: predict end to end, ONNX file / checkpoint (time per frame)",
+                     "seconds": timed["e2e onnx"][0] / n, "ratio": timed["e2e onnx"][0] / wall, "target": None})
     return rows
 
 
