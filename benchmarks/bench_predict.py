@@ -99,7 +99,7 @@ def _best(calls: dict[str, Callable[[], object]], repeats: int, device: torch.de
 def _model_rows(name: str, batch_size: int, repeats: int, device: str, tmp: Path) -> list[dict]:
     from wsvol.data.video import read_frames
     from wsvol.engine.export import Localizer, write_onnx, write_torchscript
-    from wsvol.engine.predict import Trained, predict_video, prepare_frame
+    from wsvol.engine.predict import OnnxLocalizer, Trained, predict_video, prepare_frame
 
     trained = _trained(name, device)
     size, n = VIDEOS[name]
@@ -113,14 +113,19 @@ def _model_rows(name: str, batch_size: int, repeats: int, device: str, tmp: Path
     # the exports are made on the CPU (as wsvol export does), from a model with the same weights
     cpu_model = Localizer(_trained(name, "cpu").model).eval().requires_grad_(False)
     calls: dict[str, Callable[[], object]] = {"torch eager": lambda: trained.model.localize(xd)}
+    onnx_model = None  # what `wsvol predict FILE.onnx` runs: onnxruntime on the CPU
     try:
         import onnxruntime
 
         write_onnx(cpu_model, x[:2], tmp / f"{name}.onnx")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        providers = (["CUDAExecutionProvider"] if dev.type == "cuda" else []) + ["CPUExecutionProvider"]
-        session = onnxruntime.InferenceSession(str(tmp / f"{name}.onnx"), options, providers=providers)
+        if dev.type == "cuda":
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = torch.get_num_threads()
+            session = onnxruntime.InferenceSession(str(tmp / f"{name}.onnx"), options,
+                                                   providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+        else:
+            onnx_model = OnnxLocalizer(tmp / f"{name}.onnx")
+            session = onnx_model.session
         provider = session.get_providers()[0].removesuffix("ExecutionProvider")
         frames = x.numpy()
         calls[f"onnxruntime ({provider})"] = lambda: session.run(None, {"frames": frames})
@@ -145,10 +150,8 @@ def _model_rows(name: str, batch_size: int, repeats: int, device: str, tmp: Path
         predict_video(model, video, tmp / f"{name}-out", batch_size=batch_size, progress=False)
 
     runs: dict[str, Callable[[], object]] = {"e2e": end_to_end}
-    if dev.type == "cpu" and (tmp / f"{name}.onnx").is_file():  # `wsvol predict FILE.onnx`: onnxruntime, CPU
-        from wsvol.engine.predict import OnnxLocalizer
-
-        onnx_trained = dataclasses.replace(trained, model=OnnxLocalizer(tmp / f"{name}.onnx"))
+    if onnx_model is not None:
+        onnx_trained = dataclasses.replace(trained, model=onnx_model)
         runs["e2e onnx"] = lambda: end_to_end(onnx_trained)
     timed = _best(runs, repeats, dev)
     wall, cpu = timed["e2e"]

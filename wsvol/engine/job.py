@@ -392,11 +392,11 @@ def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Pat
                 read_checkpoint(ckpt, for_resume=True)
             lock_folder(work, "work dir", command=" ".join(["wsvol", *sys.argv[1:]]))
             remove_stale_partials(work)
-            if (work / RUN_MARKER).is_file() and not training:  # would overwrite its config.yaml and report
-                raise FileExistsError(f"work dir {work} already holds a run ({RUN_MARKER}), whose config.yaml "
-                                      "and report this job would overwrite: choose another --work-dir, or "
-                                      "leave it out for a new one")
-            if training and (work / RUN_MARKER).is_file():
+            if (work / RUN_MARKER).is_file():
+                if not training:  # a test would overwrite the run's config.yaml and report
+                    raise FileExistsError(f"work dir {work} already holds a run ({RUN_MARKER}), whose config.yaml "
+                                          "and report this job would overwrite: choose another --work-dir, or "
+                                          "leave it out for a new one")
                 if not resume:
                     raise FileExistsError(f"work dir {work} already holds a run ({RUN_MARKER}): add --resume "
                                           "to continue it, or choose another --work-dir")
