@@ -23,12 +23,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from wsvol.utils.timing import interleaved_clocks
 
 CONFIG = Path(__file__).parents[1] / "configs" / "trcamv_synthetic.yaml"
 EVAL_PIPELINE_224 = [{"type": "resize", "size": [224, 224]}, {"type": "normalize"}, {"type": "pack_inputs"}]
@@ -75,25 +76,9 @@ def _write_video(path: Path, size: tuple[int, int], n: int) -> None:
 
 
 def _best(calls: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict[str, tuple[float, float]]:
-    """Best (wall, CPU) seconds of each call after a warm-up, the calls interleaved (ABAB...), so
-    that a drifting machine load hits them alike. CPU time is the process's, all threads."""
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    for call in calls.values():
-        call()
-    best = {name: (float("inf"), float("inf")) for name in calls}
-    for _ in range(max(1, repeats)):
-        for name, call in calls.items():
-            sync()
-            wall, cpu = time.perf_counter(), time.process_time()
-            call()
-            sync()
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
-    return best
+    """Best (wall, CPU) seconds of each call over ``repeats`` interleaved rounds after a warm-up."""
+    return {name: (min(wall for wall, _ in pairs), min(cpu for _, cpu in pairs))
+            for name, pairs in interleaved_clocks(calls, repeats, device).items()}
 
 
 def _model_rows(name: str, batch_size: int, repeats: int, device: str, tmp: Path) -> list[dict]:

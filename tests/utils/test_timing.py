@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from fractions import Fraction
 
 import pytest
 
-from wsvol.utils.timing import interleaved_samples, median_interval, paired_ratio, verdict
+from wsvol.utils.timing import (
+    interleaved_clocks,
+    interleaved_samples,
+    median_interval,
+    paired_ratio,
+    verdict,
+)
 
 
 def _coverage(n: int, k: int) -> Fraction:
@@ -85,3 +92,19 @@ def test_interleaved_samples_runs_every_call_once_a_round_in_changing_orders():
     assert rounds[0] == list("abcd")
     # no call is always the first of a round
     assert len({r[0] for r in rounds}) > 1
+
+
+def test_interleaved_clocks_time_wall_and_cpu_of_the_same_call():
+    def sleep() -> None:  # waits: wall time passes, CPU time hardly does
+        time.sleep(0.03)
+
+    def spin() -> None:  # works: CPU time about equals wall time
+        end = time.process_time() + 0.03
+        while time.process_time() < end:
+            pass
+
+    clocks = interleaved_clocks({"sleep": sleep, "spin": spin}, 3, "cpu")
+    assert all(wall >= 0.03 and cpu < 0.015 for wall, cpu in clocks["sleep"])
+    assert all(cpu >= 0.03 and wall >= 0.9 * cpu for wall, cpu in clocks["spin"])
+    samples = interleaved_samples({"sleep": sleep}, 3, "cpu")["sleep"]
+    assert all(t < 0.015 for t in samples)  # on a CPU the samples are CPU time

@@ -11,19 +11,18 @@ import time
 from collections.abc import Callable, Sequence
 
 
-def interleaved_samples(calls: dict[str, Callable[[], object]], rounds: int, device) -> dict[str, list[float]]:
-    """Each call's time in each of ``rounds`` rounds (every call once a round, after one warm-up
-    call each), in the given order first, then in a seeded shuffle of it each round.
+def interleaved_clocks(calls: dict[str, Callable[[], object]], rounds: int, device
+                       ) -> dict[str, list[tuple[float, float]]]:
+    """Each call's (wall, CPU) seconds in each of ``rounds`` rounds: every call once a round, after
+    one warm-up call each, in the given order first, then in a seeded shuffle of it each round.
 
-    On a CPU the time is this process's CPU time (steadier than wall time on a shared machine:
-    another process's load hardly moves it); on a CUDA device, wall time with the device
-    synchronised. Interleaving lets a drifting load hit every call alike, and makes the times of
-    one round a pair (see :func:`paired_ratio`).
+    CPU time is this process's, all threads; on a CUDA device the device is synchronised around
+    each call. Interleaving lets a drifting load hit every call alike, and makes the times of one
+    round a pair (see :func:`paired_ratio`).
     """
     import torch
 
     cuda = getattr(device, "type", str(device)).startswith("cuda")
-    clock = time.perf_counter if cuda else time.process_time
 
     def sync() -> None:
         if cuda:
@@ -32,19 +31,28 @@ def interleaved_samples(calls: dict[str, Callable[[], object]], rounds: int, dev
     for call in calls.values():
         call()
     sync()
-    times: dict[str, list[float]] = {name: [] for name in calls}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in calls}
     order = list(calls)
     shuffle = random.Random(0).shuffle
     for _ in range(max(1, rounds)):
         for name in order:
-            start = clock()
+            wall, cpu = time.perf_counter(), time.process_time()
             calls[name]()
             sync()
-            times[name].append(clock() - start)
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
         # a call runs slower after one that allocated and freed a lot (fresh pages, a cold
         # cache): a new order each round keeps that from always falling on the same call
         shuffle(order)
     return times
+
+
+def interleaved_samples(calls: dict[str, Callable[[], object]], rounds: int, device) -> dict[str, list[float]]:
+    """Each call's time in each round of :func:`interleaved_clocks`: on a CPU this process's CPU
+    time (steadier than wall time on a shared machine: another process's load hardly moves it), on
+    a CUDA device wall time."""
+    cuda = getattr(device, "type", str(device)).startswith("cuda")
+    return {name: [wall if cuda else cpu for wall, cpu in pairs]
+            for name, pairs in interleaved_clocks(calls, rounds, device).items()}
 
 
 def interleaved_seconds(calls: dict[str, Callable[[], object]], repeats: int, device) -> dict[str, float]:
