@@ -33,8 +33,34 @@ from mmengine.registry import VISBACKENDS as MM_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MM_VISUALIZERS
 from mmengine.registry import WEIGHT_INITIALIZERS as MM_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
+from mmengine.registry import registry as _mm_registry
 
 SCOPE = "wsvol"
+#: The scopes a ``type`` may name (``mmengine.SGD``, ``wsvol.trcamv``): the registry tree's own.
+KNOWN_SCOPES = frozenset({"mmengine", SCOPE})
+
+
+def _registered_names_only() -> None:
+    """Make every registry, mmengine's own included, build registered names only.
+
+    mmengine resolves a name no registry holds as a dotted import path (``Registry.get`` falls
+    back to ``get_object_from_string``: ``type: subprocess.Popen`` builds a process) and treats
+    the part before a dot as a package whose ``registry`` module it imports (from the working
+    directory too, under ``python -m``). A ``type`` can come from a config, from the config a
+    checkpoint stores or from an export's metadata, and none of them may run code: here a name
+    is looked up in the registries and nowhere else, and only the registry tree's scopes count.
+    """
+    split = Registry.split_scope_key
+
+    def split_known_scopes(key: str) -> tuple[str | None, str]:
+        scope, name = split(key)
+        return (scope, name) if scope is None or scope in KNOWN_SCOPES else (None, key)
+
+    Registry.split_scope_key = staticmethod(split_known_scopes)
+    _mm_registry.get_object_from_string = lambda name: None
+
+
+_registered_names_only()
 
 #: The plugin on whose behalf components are being registered (set by the plugin manager).
 current_provider: contextvars.ContextVar[str | None] = contextvars.ContextVar(
