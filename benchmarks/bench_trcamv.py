@@ -152,7 +152,7 @@ def run(
 
     def infer() -> None:
         for frame in model.predict(x, samples):
-            box_at_threshold(prepare_map(frame["cam"].numpy()), tau)
+            box_at_threshold(prepare_map(frame["cam"].numpy(), normalization=frame["map_normalization"]), tau)
 
     inference = interleaved_seconds({"forward": forward, "infer": infer}, repeats, dev)
     fwd, inf = inference["forward"] / batch_size, inference["infer"] / batch_size

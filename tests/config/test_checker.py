@@ -98,6 +98,33 @@ def test_mmengine_components_are_checked_too(tmp_path):
     assert "train_cfg.max_epochs: expected an integer" in msg
 
 
+def test_a_yaml_boolean_where_a_word_is_expected_says_to_quote_it(tmp_path):
+    text = """
+    model: {type: resnet50_cam, backbone: resnet18, cam_target: true}
+    """
+    check(tmp_path, text.replace("true}", '"true"}'))
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, text)
+    assert ("model.cam_target: expected one of 'true', 'predicted', got bool True (YAML reads an unquoted true "
+            'as True: write "true" for the word)') in str(err.value)
+
+
+def test_paramwise_cfg_is_the_optimizer_constructors_and_is_checked(tmp_path):
+    text = GOOD + """
+    optim_wrapper:
+      optimizer: {type: SGD, lr: 0.1}
+      paramwise_cfg: {custom_keys: {backbone.layer4: {lr_mult: 10}, head: {lr_mul: 10, decay_mult: -1}}, bias_lr: 2}
+    """
+    check(tmp_path, text.replace("{lr_mul: 10, decay_mult: -1}}, bias_lr: 2", "{lr_mult: 10}}"))  # mmengine's keys pass
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, text)
+    msg = str(err.value)
+    assert "3 problems" in msg
+    assert "optim_wrapper.paramwise_cfg.custom_keys.head.lr_mul: unknown key 'lr_mul'; did you mean 'lr_mult'?" in msg
+    assert "optim_wrapper.paramwise_cfg.custom_keys.head.decay_mult: must be a number >= 0, got -1" in msg
+    assert "optim_wrapper.paramwise_cfg.bias_lr: unknown key 'bias_lr'; did you mean 'bias_lr_mult'?" in msg
+
+
 def test_keys_a_kwargs_constructor_forwards_are_checked_along_the_mro(tmp_path):
     """resnet50_cam takes ``**kwargs`` and forwards them to its base (whose constructor takes no
     more): a misspelt key is refused, the base's keys are accepted."""

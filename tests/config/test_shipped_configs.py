@@ -63,6 +63,34 @@ def test_tcam_youtube_objects_configs_are_the_reference_run(name):
     assert cfg.pseudo_labels.source.checkpoint == "{baseline_checkpoint}" and cfg.pseudo_labels.size == [28, 28]
 
 
+@pytest.mark.parametrize("name", ["cam_ytov1", "cam_ytov22"])
+def test_cam_youtube_objects_configs_are_tcams_stage_a(name):
+    """Stage A's schedule as the reference runs it (tcam.md §6): lr 1e-3 with layer4 and the head at
+    ×10, lr·0.9^⌊epoch/15⌋, validated after every epoch, both bests kept on pooled CorLoc and CL.
+    The learning rates come from mmengine's own optimizer constructor and scheduler."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import PARAM_SCHEDULERS
+
+    from wsvol.models.classifiers import ResNetCAM
+
+    cfg = load_config(Path(__file__).parents[2] / "configs" / "cam" / f"{name}.yaml")
+    check_config(cfg)
+    assert cfg.train_cfg.max_epochs == 100 and cfg.train_cfg.val_interval == 1
+    assert list(cfg.default_hooks.checkpoint.save_best) == ["corloc", "cl"]
+    model = ResNetCAM("resnet18", num_classes=10)  # the same parameter names as ResNet-50's
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper.to_dict())
+    [step] = cfg.param_scheduler
+    scheduler = PARAM_SCHEDULERS.build({**step.to_dict(), "optimizer": wrapper})
+    fast = {id(p) for n, p in model.named_parameters() if n.startswith(("backbone.layer4.", "head."))}
+    assert fast and len(fast) < len(list(model.parameters()))
+    for epoch in range(100):
+        for group in wrapper.optimizer.param_groups:
+            base = 0.01 if id(group["params"][0]) in fast else 0.001
+            assert group["lr"] == pytest.approx(base * 0.9 ** (epoch // 15)), (epoch, group["lr"])
+        wrapper.optimizer.step()  # no gradients: a no-op, in the order torch expects
+        scheduler.step()
+
+
 # -- every shipped config is run end to end by some test ----------------------------------------
 ROOT = Path(__file__).parents[2]
 #: Shipped configs (patterns under configs/, first match wins) → the test that runs them through

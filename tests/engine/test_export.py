@@ -43,7 +43,7 @@ def test_exported_trcamv_gives_torchs_scores_and_maps(tmp_path, fmt):
     if fmt == "onnx":
         for name in ("onnx", "onnxscript", "onnxruntime"):
             pytest.importorskip(name)
-    model = save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU))
+    model = save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU, map_normalization="none"))
     write_video(tmp_path / "v.mp4", 12)
     result = export_model(tmp_path / "best.pth", fmt, check_frames=3, video=tmp_path / "v.mp4")
     assert result.path == tmp_path / ("best.onnx" if fmt == "onnx" else "best.torchscript.pt")
@@ -68,7 +68,7 @@ def test_exported_trcamv_gives_torchs_scores_and_maps(tmp_path, fmt):
 
 
 def test_a_model_that_fails_the_check_is_not_written(tmp_path):
-    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU))
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU, map_normalization="none"))
     with pytest.raises(ValueError, match="does not match torch.*not written"):
         export_model(tmp_path / "best.pth", "torchscript", tmp_path / "m.pt", tolerance=-1.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pth"]  # no file, no temporary
@@ -80,7 +80,8 @@ def classifier_checkpoint(path: Path, cam: str) -> ResNetCAM:
     cfg = Config({"model": model_cfg, "test_dataloader": {"dataset": {"pipeline": PIPELINE}}})
     model = ResNetCAM(backbone="resnet10t", num_classes=3, cam={"type": cam}).eval()
     torch.save({"state_dict": model.state_dict(),
-                "meta": {"wsvol": predict_meta(cfg), "dataset_meta": {"classes": ("a", "b", "c")}}}, path)
+                "meta": {"wsvol": predict_meta(cfg, map_normalization="minmax"),
+                         "dataset_meta": {"classes": ("a", "b", "c")}}}, path)
     return model
 
 
@@ -100,7 +101,7 @@ def test_gradient_cams_are_refused_and_cam_exports(tmp_path):
 
 
 def test_cam_option_on_a_trcamv_is_an_error(tmp_path):
-    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU))
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU, map_normalization="none"))
     with pytest.raises(ValueError, match="--cam cam: TrCAMV .* is not a CAM classifier"):
         export_model(tmp_path / "best.pth", "torchscript", cam="cam")
 
@@ -118,7 +119,7 @@ def test_predict_runs_the_onnx_export_as_it_runs_the_checkpoint(tmp_path):
 
     for name in ("onnxscript", "onnxruntime"):
         pytest.importorskip(name)
-    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU))
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU, map_normalization="none"))
     write_video(tmp_path / "v.mp4", 12)
     exported = export_model(tmp_path / "best.pth", "onnx", check_frames=2).path
     predict_video(tmp_path / "best.pth", tmp_path / "v.mp4", tmp_path / "pth", batch_size=5, video=False,
@@ -145,6 +146,12 @@ def test_predict_runs_the_onnx_export_as_it_runs_the_checkpoint(tmp_path):
     bare.metadata_props.add(key="wsvol", value=json.dumps({**json.loads(meta["wsvol"]), "tau": 1.5}))
     onnx.save(bare, str(tmp_path / "bad.onnx"))
     with pytest.raises(ValueError, match=r"bad.onnx: metadata 'tau' must be null or a number in \[0, 1\), got 1.5"):
+        load_trained(tmp_path / "bad.onnx")
+    assert json.loads(meta["wsvol"])["map_normalization"] == "none" == load_trained(exported).map_normalization
+    del bare.metadata_props[:]
+    bare.metadata_props.add(key="wsvol", value=json.dumps({**json.loads(meta["wsvol"]), "map_normalization": "max"}))
+    onnx.save(bare, str(tmp_path / "bad.onnx"))
+    with pytest.raises(ValueError, match=r"bad.onnx: metadata 'map_normalization' must be one of minmax, none"):
         load_trained(tmp_path / "bad.onnx")
     (tmp_path / "fake.onnx").write_bytes(b"not a graph")
     with pytest.raises(ValueError, match="fake.onnx: onnxruntime cannot load it"):

@@ -82,7 +82,7 @@ def test_tcam_run_end_to_end(tmp_path):
     assert [row["method"] for row in report["summary"]] == ["pseudo-labels", "baseline: resnet18 (cam)", "tcam"]
     assert any(r["method"] == "tcam" and "corloc[pseudo-labels]" in r["statistic"] for r in report["bootstrap"])
     [best_cl] = (work / "baseline").glob("best_cl_epoch_*.pth")
-    [best_loc] = (work / "baseline").glob("best_corloc_mean_epoch_*.pth")
+    [best_loc] = (work / "baseline").glob("best_corloc_epoch_*.pth")
     index = json.loads((work / "pseudo_labels" / "train" / "index.json").read_text())
     assert index["size"] == [12, 12] and index["describe"]["source"]["resolution"] == "feature"
     assert index["describe"]["source"]["checkpoint"] == f"sha256:{file_digest(best_loc)}"  # the best-CorLoc CAMs

@@ -33,7 +33,8 @@ from wsvol.engine.predict import DEFAULT_TAU, Trained, load_trained, predict_met
 
 # -- τ, classes and config from the checkpoint ----------------------------------------------------
 def test_config_classes_and_tau_come_from_the_checkpoint(tmp_path):
-    model = save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), {"tau": 0.25, "epoch": 3, "iter": 12}))
+    meta = predict_meta(tiny_cfg(), {"tau": 0.25, "epoch": 3, "iter": 12}, map_normalization="none")
+    model = save_checkpoint(tmp_path / "best.pth", meta)
     trained = load_trained(tmp_path / "best.pth")  # no config.yaml beside it
     assert trained.classes == list(CLASSES) and trained.notes == []
     assert trained.tau == 0.25 and "epoch 3" in trained.tau_from
@@ -43,7 +44,7 @@ def test_config_classes_and_tau_come_from_the_checkpoint(tmp_path):
 
 
 def test_a_checkpoint_saved_before_its_validation_has_no_tau(tmp_path):
-    save_checkpoint(tmp_path / "epoch_1.pth", predict_meta(tiny_cfg()))
+    save_checkpoint(tmp_path / "epoch_1.pth", predict_meta(tiny_cfg(), map_normalization="none"))
     trained = load_trained(tmp_path / "epoch_1.pth")
     assert trained.tau is None and "best_*.pth" in trained.tau_from
 
@@ -78,7 +79,7 @@ def test_a_pickled_payload_never_runs_even_in_a_wsvol_work_dir(tmp_path):
     from wsvol.weights import WeightsError
 
     marker = tmp_path / "pwned"
-    save_checkpoint(tmp_path / "epoch_1.pth", predict_meta(tiny_cfg()))
+    save_checkpoint(tmp_path / "epoch_1.pth", predict_meta(tiny_cfg(), map_normalization="none"))
     ckpt = torch.load(tmp_path / "epoch_1.pth", weights_only=True)
     ckpt["meta"]["extra"] = Payload(marker)
     torch.save(ckpt, tmp_path / "epoch_1.pth")
@@ -90,19 +91,44 @@ def test_a_pickled_payload_never_runs_even_in_a_wsvol_work_dir(tmp_path):
 
 
 def test_class_names_must_fit_the_model(tmp_path):
-    save_checkpoint(tmp_path / "c.pth", predict_meta(tiny_cfg()), classes=("ant", "bee"))
+    save_checkpoint(tmp_path / "c.pth", predict_meta(tiny_cfg(), map_normalization="none"), classes=("ant", "bee"))
     with pytest.raises(ValueError, match="model has 3 classes but 2 class names"):
         load_trained(tmp_path / "c.pth")
 
 
+def test_a_checkpoints_stored_config_cannot_name_code_to_run(tmp_path):
+    """A weights_only checkpoint holds only strings and tensors, but a dotted ``type`` in its stored
+    config would be imported and called by mmengine's fallback: it is refused as unknown."""
+    cfg = tiny_cfg()
+    meta = predict_meta(cfg, map_normalization="none")
+    for key, payload in (("model", {"type": "subprocess.Popen", "args": ["touch", str(tmp_path / "ran")]}),
+                         ("test_dataloader", {"dataset": {"pipeline": [{"type": "os.system",
+                                                                         "command": f"touch {tmp_path / 'ran'}"}]}})):
+        evil = yaml.safe_load(meta["config"])
+        evil[key] = payload
+        save_checkpoint(tmp_path / "evil.pth", {**meta, "config": yaml.safe_dump(evil)})
+        with pytest.raises(KeyError, match="unknown (model|transform) type '(subprocess.Popen|os.system)'"):
+            trained = load_trained(tmp_path / "evil.pth")
+            trained.pipeline()
+    assert not (tmp_path / "ran").exists()
+
+
+TAU_META = {"tau": 0.3, "epoch": 1, "iter": 1}
+
+
 # -- predict_video --------------------------------------------------------------------------------
 class NestedSquares(torch.nn.Module):
-    """A stub localizer whose map is known: 1.0 on [10, 20]², 0.4 on the ring [4, 27]² around it."""
+    """A stub localizer whose map is known: 1.0 on [10, 20]², 0.4 on the ring [4, 27]² around it,
+    ``floor`` elsewhere."""
 
     num_classes = 3
 
+    def __init__(self, floor: float = 0.0) -> None:
+        super().__init__()
+        self.floor = floor
+
     def localize(self, x):
-        cam = torch.zeros(len(x), 32, 32)
+        cam = torch.full((len(x), 32, 32), self.floor)
         cam[:, 4:28, 4:28] = 0.4
         cam[:, 10:21, 10:21] = 1.0
         scores = torch.tensor([0.1, 0.7, 0.2]).repeat(len(x), 1)
@@ -129,8 +155,37 @@ def test_the_box_is_cut_at_the_stored_tau_unless_overridden(tmp_path, stored, ov
     assert ("default" in out["tau_from"]) == (stored is None and override is None)
 
 
+@pytest.mark.parametrize("normalization, box", [
+    ("none", [0, 0, 31, 31]),  # as it is: the floor int(0.3·255) = 76 > int(0.25·255) = 63, the whole frame
+    ("minmax", [10, 10, 21, 21]),  # the floor → 0, the ring → int(255·0.1/0.7) = 36 < 63: only the core
+])  # fmt: skip
+def test_tau_cuts_the_map_normalized_as_on_validation(tmp_path, normalization, box):
+    write_video(tmp_path / "v.mp4", 2, size=(32, 32))
+    trained = Trained(NestedSquares(floor=0.3), tiny_cfg(), list(CLASSES), 0.25, "validation", Path("stub.pth"),
+                      map_normalization=normalization)
+    predict_video(trained, tmp_path / "v.mp4", tmp_path / "out", video=False, progress=False)
+    rows = json.loads((tmp_path / "out" / "predictions.json").read_text())["frames"]
+    assert [[r[k] for k in ("x0", "y0", "x1", "y1")] for r in rows] == [box] * 2
+
+
+def test_the_checkpoint_says_how_its_maps_are_normalized(tmp_path):
+    save_checkpoint(tmp_path / "new.pth", predict_meta(tiny_cfg(), TAU_META, map_normalization="none"))
+    assert load_trained(tmp_path / "new.pth").map_normalization == "none"
+    older = predict_meta(tiny_cfg(), TAU_META, map_normalization="none")
+    del older["map_normalization"]  # wsvol before it: τ was chosen on min-max normalized maps
+    save_checkpoint(tmp_path / "old.pth", older)
+    trained = load_trained(tmp_path / "old.pth")
+    assert trained.map_normalization == "minmax" and "min-max" in trained.notes[0]
+    del older["tau"]  # no τ to keep consistent with: the model's own (TrCAM-V: a probability map)
+    save_checkpoint(tmp_path / "epoch.pth", older)
+    assert load_trained(tmp_path / "epoch.pth").map_normalization == "none"
+    save_checkpoint(tmp_path / "bad.pth", {**older, "map_normalization": "max"})
+    with pytest.raises(ValueError, match="bad.pth: meta.wsvol.map_normalization must be one of minmax, none"):
+        load_trained(tmp_path / "bad.pth")
+
+
 def test_batched_predictions_an_mp4_and_no_pngs_by_default(tmp_path):
-    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), {"tau": 0.3, "epoch": 1, "iter": 1}))
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU_META, map_normalization="none"))
     write_video(tmp_path / "v.mp4", 30, rate=10)
     trained = load_trained(tmp_path / "best.pth")
     run = predict_video(trained, tmp_path / "v.mp4", tmp_path / "b3", stride=2, max_frames=7, batch_size=3,
@@ -240,6 +295,7 @@ def test_train_stores_the_validation_tau_and_predict_uses_it(tmp_path):
     ckpt = from_safe(torch.load(best, weights_only=True))
     # mmengine's own record of the validation that chose this checkpoint (RuntimeInfoHook)
     assert ckpt["meta"]["wsvol"]["tau"] == pytest.approx(ckpt["message_hub"]["log_scalars"]["val/best_tau"].current())
+    assert ckpt["meta"]["wsvol"]["map_normalization"] == "none"  # TrCAM-V's probability map, as validated
     # wsvol writes epoch_N.pth after that epoch's validation: each holds the τ of its own weights
     for epoch in (1, 2):
         saved = from_safe(torch.load(tmp_path / "run" / f"epoch_{epoch}.pth", weights_only=True))

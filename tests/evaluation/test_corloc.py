@@ -191,6 +191,32 @@ def test_normalize_map():
     np.testing.assert_array_equal(normalize_map(x, 16), x)  # same size: no resampling
 
 
+def test_probability_maps_are_scored_as_they_are():
+    """TCAM's and TrCAM's code score softmax(S)[fg] without min-max normalization: the threshold
+    int(τ·max) is relative to the map's own maximum and its floor stays."""
+    m = np.full((20, 20), 0.45)
+    m[5:15, 6:12] = 0.9
+    np.testing.assert_array_equal(normalize_map(m, 20, "none"), m)
+    q = prepare_map(m, 20, "none")
+    assert q.min() == int(0.45 * 255) and q.max() == int(0.9 * 255)  # 114 and 229
+    gt = [np.array([[6, 5, 11, 14]])]
+    taus = thresholds(0.1)
+    raw = evaluate_localization([m], gt, [(20, 20)], [0], eval_size=20, tau_step=0.1, normalization="none")
+    minmax = evaluate_localization([m], gt, [(20, 20)], [0], eval_size=20, tau_step=0.1)
+    # by hand: the floor 114 is above int(τ·229) for τ <= 0.4 (91), so the box is the whole frame
+    # there; from τ = 0.5 (114, strictly greater) only the object is left
+    np.testing.assert_array_equal(raw.curve() > 0, taus >= 0.5)
+    np.testing.assert_array_equal(raw.curve() > 0, oracle_correct(q, gt[0], taus))
+    assert (minmax.curve() > 0).all()  # min-max: the floor is 0, every τ < 1 keeps the object
+    with pytest.raises(ValueError, match=r"probability map in \[0, 1\], got values from -0.5 to 1"):
+        normalize_map(np.array([[-0.5, 1.0]]), 4, "none")
+    with pytest.raises(ValueError, match="map normalization must be one of minmax, none, got 'max'"):
+        normalize_map(m, 20, "max")
+    # the bicubic's overshoot at a sharp edge stays in [0, 1]
+    up = normalize_map(np.kron(np.eye(2), np.ones((2, 2))), 16, "none")
+    assert up.min() == 0 and up.max() == 1
+
+
 def test_result_sweeps_and_per_class():
     rng = np.random.default_rng(1)
     n, size = 12, 32

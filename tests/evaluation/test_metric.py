@@ -39,6 +39,26 @@ def test_metric_matches_function_and_hand_cl():
     assert len(metric.last_result) == 4 and "pxap" not in out
 
 
+def test_each_frame_says_how_its_map_is_normalized():
+    frames = [frame(i, i % 3, i % 3, box) for i, box in enumerate([(10, 10, 80, 60), (50, 20, 150, 110),
+                                                                 (0, 0, 40, 40), (30, 30, 120, 100)])]
+    for f in frames:  # probability maps with a floor: min-max and "as it is" differ
+        f["cam"] = 0.3 + 0.5 * f["cam"] / f["cam"].max()
+    args = ([f["cam"].numpy() for f in frames], [f["gt_boxes"] for f in frames], [f["ori_size"] for f in frames],
+            [f["gt_label"] for f in frames])
+    raw = evaluate_localization(*args, num_classes=3, normalization="none")
+    minmax = evaluate_localization(*args, num_classes=3)
+    assert not np.array_equal(raw.curve(), minmax.curve())
+    for normalization, ref in (("none", raw), ("minmax", minmax), (None, minmax)):  # None: no key
+        metric = CorLocMetric(classes=["a", "b", "c"])
+        metric.process({}, [f if normalization is None else {**f, "map_normalization": normalization}
+                            for f in frames])
+        metric.compute_metrics(metric.results)
+        np.testing.assert_array_equal(metric.last_result.localization.curve(), ref.curve())
+    with pytest.raises(ValueError, match="frame f0: map normalization must be one of minmax, none, got 'max'"):
+        CorLocMetric(classes=["a"]).process({}, [{**frames[0], "map_normalization": "max"}])
+
+
 def test_pxap_appears_with_masks_and_is_perfect_for_a_perfect_map():
     f = frame(0, 0, 0, (40, 30, 119, 89), mask=True)
     cam = np.zeros((120, 160))

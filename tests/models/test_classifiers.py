@@ -79,10 +79,23 @@ def test_predict_outputs(build, images):
         assert 0 <= out["cam"].min() and out["cam"].max() <= 1
         assert out["pred_label"] == int(logits[i].argmax())
         torch.testing.assert_close(out["scores"], logits[i].softmax(0).detach(), rtol=1e-5, atol=1e-6)
-    # the map is the CAM of the predicted class
-    want, _ = model.cam_method(images, targets=logits.argmax(1))
+    # the map is the CAM of each frame's true class, as the reference evaluations score CAMs
+    labels = torch.tensor([s["gt_label"] for s in samples(4)])
+    assert (labels != logits.argmax(1)).any()  # else the test could not tell the two apart
+    want, _ = model.cam_method(images, targets=labels)
     torch.testing.assert_close(torch.stack([o["cam"] for o in outputs]), want)
+    assert all(o["map_normalization"] == "minmax" for o in outputs)
+    # cam_target=predicted, or frames without a tag: the CAM of the predicted class
+    predicted, _ = model.cam_method(images, targets=logits.argmax(1))
+    torch.testing.assert_close(torch.stack([o["cam"] for o in model.predict(images)]), predicted)
+    model.cam_target = "predicted"
+    torch.testing.assert_close(torch.stack([o["cam"] for o in model.val_step(data)]), predicted)
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_cam_target_is_checked():
+    with pytest.raises(ValueError, match="cam_target must be one of true, predicted, got 'label'"):
+        resnet(cam_target="label")
 
 
 def test_cam_method_is_configurable(images):

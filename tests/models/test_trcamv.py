@@ -158,7 +158,8 @@ def test_predict_keeps_the_data_samples_and_gives_the_contracts_keys():
     fg = loc_logits.softmax(1)[:, 1]
     assert len(out) == 3
     for i, (frame, sample) in enumerate(zip(out, b["data_samples"])):
-        assert set(frame) == set(sample) | {"cam", "pred_label", "scores"}
+        assert set(frame) == set(sample) | {"cam", "pred_label", "scores", "map_normalization"}
+        assert frame["map_normalization"] == "none"  # a probability map, scored as it is
         assert frame["frame_id"] == sample["frame_id"]
         assert frame["cam"].shape == (SIZE, SIZE) and frame["cam"].device.type == "cpu"
         assert 0 <= frame["cam"].min() and frame["cam"].max() <= 1

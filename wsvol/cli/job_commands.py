@@ -18,7 +18,7 @@ EXAMPLES = {
   wsvol train configs/cam/layercam_synthetic.yaml
   wsvol train configs/cam/layercam_synthetic.yaml --work-dir work_dirs/mine --resume""",
     "test": """examples:
-  wsvol test configs/cam/layercam_synthetic.yaml --checkpoint work_dirs/layercam_synthetic/RUN/best_corloc_mean_epoch_6.pth
+  wsvol test configs/cam/layercam_synthetic.yaml --checkpoint work_dirs/layercam_synthetic/RUN/best_corloc_epoch_6.pth
   wsvol test configs/cam/layercam_synthetic.yaml --checkpoint F.pth --cams all   # every CAM method, one table""",
     "visualize": """examples:
   wsvol visualize configs/cam/layercam_synthetic.yaml --checkpoint F.pth --cams gradcam layercam""",

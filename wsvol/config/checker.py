@@ -74,6 +74,10 @@ LIMITS = {
     ("optimizer", "momentum"): Range(0),
 }
 
+#: The keys of mmengine's ``optim_wrapper.paramwise_cfg`` (``DefaultOptimWrapperConstructor``).
+PARAMWISE_KEYS = {"bias_lr_mult", "bias_decay_mult", "norm_decay_mult", "dwconv_decay_mult", "flat_decay_mult",
+                  "dcn_offset_lr_mult", "custom_keys", "bypass_duplicate"}
+
 #: Defaults mmengine applies when a config omits ``type``.
 DEFAULT_TYPES = {
     "optim_wrapper": "OptimWrapper",
@@ -202,7 +206,36 @@ class _Checker:
             elif key in ("model", "optim_wrapper", "visualizer", "log_processor", "data_preprocessor") and value is not None:
                 if isinstance(value, dict) and "type" not in value and key in DEFAULT_TYPES:
                     value = {"type": DEFAULT_TYPES[key], **value}
-                self.check_component(value, key, PATH_KINDS[key])
+                ignore: set[str] = set()
+                if key == "optim_wrapper" and isinstance(value, dict):
+                    ignore = {"constructor", "paramwise_cfg"}  # mmengine's constructor takes them, not the wrapper
+                    if "paramwise_cfg" in value:
+                        self.check_paramwise(value["paramwise_cfg"], f"{key}.paramwise_cfg")
+                self.check_component(value, key, PATH_KINDS[key], ignore)
+
+    def check_paramwise(self, value: Any, key: str) -> None:
+        """mmengine's ``paramwise_cfg``: its known keys, and ``custom_keys`` → {lr_mult, decay_mult}."""
+        if not isinstance(value, dict):
+            self.error(key, f"must be a mapping, got {type(value).__name__}")
+            return
+        for name, item in value.items():
+            if name not in PARAMWISE_KEYS:
+                self.unknown_key(f"{key}.{name}", name, PARAMWISE_KEYS, "keys of paramwise_cfg")
+            elif name == "custom_keys":
+                if not isinstance(item, dict):
+                    self.error(f"{key}.custom_keys", f"must map parameter name parts to multipliers, got {item!r}")
+                    continue
+                for part, mults in item.items():
+                    where = f"{key}.custom_keys.{part}"
+                    if not isinstance(mults, dict):
+                        self.error(where, f"must be a mapping of lr_mult / decay_mult, got {mults!r}")
+                        continue
+                    for mult, number in mults.items():
+                        if mult not in ("lr_mult", "decay_mult"):
+                            self.unknown_key(f"{where}.{mult}", mult, {"lr_mult", "decay_mult"},
+                                             "keys of a custom_keys entry")
+                        elif isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+                            self.error(f"{where}.{mult}", f"must be a number >= 0, got {number!r}")
 
     def check_numbers(self, value: Any, key: str) -> None:
         """Numbers no component can use: NaN, infinities, integers beyond 64 bits."""
@@ -423,7 +456,11 @@ def _type_problem(value: Any, hint: Any) -> str | None:
     ok = _fits(value, hint)
     if ok is None or ok:
         return None
-    return f"expected {_describe(hint)}, got {type(value).__name__} {value!r}"
+    problem = f"expected {_describe(hint)}, got {type(value).__name__} {value!r}"
+    word = {True: "true", False: "false", None: "null"}.get(value) if isinstance(value, (bool, type(None))) else None
+    if word is not None and _fits(word, hint):  # YAML read an unquoted true/false/null as a value, not a word
+        problem += f' (YAML reads an unquoted {word} as {value!r}: write "{word}" for the word)'
+    return problem
 
 
 def _fits(value: Any, hint: Any) -> bool | None:

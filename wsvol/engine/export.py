@@ -91,6 +91,7 @@ def export_model(checkpoint: str | Path, fmt: str = "onnx", out: str | Path | No
     metadata = {
         "format": 1, "model": str(trained.cfg.model.get("type")), "checkpoint": trained.checkpoint.name,
         "classes": trained.classes, "tau": trained.tau, "tau_from": trained.tau_from, "cam": cam_name,
+        "map_normalization": trained.map_normalization,
         "input": {"name": "frames", "shape": ["batch", 3, int(h), int(w)], "dtype": "float32",
                   "normalize": normalize},
         "outputs": {"scores": ["batch", len(trained.classes)], "maps": ["batch", int(h), int(w)]},

@@ -204,7 +204,8 @@ class ValOverlayHook(Hook):
 class CheckpointMetaHook(Hook):
     """Store in every checkpoint what ``wsvol predict`` / ``export`` read; every runner has it.
 
-    ``meta['wsvol']`` gets the merged config as YAML and, when the checkpoint holds the very
+    ``meta['wsvol']`` gets the merged config as YAML, the model's ``map_normalization`` (how
+    validation read its maps) and, when the checkpoint holds the very
     weights a validation measured (a ``best_*.pth``, or an ``epoch_N.pth``: wsvol writes it after
     that epoch's validation), that validation's τ (``best_tau``: the best CorLoc over all its
     frames). ``build_runner`` adds the hook to every runner. The last validation's τ lives in the
@@ -225,7 +226,9 @@ class CheckpointMetaHook(Hook):
 
         val = runner.message_hub.get_info(VAL_TAU_INFO)
         measured = val if isinstance(val, dict) and val.get("iter") == runner.iter else None
-        checkpoint.setdefault("meta", {})[META_KEY] = predict_meta(runner.cfg, measured)
+        model = getattr(runner.model, "module", runner.model)  # DDP wraps it
+        normalization = getattr(model, "map_normalization", "minmax")
+        checkpoint.setdefault("meta", {})[META_KEY] = predict_meta(runner.cfg, measured, map_normalization=normalization)
 
 
 #: message-hub runtime info of the last validation's τ: {"tau", "iter", "epoch"}

@@ -9,7 +9,9 @@ table (CSV and JSON). Everything the model needs comes from the checkpoint, load
   own ``meta['cfg']`` is Python text and is never executed);
 - ``meta['dataset_meta']['classes']``: the class names of the training set (mmengine writes it);
 - ``meta['wsvol']['tau']``: the τ chosen on validation, in checkpoints that hold the validated
-  weights (``best_*.pth``; see :class:`wsvol.engine.hooks.CheckpointMetaHook`).
+  weights (``best_*.pth``; see :class:`wsvol.engine.hooks.CheckpointMetaHook`);
+- ``meta['wsvol']['map_normalization']``: how the evaluation read the model's maps (``minmax``,
+  or ``none`` for a probability map), so that τ cuts the map as it did on validation.
 
 A checkpoint written by an older wsvol lacks them: the config then comes from the
 ``config.yaml`` beside it, the classes from its dataset's class map and τ is 0.5, each with a
@@ -40,15 +42,16 @@ META_KEY = "wsvol"
 DEFAULT_TAU = 0.5
 
 
-def predict_meta(cfg: Any, val: dict | None = None) -> dict:
-    """``meta['wsvol']`` of a checkpoint: the config as YAML and, with ``val`` (``{"tau", "epoch",
-    "iter"}`` of the validation that measured these weights), the τ chosen there."""
+def predict_meta(cfg: Any, val: dict | None = None, *, map_normalization: str) -> dict:
+    """``meta['wsvol']`` of a checkpoint: the config as YAML, how the model's maps are normalized
+    and, with ``val`` (``{"tau", "epoch", "iter"}`` of the validation that measured these
+    weights), the τ chosen there."""
     import yaml
     from mmengine.logging import print_log
 
     from wsvol.config.loader import dump_yaml
 
-    meta: dict[str, Any] = {}
+    meta: dict[str, Any] = {"map_normalization": map_normalization}
     try:
         meta["config"] = dump_yaml(cfg)
     except yaml.YAMLError as err:  # a value set in code that YAML cannot hold: predict falls back
@@ -72,6 +75,8 @@ class Trained:
     checkpoint: Path
     device: str = "cpu"
     notes: list[str] = field(default_factory=list)  #: fallbacks taken (older checkpoints)
+    #: how τ cuts the maps: ``minmax`` normalized first, or ``none`` (probability maps as they are)
+    map_normalization: str = "minmax"
 
     def pipeline(self) -> list:
         """The evaluation pipeline of its config, built (resize, normalize, pack)."""
@@ -150,7 +155,28 @@ def load_trained(checkpoint: str | Path, device: str | None = "cpu") -> Trained:
     if not hasattr(model, "localize"):
         raise TypeError(f"{checkpoint}: model {type(model).__name__} has no localize(images) → (scores, maps); "
                         "predict and export need it")
-    return Trained(model.to(device).eval(), cfg, list(classes), tau, tau_from, checkpoint, device, notes)
+    normalization = _map_normalization(checkpoint, ours, model, notes)
+    return Trained(model.to(device).eval(), cfg, list(classes), tau, tau_from, checkpoint, device, notes,
+                   normalization)
+
+
+def _map_normalization(checkpoint: Path, ours: dict, model: Any, notes: list[str]) -> str:
+    """The checkpoint's ``map_normalization``; an older checkpoint's τ was chosen on min-max
+    normalized maps, so it keeps them; else the model's own."""
+    from wsvol.evaluation.maps import MAP_NORMALIZATIONS
+
+    if "map_normalization" in ours:
+        value = ours["map_normalization"]
+        if value not in MAP_NORMALIZATIONS:
+            raise ValueError(f"{checkpoint}: meta.wsvol.map_normalization must be one of "
+                             f"{', '.join(MAP_NORMALIZATIONS)}, got {value!r}")
+        return value
+    own = getattr(model, "map_normalization", "minmax")
+    if "tau" in ours and own != "minmax":
+        notes.append("the checkpoint's τ was chosen on min-max normalized maps (older wsvol): predict cuts "
+                     "them the same way")
+        return "minmax"
+    return own
 
 
 def _is_tau(value: Any) -> bool:
@@ -190,6 +216,8 @@ def load_onnx(path: str | Path, device: str | None = "cpu") -> Trained:
     the evaluation pipeline from the file's ``wsvol`` metadata, each checked."""
     from mmengine.config import Config
 
+    from wsvol.evaluation.maps import MAP_NORMALIZATIONS
+
     path = Path(path)
     if device not in (None, "cpu"):
         raise ValueError(f"--device {device}: an ONNX file runs in onnxruntime on the CPU here; predict with the "
@@ -208,16 +236,20 @@ def load_onnx(path: str | Path, device: str | None = "cpu") -> Trained:
     except ValueError as err:
         raise ValueError(f"{path}: metadata_props['wsvol'] is not JSON ({err})") from None
     classes, tau, pipeline = meta.get("classes"), meta.get("tau"), meta.get("pipeline")
+    normalization = meta.get("map_normalization", "minmax")  # older exports: τ chosen on min-max maps
     if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
         raise ValueError(f"{path}: metadata 'classes' must be a list of class names, got {classes!r}")
     if tau is not None and not _is_tau(tau):
         raise ValueError(f"{path}: metadata 'tau' must be null or a number in [0, 1), got {tau!r}")
     if not (isinstance(pipeline, list) and pipeline and all(isinstance(s, dict) and "type" in s for s in pipeline)):
         raise ValueError(f"{path}: metadata 'pipeline' must be a list of steps with a 'type', got {pipeline!r}")
+    if normalization not in MAP_NORMALIZATIONS:
+        raise ValueError(f"{path}: metadata 'map_normalization' must be one of {', '.join(MAP_NORMALIZATIONS)}, "
+                         f"got {normalization!r}")
     cfg = Config({"model": {"type": meta.get("model")}, "test_dataloader": {"dataset": {"pipeline": pipeline}}})
     tau_from = str(meta.get("tau_from") or "validation")
     return Trained(model, cfg, classes, None if tau is None else float(tau), tau_from, path, "cpu",
-                   [f"ONNX export of {meta.get('checkpoint', 'a checkpoint')}, run in onnxruntime"])
+                   [f"ONNX export of {meta.get('checkpoint', 'a checkpoint')}, run in onnxruntime"], normalization)
 
 
 def _config(checkpoint: Path, ours: dict, notes: list[str]):
@@ -348,7 +380,7 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
                 raise ValueError(f"{source}: frame {index}: the model gave a non-finite map or score "
                                  f"(checkpoint {trained.checkpoint})")
             h, w = rgb.shape[:2]
-            qmap = prepare_map(cam, (w, h))
+            qmap = prepare_map(cam, (w, h), trained.map_normalization)
             box = box_at_threshold(qmap, tau_used)
             label = int(p.argmax())
             rows.append({"frame": index, "class": classes[label], "class_id": label,

@@ -539,11 +539,13 @@ def evaluate_localization(
     frame_ids: Sequence[str] | None = None,
     video_ids: Sequence[str] | None = None,
     keep_maps: bool = True,
+    normalization: str = "minmax",
 ) -> LocalizationResult:
     """MaxBoxAcc-v1 CorLoc of localization maps against true boxes in original frame pixels.
 
-    ``maps``: 2-D float maps of any size (resized to ``eval_size``); ``gt_boxes``: (K, 4)
-    x0,y0,x1,y1 per frame in original pixels; ``ori_sizes``: (width, height) per frame.
+    ``maps``: 2-D float maps of any size (resized to ``eval_size``; ``normalization``: ``minmax``,
+    or ``none`` for probability maps scored as they are); ``gt_boxes``: (K, 4) x0,y0,x1,y1 per
+    frame in original pixels; ``ori_sizes``: (width, height) per frame.
 
     Example:
         >>> import numpy as np
@@ -561,7 +563,7 @@ def evaluate_localization(
     for i, (cam, b, size) in enumerate(zip(maps, gt_boxes, ori_sizes)):
         where = frame_ids[i] if frame_ids is not None else f"frame {i}"
         try:
-            qmaps.append(prepare_map(cam, eval_size))
+            qmaps.append(prepare_map(cam, eval_size, normalization))
             boxes.append(rescale_boxes(b, size, eval_size))
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None

@@ -4,6 +4,9 @@
   min-max normalized (a constant map becomes all zeros), then quantized with
   ``uint8(map * 255)``; a map with NaN or infinite values is refused (wsolevaluation zeroes a NaN
   map, which scores the frame as wrong without a word, and casts infinities to arbitrary bytes);
+* a probability map (a localization head's foreground, normalization ``"none"``) is quantized as
+  it is, as TCAM's and TrCAM's code score ``softmax(S)[fg]``: its threshold ``int(τ·max)`` is then
+  relative to its own maximum, and its minimum stays where it is;
 * true boxes are rescaled from the frame size with ``int(x * 224 / width)``;
 * masks are resized nearest-neighbour;
 * the thresholds are ``np.arange(0, 1, 0.001)``.
@@ -17,6 +20,9 @@ import cv2
 import numpy as np
 
 DEFAULT_EVAL_SIZE = 224
+#: how a map is brought to [0, 1] before quantization: ``minmax`` (a CAM, any range) or ``none``
+#: (a probability map, already in [0, 1], scored as it is)
+MAP_NORMALIZATIONS = ("minmax", "none")
 
 
 def thresholds(step: float = 0.001) -> np.ndarray:
@@ -37,10 +43,20 @@ def as_size(eval_size: int | Sequence[int]) -> tuple[int, int]:
     return w, h
 
 
+def check_normalization(normalization: str) -> str:
+    """``normalization`` if it is one of :data:`MAP_NORMALIZATIONS`, else a ``ValueError``."""
+    if normalization not in MAP_NORMALIZATIONS:
+        raise ValueError(f"map normalization must be one of {', '.join(MAP_NORMALIZATIONS)}, got {normalization!r}")
+    return normalization
+
+
 def normalize_map(
-    cam: np.ndarray, eval_size: int | Sequence[int] = DEFAULT_EVAL_SIZE
+    cam: np.ndarray, eval_size: int | Sequence[int] = DEFAULT_EVAL_SIZE, normalization: str = "minmax"
 ) -> np.ndarray:
-    """Resize a 2-D map to ``eval_size`` (bicubic, float64) and min-max normalize it to [0, 1]."""
+    """Resize a 2-D map to ``eval_size`` (bicubic, float64) and bring it to [0, 1]: min-max
+    normalized (``minmax``), or as it is (``none``: a probability map, checked to be in [0, 1];
+    the bicubic's overshoot is clipped)."""
+    check_normalization(normalization)
     cam = np.asarray(cam, dtype=np.float64)
     if cam.ndim != 2 or 0 in cam.shape:
         raise ValueError(f"a localization map must be a non-empty 2-D array, got shape {cam.shape}")
@@ -49,8 +65,13 @@ def normalize_map(
         raise ValueError(f"the localization map ({cam.shape[0]}x{cam.shape[1]}) has {int(np.isnan(cam).sum())} NaN "
                          f"and {int(np.isinf(cam).sum())} infinite values, first at (row, col) "
                          f"{tuple(int(i) for i in np.argwhere(bad)[0])}")
+    if normalization == "none" and (cam.min() < 0 or cam.max() > 1):
+        raise ValueError(f"a map scored without normalization must be a probability map in [0, 1], got values "
+                         f"from {cam.min():.4g} to {cam.max():.4g}")
     w, h = as_size(eval_size)
     cam = cv2.resize(cam, (w, h), interpolation=cv2.INTER_CUBIC)
+    if normalization == "none":
+        return np.clip(cam, 0.0, 1.0, out=cam)
     if cam.min() == cam.max():
         return np.zeros_like(cam)
     cam -= cam.min()
@@ -63,9 +84,10 @@ def quantize_map(normalized: np.ndarray) -> np.ndarray:
     return (np.asarray(normalized) * 255).astype(np.uint8)
 
 
-def prepare_map(cam: np.ndarray, eval_size: int | Sequence[int] = DEFAULT_EVAL_SIZE) -> np.ndarray:
-    """Map at any size → quantized uint8 map at the evaluation size."""
-    return quantize_map(normalize_map(cam, eval_size))
+def prepare_map(cam: np.ndarray, eval_size: int | Sequence[int] = DEFAULT_EVAL_SIZE,
+                normalization: str = "minmax") -> np.ndarray:
+    """Map at any size → quantized uint8 map at the evaluation size (see :func:`normalize_map`)."""
+    return quantize_map(normalize_map(cam, eval_size, normalization))
 
 
 def rescale_boxes(

@@ -72,6 +72,8 @@ def frame_record(
 
     Holds the map quantized at the evaluation size (uint8), the true boxes rescaled to it, labels
     and, with a ``gt_mask``, the frame's pixel score histograms for PxAP (``taus`` needed then).
+    The sample's ``map_normalization`` (``minmax`` when absent; ``none`` for a probability map)
+    says how its map is brought to [0, 1] (:func:`wsvol.evaluation.maps.normalize_map`).
     """
     boxes = _numpy(sample.get("gt_boxes", np.zeros((0, 4)))).reshape(-1, 4)
     if boxes.shape[0] == 0:
@@ -81,7 +83,7 @@ def frame_record(
         if key not in sample:
             raise KeyError(f"{where}: model output lacks {key!r} (keys: {sorted(sample)})")
     try:
-        normalized = normalize_map(_numpy(sample["cam"]), eval_size)
+        normalized = normalize_map(_numpy(sample["cam"]), eval_size, sample.get("map_normalization", "minmax"))
     except ValueError as exc:  # NaN / inf: a diverged model or a broken map, never scored silently
         raise ValueError(f"frame {where}: {exc}") from None
     scores = _numpy(sample["scores"]).reshape(-1) if sample.get("scores") is not None else None

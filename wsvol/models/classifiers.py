@@ -4,15 +4,17 @@
 ``vit_classifier`` is a timm ViT with a linear head on its pooled (CLS) token. Both are mmengine
 models: ``forward(inputs, data_samples, mode)`` with modes ``tensor`` (logits), ``loss``
 (``{'loss_cls': CE}`` on ``gt_label``) and ``predict`` (one dict per frame: its data-sample keys
-+ ``cam``, ``pred_label``, ``scores``; the CAM is for the predicted class, computed with the
-CAM method of the ``cam`` config, e.g. ``model.cam.type=gradcam`` at test time).
++ ``cam``, ``pred_label``, ``scores``; the CAM is computed with the CAM method of the ``cam``
+config, e.g. ``model.cam.type=gradcam`` at test time, for the frame's true class where the
+frames carry one, as wsolevaluation and TCAM's code score CAMs, or for the predicted class:
+``cam_target``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import timm
 import torch
@@ -24,10 +26,17 @@ from torch import Tensor, nn
 from wsvol.cams import build_cam
 from wsvol.config import component
 from wsvol.models.backbones.resnet import build_resnet
+from wsvol.models.initialization import init_head
 from wsvol.registry import MODELS
 from wsvol.weights import load_timm_weights, load_weights
 from wsvol.weights.formats import read_weights
 from wsvol.weights.pos_embed import resize_options
+
+#: whose CAM ``predict`` gives: ``true``, the frame's true class (tag), as wsolevaluation and
+#: TCAM's code score CAM baselines (MaxBoxAcc localizes the true class; the ``cam`` pseudo-label
+#: source's ``target`` says the same); ``predicted``, the predicted class (what ``localize`` and
+#: ``wsvol predict`` always use: a user's video has no tag)
+CAM_TARGETS = ("true", "predicted")
 
 
 class TagClassifier(BaseModel):
@@ -37,12 +46,18 @@ class TagClassifier(BaseModel):
     head reads) and the default target layer.
     """
 
+    #: a CAM has any range: the evaluation min-max normalizes it (as torchcam's ``normalized=True``)
+    map_normalization: str = "minmax"
+
     def __init__(self, num_classes: int, pretrained: str | None, cam: component("cam_method") | str | None,
                  target_layer: str | None, data_preprocessor: dict | None = None,
-                 init_cfg: dict | None = None) -> None:
+                 init_cfg: dict | None = None, cam_target: Literal["true", "predicted"] = "true") -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if int(num_classes) < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        if cam_target not in CAM_TARGETS:
+            raise ValueError(f"cam_target must be one of {', '.join(CAM_TARGETS)}, got {cam_target!r}")
+        self.cam_target = cam_target
         self.num_classes = int(num_classes)
         self._pretrained = pretrained
         self._arch = ""  # the timm architecture of the backbone (subclasses set it)
@@ -105,12 +120,19 @@ class TagClassifier(BaseModel):
         raise ValueError(f"unknown forward mode {mode!r}; expected 'tensor', 'loss' or 'predict'")
 
     def predict(self, x: Tensor, data_samples: Sequence[Mapping] | None = None) -> list[dict]:
-        """One dict per frame: its data-sample keys + ``cam`` (H, W), ``pred_label``, ``scores`` (CPU)."""
+        """One dict per frame: its data-sample keys + ``cam`` (H, W), ``pred_label``, ``scores`` (CPU),
+        ``map_normalization``. The CAM is of each frame's ``gt_label`` when ``cam_target`` is
+        ``true`` and every sample has one, else of the predicted class."""
         samples = list(data_samples) if data_samples is not None else [{} for _ in range(len(x))]
         if len(samples) != len(x):
             raise ValueError(f"{len(samples)} data samples for {len(x)} images")
-        scores, maps = (t.cpu() for t in self.localize(x))
-        return [{**sample, "cam": maps[i], "pred_label": int(scores[i].argmax()), "scores": scores[i]}
+        targets = None
+        if self.cam_target == "true" and samples and all("gt_label" in s for s in samples):
+            targets = self._labels(samples, x.device)
+        maps, logits = self.cam_method(x, targets)
+        scores, maps = logits.softmax(1).cpu(), maps.cpu()
+        return [{**sample, "cam": maps[i], "pred_label": int(scores[i].argmax()), "scores": scores[i],
+                 "map_normalization": self.map_normalization}
                 for i, sample in enumerate(samples)]
 
     def localize(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -146,6 +168,8 @@ class ResNetCAM(TagClassifier):
             ``output_stride=8``, torchvision's ``replace_stride_with_dilation``); False: their
             strides become 1 without dilation, as in the wsolevaluation/TCAM reference code.
         backbone_kwargs: more arguments of ``timm.create_model``.
+        cam_target: ``true`` (default): ``predict`` gives the CAM of each frame's true class (its
+            ``gt_label``), as the reference evaluations do; ``predicted``: of the predicted class.
     """
 
     def __init__(self, backbone: str = "resnet50", num_classes: int = 10, pretrained: str | None = None,
@@ -155,6 +179,7 @@ class ResNetCAM(TagClassifier):
         self._arch = backbone
         self.backbone = build_resnet(backbone, dilated, **(backbone_kwargs or {}))
         self.head = nn.Linear(self.backbone.num_features, self.num_classes)
+        init_head(self.head)  # as TCAM's stage-A classifier (its WGAP head)
         self._finish_init()
 
     def default_target_layer(self) -> str:

@@ -113,6 +113,9 @@ class TrCAMV(BaseModel):
     default_loc_head: Mapping = DEFAULT_LOC_HEAD
     default_pixel_sampler: Mapping = DEFAULT_PIXEL_SAMPLER
     default_losses: Mapping = DEFAULT_LOSSES
+    #: the map is the foreground probability, scored as it is (TCAM's and TrCAM's ``SegmentationCam``
+    #: maps are not min-max normalized: τ cuts at ``int(τ·max)`` of the probability itself)
+    map_normalization: str = "none"
 
     def __init__(
         self,
@@ -323,7 +326,8 @@ class TrCAMV(BaseModel):
 
     @torch.no_grad()
     def predict(self, x: Tensor, data_samples: Sequence[Mapping] | None = None) -> list[dict]:
-        """Per frame: its data-sample keys + ``cam`` (H,W) FG probability, ``pred_label``, ``scores`` (CPU)."""
+        """Per frame: its data-sample keys + ``cam`` (H,W) FG probability, ``pred_label``, ``scores`` (CPU)
+        and ``map_normalization`` (how the evaluation reads ``cam``)."""
         samples = (
             _check_samples(data_samples, len(x), "predict")
             if data_samples is not None
@@ -331,7 +335,8 @@ class TrCAMV(BaseModel):
         )
         scores, cams = (t.cpu() for t in self.localize(x))
         return [
-            {**sample, "cam": cams[i], "pred_label": int(scores[i].argmax()), "scores": scores[i]}
+            {**sample, "cam": cams[i], "pred_label": int(scores[i].argmax()), "scores": scores[i],
+             "map_normalization": self.map_normalization}
             for i, sample in enumerate(samples)
         ]
 

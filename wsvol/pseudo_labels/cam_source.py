@@ -7,7 +7,7 @@ normalization (its ``normalize``) unless they are given.
 
 The map is the CAM of the frame's **true** class (its video tag), as pseudo-labels are in the
 reference (the tag is known for every training frame); ``target="predicted"`` uses the
-classifier's predicted class instead, which is what a CAM baseline shows at test time.
+classifier's predicted class instead, which is what ``wsvol predict`` shows on an untagged video.
 """
 
 from __future__ import annotations

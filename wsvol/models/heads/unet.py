@@ -5,6 +5,7 @@ stage is the head and the others are skips, deepest first. Each block upsamples 
 resizes bilinearly to the skip's size when they differ (a stride-1 stage: layer3 at layer4's
 size), concatenates the skip and applies two conv3×3-BN-ReLU; the last block has no skip. Then a
 conv3×3 → 2 logits (0 = background, 1 = foreground), resized bilinearly to the input size if needed.
+Initialized as TCAM's code does (:mod:`wsvol.models.initialization`).
 For ResNet-50 at 224 (stride-1 layer3/4): [2048+1024 → 256 @28] → [256+512 → 128 @28] →
 [128+256 → 64 @56] → [64+64 → 32 @112] → [32 → 16 @224] → 2 @224.
 """
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wsvol.models.initialization import init_decoder, init_head
 from wsvol.registry import HEADS
 
 
@@ -70,6 +72,8 @@ class UNetDecoderHead(nn.Module):
         skips = [*deep[1:], *([0] * len(channels))][: len(channels)]
         self.blocks = nn.ModuleList(DecoderBlock(i, s, o) for i, s, o in zip(ins, skips, channels))
         self.seg_head = nn.Conv2d(channels[-1], 2, 3, padding=1)
+        init_decoder(self.blocks)
+        init_head(self.seg_head)
 
     def forward(self, stages: Sequence[torch.Tensor]) -> torch.Tensor:
         """``stages`` [input, stem, ..., deepest] → logits (B, 2, H, W) at the input's size."""
