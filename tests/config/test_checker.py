@@ -164,7 +164,7 @@ def test_values_no_run_could_use_are_refused_each_named(tmp_path):
     msg = str(err.value)
     path = tmp_path / "exp.yaml"
     assert "7 problems" in msg, msg
-    assert f"{path}:4: train_dataloader.batch_size: expected a number >= 1, got int -2" in msg
+    assert f"{path}:4: train_dataloader.batch_size: expected an integer >= 1, got int -2" in msg
     assert (f"{path}:11: train_dataloader.dataset.pipeline.0.size: expected an integer in [1, 16384] or a list, "
             "each an integer in [1, 16384], got str 'big'") in msg
     assert "train_dataloader.dataset.pipeline.1.size: expected" in msg and "got list [100000, 100000]" in msg
@@ -172,3 +172,56 @@ def test_values_no_run_could_use_are_refused_each_named(tmp_path):
     assert f"{path}:13: optim_wrapper.optimizer.lr: nan is not a usable number" in msg
     assert "optim_wrapper.optimizer.momentum: 99999999999999999999999 does not fit in 64 bits" in msg
     assert "pseudo_labels.shard_size: expected an integer >= 1, got int 0" in msg
+
+
+def test_mistakes_that_used_to_surface_only_after_training_are_caught_first(tmp_path):
+    """Each of these passed the check and failed after an epoch, a baseline or the pseudo-labels
+    (an audit's list); each is now one problem naming its key."""
+    from pathlib import Path
+
+    configs = Path(__file__).parents[2] / "configs"
+    cam = f"""
+    _base_: {configs / 'cam' / 'layercam_synthetic.yaml'}
+    default_hooks:
+      checkpoint: {{save_best: [corlocmean, cl, corloc/car], intervall: 1, rule: bigger}}
+      logger: {{interval: 0}}
+    train_dataloader: {{batch_size: 2.5, num_workers: many}}
+    optim_wrapper: {{optimizer: {{lr: fast}}}}
+    randomness: {{seed: abc, deterministc: true}}
+    log_level: VERBOSE
+    model: {{num_classes: 0, backbone: resnet19}}
+    """
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, cam)
+    msg = str(err.value)
+    for line in ["default_hooks.checkpoint.save_best.0: validation gives no metric 'corlocmean'; did you mean "
+                 "'corloc_mean'?",
+                 "default_hooks.checkpoint.intervall: unknown key 'intervall'; did you mean 'interval'?",
+                 "default_hooks.checkpoint.rule: expected one of 'greater', 'less'",
+                 "default_hooks.logger.interval: expected an integer >= 1, got int 0",
+                 "train_dataloader.batch_size: expected an integer >= 1, got float 2.5",
+                 "train_dataloader.num_workers: expected an integer >= 0, got str 'many'",
+                 "optim_wrapper.optimizer.lr: expected a number or Tensor >= 0, got str 'fast'",
+                 "randomness.seed: expected an integer or null, got str 'abc'",
+                 "randomness.deterministc: unknown key 'deterministc'; did you mean 'deterministic'?",
+                 "log_level: expected a logging level",
+                 "model.num_classes: expected an integer >= 1, got int 0",
+                 "model.backbone: expected a string naming a timm model"]:
+        assert line in msg, line
+    assert "12 problems" in msg and "corloc/car" not in msg  # a class's CorLoc is a metric the validation gives
+    trcamv = f"""
+    _base_: {configs / 'trcamv_synthetic.yaml'}
+    model: {{backbone: {{arch: vit_tiny_r_s16_p9_224}}, losses: {{crf: {{method: gird}}}}}}
+    pseudo_labels: {{splits: [trian, test], size: [0, 96]}}
+    report: {{size_bins: [0.5, 0.2]}}
+    """
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, trcamv)
+    msg = str(err.value)
+    for line in ["model.backbone.arch: expected a string naming a timm model",
+                 "model.losses.crf.method: expected one of 'dense', 'grid', got str 'gird'",
+                 "pseudo_labels.splits: expected a list, each one of 'train', 'val', 'test'",
+                 "pseudo_labels.size: expected a list, each an integer in [1, 16384]",
+                 "report.size_bins: the two bounds (small | medium | large) must increase, got [0.5, 0.2]"]:
+        assert line in msg, line
+    assert "5 problems" in msg

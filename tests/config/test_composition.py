@@ -163,3 +163,9 @@ def test_changing_an_inherited_type_says_to_delete(tmp_path):
     assert "add `_delete_: true` beside the new type" in text
     write(child, "_base_: base.yaml\noptim_wrapper: {optimizer: {_delete_: true, type: Adam, lr: 1.0e-3}}\n")
     check_config(load_config(child))
+    # a child's own typo under an inherited type is a plain mistake: no advice to delete the base's keys
+    write(child, "_base_: base.yaml\noptim_wrapper: {optimizer: {lrr: 1.0e-3}}\n")
+    with pytest.raises(ConfigError) as err:
+        check_config(load_config(child))
+    assert "optim_wrapper.optimizer.lrr: unknown key 'lrr'; did you mean 'lr'?" in str(err.value)
+    assert "_delete_" not in str(err.value) and "It is inherited" not in str(err.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -209,3 +210,29 @@ def test_cache_is_at_most_a_quarter_of_float32_per_frame_files(tmp_path):
     ref_allocated = sum(p.stat().st_blocks * 512 for p in ref.iterdir())
     assert apparent <= 0.25 * ref_apparent
     assert allocated <= 0.25 * ref_allocated
+
+
+# -- damaged files are reported naming them --------------------------------------------------
+IDS = [f"cat/video-0001/shot-000001/frame_{i:06d}.jpg" for i in range(7)]
+
+
+def _cache(root) -> PseudoLabelCache:
+    cache = PseudoLabelCache.create(root, key="k", frame_ids=IDS, size=(16, 12), shard_size=4)
+    maps = np.random.default_rng(0).random((len(IDS), 16, 12), dtype=np.float32)
+    for k in range(cache.num_shards):
+        rows = cache.shard_rows(k)
+        cache.write_shard(k, maps[rows.start : rows.stop])
+    return cache
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.05, 0.0])  # cut in the data, in the header; empty
+def test_truncated_shard_is_reported_naming_it(tmp_path, keep):
+    cache = _cache(tmp_path / "c")
+    shard = cache.shard_path(1)
+    data = shard.read_bytes()
+    shard.write_bytes(data[: int(len(data) * keep)])
+    reader = PseudoLabelCache.open(tmp_path / "c")
+    assert reader.complete  # the file is there: only reading it finds the damage
+    with pytest.raises(CacheError, match=rf"{re.escape(str(shard))}: unreadable shard \(.*damaged cache\); rebuild it with --overwrite"):
+        reader(IDS[5])
+    np.testing.assert_array_equal(reader(IDS[0]), cache(IDS[0]))  # the intact shard still reads

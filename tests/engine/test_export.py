@@ -156,3 +156,44 @@ def test_predict_runs_the_onnx_export_as_it_runs_the_checkpoint(tmp_path):
     (tmp_path / "fake.onnx").write_bytes(b"not a graph")
     with pytest.raises(ValueError, match="fake.onnx: onnxruntime cannot load it"):
         load_trained(tmp_path / "fake.onnx")
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_the_export_gets_the_mode_of_every_other_output(tmp_path, fmt):
+    import os
+    import stat
+
+    from wsvol.utils.files import atomic_write_text
+
+    if fmt == "onnx":
+        for name in ("onnx", "onnxscript", "onnxruntime"):
+            pytest.importorskip(name)
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU, map_normalization="none"))
+    old = os.umask(0o022)
+    try:
+        result = export_model(tmp_path / "best.pth", fmt, tmp_path / "out" / f"good.{fmt}", check_frames=1)
+        atomic_write_text(tmp_path / "out" / "table.csv", "a,b\n")  # how the CSV and JSON outputs are written
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(result.path.stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "out" / "table.csv").stat().st_mode), oct(mode)
+
+
+def test_a_killed_exports_temporary_file_is_cleared_as_a_dead_writers(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from wsvol.utils.files import remove_stale_partials
+
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU, map_normalization="none"))
+    killed = ("import os, sys\nimport wsvol.engine.export as e\n"
+              "e._run_torchscript = lambda *a: os._exit(3)  # dies once the file is written, before the rename\n"
+              "e.export_model(sys.argv[1], 'torchscript', sys.argv[2], check_frames=1)\n")
+    run = subprocess.run([sys.executable, "-c", killed, str(tmp_path / "best.pth"), str(tmp_path / "x" / "m.pt")],
+                         capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 3, run.stderr[-2000:]
+    (left,) = (tmp_path / "x").iterdir()
+    assert left.name.startswith(".m.pt.") and left.stat().st_size > 0
+    assert remove_stale_partials(tmp_path) == [left]
+    assert list((tmp_path / "x").iterdir()) == []

@@ -113,6 +113,23 @@ def test_a_checkpoints_stored_config_cannot_name_code_to_run(tmp_path):
     assert not (tmp_path / "ran").exists()
 
 
+def test_the_frames_are_prepared_by_predict_pipeline_else_test_else_val(tmp_path):
+    from mmengine.config import Config
+
+    steps = {name: [{"type": "resize", "size": [size, size]}, {"type": "normalize"}, {"type": "pack_inputs"}]
+             for name, size in (("predict", 24), ("test", 32), ("val", 40))}
+    loader = {name: {"dataset": {"pipeline": steps[name]}} for name in ("test", "val")}
+
+    def pipeline(**cfg) -> list[dict]:
+        return Trained(NestedSquares(), Config(cfg), list(CLASSES), None, "", tmp_path / "c.pth").pipeline_cfg()
+
+    assert pipeline(predict={"pipeline": steps["predict"]}, test_dataloader=loader["test"]) == steps["predict"]
+    assert pipeline(test_dataloader=loader["test"], val_dataloader=loader["val"]) == steps["test"]
+    assert pipeline(test_dataloader=None, val_dataloader=loader["val"]) == steps["val"]
+    with pytest.raises(ValueError, match="c.pth: its config has no predict.pipeline, test_dataloader"):
+        pipeline(test_dataloader=None, val_dataloader=None)
+
+
 TAU_META = {"tau": 0.3, "epoch": 1, "iter": 1}
 
 
@@ -295,7 +312,7 @@ def test_train_stores_the_validation_tau_and_predict_uses_it(tmp_path):
     ckpt = from_safe(torch.load(best, weights_only=True))
     # mmengine's own record of the validation that chose this checkpoint (RuntimeInfoHook)
     assert ckpt["meta"]["wsvol"]["tau"] == pytest.approx(ckpt["message_hub"]["log_scalars"]["val/best_tau"].current())
-    assert ckpt["meta"]["wsvol"]["map_normalization"] == "none"  # TrCAM-V's probability map, as validated
+    assert ckpt["meta"]["wsvol"]["map_normalization"] == "minmax"  # a classifier's CAM, as validated
     # wsvol writes epoch_N.pth after that epoch's validation: each holds the τ of its own weights
     for epoch in (1, 2):
         saved = from_safe(torch.load(tmp_path / "run" / f"epoch_{epoch}.pth", weights_only=True))
@@ -314,3 +331,35 @@ def test_train_stores_the_validation_tau_and_predict_uses_it(tmp_path):
     assert result["classes"] == sorted(synthetic, key=synthetic.get)
     assert [r["frame"] for r in result["frames"]] == [0, 2, 4, 6, 8]
     assert len(decoded_frames(tmp_path / "pred" / "predictions.mp4")) == 5
+
+
+def test_predictions_mp4_gets_the_mode_of_the_tables(tmp_path):
+    import stat
+
+    write_video(tmp_path / "v.mp4", 2)
+    old = os.umask(0o022)
+    try:
+        predict_video(stub(0.5), tmp_path / "v.mp4", tmp_path / "out", progress=False)
+    finally:
+        os.umask(old)
+    modes = {name: stat.S_IMODE((tmp_path / "out" / name).stat().st_mode)
+             for name in ("predictions.mp4", "predictions.csv")}  # the CSV: written with atomic_write_text
+    assert modes["predictions.mp4"] == modes["predictions.csv"], modes
+
+
+def test_a_failed_predict_leaves_no_output_folder_and_keeps_an_existing_one(tmp_path):
+    from wsvol.data.fold_files import DataError
+
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "p2", tmp_path / "a" / "b" / "p3"):
+        with pytest.raises(DataError, match="folder has no frames"):
+            predict_video(stub(0.5), tmp_path / "empty", out, png=True, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    (tmp_path / "bare").mkdir()
+    for out in (tmp_path / "mine", tmp_path / "bare"):
+        with pytest.raises(DataError, match="folder has no frames"):
+            predict_video(stub(0.5), tmp_path / "empty", out, progress=False)
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep" and (tmp_path / "bare").is_dir()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
+
 import av
 import numpy as np
 import pytest
 
+from wsvol.utils.files import atomic_write_text, remove_stale_partials
 from wsvol.visualization.mp4 import Mp4Writer
 
 
@@ -32,4 +38,35 @@ def test_a_frame_of_another_size_is_refused_and_nothing_is_left(tmp_path):
         with Mp4Writer(tmp_path / "v.mp4", fps=5) as writer:
             writer.write(grey(0))
             writer.write(np.zeros((20, 20, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_video_gets_the_mode_of_every_other_output(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with Mp4Writer(tmp_path / "v.mp4", fps=5) as writer:
+            writer.write(grey(0))
+        atomic_write_text(tmp_path / "table.csv", "a,b\n")  # how the CSV and JSON outputs are written
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "v.mp4").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "table.csv").stat().st_mode), oct(mode)
+
+
+KILLED = """
+import os, sys
+import numpy as np
+from wsvol.visualization.mp4 import Mp4Writer
+writer = Mp4Writer(sys.argv[1], fps=5)
+writer.write(np.zeros((8, 8, 3), np.uint8))
+os._exit(3)  # killed mid-video
+"""
+
+
+def test_a_killed_writers_temporary_video_is_cleared_as_a_dead_writers(tmp_path):
+    run = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path / "v.mp4")], capture_output=True, text=True)
+    assert run.returncode == 3, run.stderr[-2000:]
+    (left,) = tmp_path.iterdir()
+    assert left.name.startswith(".v.mp4.")
+    assert remove_stale_partials(tmp_path) == [left]
     assert list(tmp_path.iterdir()) == []

@@ -10,7 +10,9 @@ file, line and dotted key at fault.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import inspect
+import logging
 import math
 import sys
 import types
@@ -46,6 +48,7 @@ PATH_KINDS = {
     "*_dataloader.sampler": "data_sampler",
     "*_dataloader.batch_sampler": "data_sampler",
     "*_dataloader.dataset.pipeline.*": "transform",
+    "predict.pipeline.*": "transform",
     "optim_wrapper": "optim_wrapper",
     "optim_wrapper.optimizer": "optimizer",
     "param_scheduler": "param_scheduler",
@@ -72,6 +75,20 @@ LIMITS = {
     ("optimizer", "lr"): Range(0),
     ("optimizer", "weight_decay"): Range(0),
     ("optimizer", "momentum"): Range(0),
+    ("LoggerHook", "interval"): Range(1),
+}
+
+#: Classes whose ``**kwargs`` no config key can use (CheckpointHook forwards them to
+#: ``runner.save_checkpoint``, whose every argument it already passes itself).
+CLOSED_KWARGS = {"CheckpointHook"}
+
+#: Types of other libraries' arguments that their signatures do not state (DataLoader's hints
+#: cannot be resolved), by (class name, argument).
+HINTS = {
+    ("DataLoader", "batch_size"): int, ("DataLoader", "num_workers"): int, ("DataLoader", "prefetch_factor"): int,
+    ("DataLoader", "shuffle"): bool, ("DataLoader", "drop_last"): bool, ("DataLoader", "pin_memory"): bool,
+    ("DataLoader", "persistent_workers"): bool, ("DataLoader", "timeout"): float,
+    ("CheckpointHook", "rule"): Literal["greater", "less"] | list[Literal["greater", "less"]] | None,
 }
 
 #: The keys of mmengine's ``optim_wrapper.paramwise_cfg`` (``DefaultOptimWrapperConstructor``).
@@ -92,6 +109,24 @@ def _runner_keys() -> set[str]:
 
     extra = {"model_wrapper_cfg", "find_unused_parameters", "sync_bn", "runner_type"}  # read from cfg by mmengine
     return (set(inspect.signature(Runner.__init__).parameters) - {"self", "cfg"}) | extra
+
+
+def validation_metrics(data: dict) -> list[str] | None:
+    """The names (fnmatch patterns) of what ``val_evaluator`` gives; None when one of its metrics
+    does not declare them (``metric_names``) or there is no validation."""
+    from wsvol.registry import METRICS
+
+    evaluator = data.get("val_evaluator")
+    items = evaluator if isinstance(evaluator, list) else [evaluator] if isinstance(evaluator, dict) else []
+    names: list[str] = []
+    for item in items:
+        cls = METRICS.get(item.get("type")) if isinstance(item, dict) and isinstance(item.get("type"), str) else None
+        declared = getattr(cls, "metric_names", None)
+        if declared is None:
+            return None
+        prefix = item.get("prefix")
+        names += [f"{prefix}/{n}" if prefix else n for n in declared]
+    return names or None
 
 
 def sections() -> dict[str, type]:
@@ -188,8 +223,19 @@ class _Checker:
                 continue  # a section dropped by a child config (`key: null` or `key: {_delete_: true}`)
             if key in own:
                 self.check_signature(own[key], value, key, f"section {key!r}")
+                if isinstance(value, dict) and hasattr(own[key], "problems"):
+                    for sub, problem in own[key].problems(value):
+                        self.error(f"{key}.{sub}", problem)
             elif key.endswith("_dataloader") and value is not None:
                 self.check_dataloader(value, key)
+            elif key == "randomness" and value is not None:
+                from mmengine.runner import set_random_seed
+
+                self.check_signature(set_random_seed, value, key, "randomness (mmengine's set_random_seed)")
+            elif key == "log_level" and not (isinstance(value, int) and not isinstance(value, bool)
+                                             or value in logging.getLevelNamesMapping()):
+                self.error(key, f"expected a logging level ({', '.join(logging.getLevelNamesMapping())}) or "
+                                f"a number, got {value!r}")
             elif key == "train_cfg" and value is not None:
                 loop = value.get("type") or ("EpochBasedTrainLoop" if value.get("by_epoch", True) else "IterBasedTrainLoop")
                 self.check_component({**value, "type": loop}, key, "loop", ignore={"by_epoch"})
@@ -199,6 +245,8 @@ class _Checker:
                 for name, hook in value.items():
                     if hook is not None:
                         self.check_component(hook, f"{key}.{name}", "hook")
+                        if isinstance(hook, dict) and hook.get("type") == "CheckpointHook":
+                            self.check_save_best(hook, f"{key}.{name}", data)
             elif key in ("custom_hooks", "param_scheduler", "val_evaluator", "test_evaluator") and value is not None:
                 kind = {"custom_hooks": "hook", "param_scheduler": "param_scheduler"}.get(key, "metric")
                 for i, item in enumerate(value if isinstance(value, list) else [value]):
@@ -212,6 +260,22 @@ class _Checker:
                     if "paramwise_cfg" in value:
                         self.check_paramwise(value["paramwise_cfg"], f"{key}.paramwise_cfg")
                 self.check_component(value, key, PATH_KINDS[key], ignore)
+
+    def check_save_best(self, hook: dict, key: str, data: dict) -> None:
+        """``save_best`` names metrics the validation gives (mmengine finds out only after an epoch)."""
+        best = hook.get("save_best")
+        names = [best] if isinstance(best, str) else best if isinstance(best, list) else []
+        given = validation_metrics(data)
+        if given is None:
+            return  # a metric that does not say what it gives
+        for i, name in enumerate(names):
+            if name == "auto" or not isinstance(name, str):
+                continue
+            if not any(fnmatch.fnmatchcase(name, pattern) for pattern in given):
+                where = f"{key}.save_best" + (f".{i}" if isinstance(best, list) else "")
+                close = difflib.get_close_matches(name, [g for g in given if "*" not in g], n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                self.error(where, f"validation gives no metric {name!r}{hint} It gives: {', '.join(given)}")
 
     def check_paramwise(self, value: Any, key: str) -> None:
         """mmengine's ``paramwise_cfg``: its known keys, and ``custom_keys`` → {lr_mult, decay_mult}."""
@@ -257,7 +321,7 @@ class _Checker:
             self.error(key, f"must be a mapping, got {type(value).__name__}")
             return
         accepted = set(inspect.signature(torch.utils.data.DataLoader.__init__).parameters) - {"self"}
-        hints = _hints(torch.utils.data.DataLoader)
+        hints = {**_hints(torch.utils.data.DataLoader), **{k: v for (o, k), v in HINTS.items() if o == "DataLoader"}}
         for k, v in value.items():
             if k not in accepted:
                 self.unknown_key(f"{key}.{k}", k, accepted, "DataLoader keys")
@@ -307,6 +371,7 @@ class _Checker:
         if found is None:
             return
         params, hints, open_kwargs, required = found
+        open_kwargs = open_kwargs and getattr(target, "__name__", "") not in CLOSED_KWARGS
         for name in params:
             if name in required and name not in args and name not in injected:
                 self.error(f"{key}.{name}", f"missing required key for {what}; its keys: {', '.join(params)}")
@@ -316,7 +381,8 @@ class _Checker:
                 if not open_kwargs:
                     self.unknown_key(sub, name, set(params) - injected, f"keys of {what}", self.inherited(sub, key))
                 continue
-            hint = _limited(hints.get(name, params[name].annotation), getattr(target, "__name__", ""), kind, name)
+            owner = getattr(target, "__name__", "")
+            hint = _limited(HINTS.get((owner, name), hints.get(name, params[name].annotation)), owner, kind, name)
             self.check_value(value, hint, sub, name, key)
 
     def check_value(self, value: Any, hint: Any, key: str, name: str, parent: str) -> None:
@@ -350,6 +416,8 @@ class _Checker:
         type_file, key_file = type_at.rsplit(":", 1)[0], key_at.rsplit(":", 1)[0]
         if not type_at or not key_at or type_file == key_file:
             return ""
+        if key_file == "--cfg-options" or Path(key_file).resolve() == Path(self.filename).resolve():
+            return ""  # the config being checked set the key itself: a plain mistake, not an inherited one
         return (f". It is inherited from {key_at}, while the type is set at {type_at}: a child config that "
                 f"changes the type of an inherited component keeps the base's other keys; add `_delete_: true` "
                 f"beside the new type to replace the mapping instead of merging into it")
@@ -467,8 +535,12 @@ def _fits(value: Any, hint: Any) -> bool | None:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is Annotated:
+        checks = [m for m in hint.__metadata__ if hasattr(m, "holds")]
+        if args[0] is Any and any(isinstance(m, Range) for m in checks) and (
+                isinstance(value, bool) or not isinstance(value, (int, float))):
+            return False  # a bound on an argument whose type is unknown: it must be a number
         fits = _fits(value, args[0])
-        if fits is not False and not all(m.holds(value) for m in hint.__metadata__ if isinstance(m, Range)):
+        if fits is not False and not all(m.holds(value) for m in checks):
             return False
         return fits
     if origin in (Union, types.UnionType):
@@ -495,6 +567,8 @@ def _fits(value: Any, hint: Any) -> bool | None:
         return inner is None or all(_fits(v, inner) is not False for v in value)
     if origin in (dict, Mapping) or hint is Mapping:
         return isinstance(value, dict)
+    if getattr(hint, "__name__", "") == "Tensor" and getattr(hint, "__module__", "").startswith("torch"):
+        return False  # YAML gives no tensor (``lr: float | Tensor`` takes the float)
     return None  # classes, callables, modules...: not checkable from YAML
 
 
@@ -502,7 +576,7 @@ def _describe(hint: Any) -> str:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is Annotated:
-        ranges = [str(m) for m in hint.__metadata__ if isinstance(m, Range)]
+        ranges = [str(m) for m in hint.__metadata__ if hasattr(m, "holds")]
         base = "a number" if args[0] is Any else _describe(args[0])
         return " ".join([base, *ranges])
     if origin in (Union, types.UnionType):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wsvol.config.types import bounded, component
+from wsvol.config.types import Side, bounded, component
 
 
 @dataclass
@@ -30,7 +30,16 @@ class ReportSection:
     n_boot: bounded(int, 1) = 1000  # bootstrap resamples over videos
     confidence: bounded(float, 0, 1) = 0.95
     seed: int = 0
-    size_bins: tuple[float, float] = (0.05, 0.25)  # largest true box / frame area: small | medium | large
+    size_bins: tuple[bounded(float, 0, 1), bounded(float, 0, 1)] = (0.05, 0.25)  # largest true box / frame area: small | medium | large
+
+    @staticmethod
+    def problems(value: dict) -> list[tuple[str, str]]:
+        """(key, problem) of what the types cannot say: the size bins increase."""
+        bins = value.get("size_bins")
+        if isinstance(bins, (list, tuple)) and len(bins) == 2 and all(isinstance(b, (int, float)) for b in bins) \
+                and not bins[0] < bins[1]:
+            return [("size_bins", f"the two bounds (small | medium | large) must increase, got {list(bins)}")]
+        return []
 
 
 @dataclass
@@ -55,8 +64,8 @@ class PseudoLabelsSection:
 
     source: component("pseudo_label_source")
     cache_dir: str
-    splits: list[str] = field(default_factory=lambda: ["train", "val", "test"])
-    size: list[int] | None = field(default_factory=lambda: [224, 224])
+    splits: list[Literal["train", "val", "test"]] = field(default_factory=lambda: ["train", "val", "test"])
+    size: tuple[Side, Side] | None = field(default_factory=lambda: [224, 224])
     batch_size: bounded(int, 1) = 16
     num_workers: bounded(int, 0) = 2
     shard_size: bounded(int, 1) = 256
@@ -77,7 +86,17 @@ class BaselineSection:
     config: str
 
 
+@dataclass
+class PredictSection:
+    """How ``wsvol predict`` and ``wsvol export`` prepare frames: ``pipeline`` (resize, normalize,
+    pack), used instead of the test (else validation) dataloader's, e.g. by a config trained
+    without either."""
+
+    pipeline: list[dict]
+
+
 SECTIONS: dict[str, type] = {
+    "predict": PredictSection,
     "baseline": BaselineSection,
     "synthetic": SyntheticSection,
     "report": ReportSection,

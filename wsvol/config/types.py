@@ -32,6 +32,26 @@ class Range:
         return f"<= {self.max:g}" if self.min is None else f"in [{self.min:g}, {self.max:g}]"
 
 
+@dataclasses.dataclass(frozen=True)
+class TimmName:
+    """Annotation marker: this string names a timm model (``timm.is_model``; a ``.tag`` allowed)."""
+
+    def holds(self, value: object) -> bool:
+        """Whether ``value`` (a string; anything else passes) is a timm model name."""
+        if not isinstance(value, str):
+            return True
+        import timm
+
+        return timm.is_model(value)
+
+    def __str__(self) -> str:
+        return "naming a timm model (timm.list_models())"
+
+
+#: A timm architecture name: ``arch: TimmArch``.
+TimmArch = Annotated[str, TimmName()]
+
+
 def component(kind: str):
     """Type of a constructor argument holding a component config: ``backbone: component("backbone")``."""
     return Annotated[dict, Kind(kind)]

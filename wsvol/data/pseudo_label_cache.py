@@ -202,7 +202,11 @@ class PseudoLabelCache:
                 done = self.num_shards - len(self.missing_shards())
                 raise CacheError(f"pseudo-label cache {self.root} is incomplete ({done} of {self.num_shards} "
                                  f"shards; {path.name} is missing): run `wsvol pseudo-labels CFG` to finish it")
-            shard = np.load(path, mmap_mode="r")
+            try:
+                shard = np.load(path, mmap_mode="r")
+            except (OSError, ValueError, EOFError) as err:  # e.g. truncated: "mmap length is greater ..."
+                raise CacheError(f"{path}: unreadable shard ({err}; damaged cache); "
+                                 f"rebuild it with --overwrite") from None
             want = (len(self.shard_rows(k)), *self.size)
             if shard.dtype != np.uint8 or shard.shape != want:
                 raise CacheError(f"{path}: holds {shard.dtype} {shard.shape}, expected uint8 {want} "

@@ -24,6 +24,7 @@ import yaml
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
 from wsvol.data.fold_files import DataError, validate_class_map
 from wsvol.data.folds import Split, read_split
+from wsvol.data.images import decode_image
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -122,10 +123,7 @@ def _to_rgb(frame) -> np.ndarray:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise DataError(f"{path}: cannot read the image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(decode_image(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def find_sources(src_dir: Path, classes: Mapping[str, int]) -> list[tuple[str, Path]]:

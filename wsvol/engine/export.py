@@ -24,8 +24,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from wsvol.utils.files import commit_temp, reserve_temp
 
 #: Largest |exported − torch| allowed on scores and maps (probabilities and [0, 1] maps, float32).
 TOLERANCE = 1e-4
@@ -103,9 +103,7 @@ def export_model(checkpoint: str | Path, fmt: str = "onnx", out: str | Path | No
         expected = [t.float().numpy() for t in wrapper(frames)]
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = reserve_temp(out)
     try:
         text = json.dumps(metadata, default=str)
         if fmt == "onnx":
@@ -120,7 +118,7 @@ def export_model(checkpoint: str | Path, fmt: str = "onnx", out: str | Path | No
             raise ValueError(f"{out}: the exported model does not match torch on {len(frames)} frames "
                              f"(max |Δ| {diff}, shapes {[a.shape for a in got]} vs {[b.shape for b in expected]}; "
                              f"tolerance {tolerance:g}): not written")
-        os.replace(tmp, out)
+        commit_temp(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     return Exported(out, fmt, len(frames), diff, tolerance, metadata, list(trained.notes))

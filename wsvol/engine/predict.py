@@ -85,13 +85,15 @@ class Trained:
         return build_pipeline(self.pipeline_cfg())
 
     def pipeline_cfg(self) -> list[dict]:
-        """The evaluation pipeline's steps as configured (test, else val)."""
+        """The steps that prepare a frame: the config's ``predict.pipeline``, else the test
+        dataloader's, else the validation one's."""
+        steps = (self.cfg.get("predict") or {}).get("pipeline")
         for key in ("test_dataloader", "val_dataloader"):
-            steps = ((self.cfg.get(key) or {}).get("dataset") or {}).get("pipeline")
-            if steps:
-                return [dict(step) for step in steps]
-        raise ValueError(f"{self.checkpoint}: its config has no test_dataloader.dataset.pipeline (nor a val "
-                         "one): predict does not know how to prepare the frames")
+            steps = steps or ((self.cfg.get(key) or {}).get("dataset") or {}).get("pipeline")
+        if steps:
+            return [dict(step) for step in steps]
+        raise ValueError(f"{self.checkpoint}: its config has no predict.pipeline, test_dataloader.dataset.pipeline "
+                         "or val one: predict does not know how to prepare the frames")
 
 
 def resolve_device(device: str | None) -> str:
@@ -370,7 +372,8 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
     pipeline, classes, model = trained.pipeline(), trained.classes, trained.model
     rate = fps or (frame_rate(source) or 25.0) / stride
     rows: list[dict] = []
-    writer = Mp4Writer(out / "predictions.mp4", rate) if video else None
+    created = _first_missing(out)  # what a failure removes again, if nothing was written into it
+    writer = None
 
     def flush(batch: list[tuple[int, np.ndarray, Any]]) -> None:
         x = torch.stack([inputs for _, _, inputs in batch]).to(trained.device)
@@ -398,6 +401,7 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
 
     started = time.perf_counter()
     try:
+        writer = Mp4Writer(out / "predictions.mp4", rate) if video else None
         with make_progress(transient=True, disable=not progress) as bar, torch.no_grad():
             task = bar.add_task(f"predict {source.name}", total=max_frames)
             batch: list = []
@@ -415,6 +419,7 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
     except BaseException:
         if writer is not None:
             writer.close(keep=False)
+        _remove_empty(out, created)
         raise
     seconds = time.perf_counter() - started
 
@@ -427,6 +432,32 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
         "source": str(source), "checkpoint": str(trained.checkpoint), "tau": tau_used, "tau_from": tau_from,
         "stride": stride, "classes": classes, "frames": rows}, indent=2))
     return PredictRun(out, len(rows), seconds, tau_used, tau_from, written)
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet; None if ``folder`` exists."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing = path
+    return missing
+
+
+def _remove_empty(out: Path, created: Path | None) -> None:
+    """Remove the folders a failed predict made (``out``, its ``frames/``, parents up to ``created``)
+    while they are empty; a folder that existed before, or holds a file, stays."""
+    if created is None:
+        return
+    for folder in (out / "frames", out, *out.parents):
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:  # not empty: something was written there
+            return
+        if folder == created:
+            return
 
 
 def prepare_frame(pipeline, rgb: np.ndarray, frame_id: str = "frame") -> dict:

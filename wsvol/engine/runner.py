@@ -27,7 +27,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from wsvol.engine.checkpoint import read_checkpoint, to_safe
 from wsvol.engine.hooks import CheckpointMetaHook
 from wsvol.registry import FUNCTIONS, RUNNERS
-from wsvol.utils.files import temp_path
+from wsvol.utils.files import commit_temp, temp_path
 from wsvol.weights import load_weights
 
 
@@ -96,9 +96,7 @@ class WsvolRunner(Runner):
             return
         tmp = temp_path(osp.join(out_dir, filename))
         super().save_checkpoint(out_dir, tmp.name, *args, **kwargs)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, osp.join(out_dir, filename))
+        commit_temp(tmp, osp.join(out_dir, filename))
 
     def _write_deferred(self) -> None:
         """Write the step's checkpoint that waited for validation, then retire the old ones."""

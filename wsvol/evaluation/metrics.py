@@ -246,6 +246,9 @@ class CorLocMetric(BaseMetric):
     """
 
     default_prefix: str | None = None
+    #: what ``compute_metrics`` gives (fnmatch patterns: one key per class), for ``save_best``
+    #: checks before a run (:func:`wsvol.config.checker.validation_metrics`)
+    metric_names = ("corloc", "corloc_mean", "best_tau", "cl", "pxap", "pxiou", "corloc/*", "cl/*")
 
     def __init__(
         self,

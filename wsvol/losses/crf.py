@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -206,7 +207,7 @@ class DenseCRFLoss(nn.Module):
         sigma_rgb: float = 15.0,
         scale: float = 1.0,
         loss_weight: float = 2e-9,
-        method: str = "grid",
+        method: Literal["dense", "grid"] = "grid",
         cells_per_sigma: float = 1.5,
         block_elems: int = 2**20,
     ) -> None:

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from wsvol.cams import build_cam
 from wsvol.config import component
+from wsvol.config.types import TimmArch, bounded
 from wsvol.models.backbones.resnet import build_resnet
 from wsvol.models.initialization import init_head
 from wsvol.registry import MODELS
@@ -172,7 +173,7 @@ class ResNetCAM(TagClassifier):
             ``gt_label``), as the reference evaluations do; ``predicted``: of the predicted class.
     """
 
-    def __init__(self, backbone: str = "resnet50", num_classes: int = 10, pretrained: str | None = None,
+    def __init__(self, backbone: TimmArch = "resnet50", num_classes: bounded(int, 1) = 10, pretrained: str | None = None,
                  cam: component("cam_method") | str | None = None, target_layer: str | None = None, dilated: bool = True,
                  backbone_kwargs: dict | None = None, **kwargs: Any) -> None:
         super().__init__(num_classes, pretrained, cam, target_layer, **kwargs)
@@ -204,7 +205,7 @@ class ViTClassifier(TagClassifier):
     the original model's way).
     """
 
-    def __init__(self, backbone: str = "vit_small_patch16_224", num_classes: int = 10,
+    def __init__(self, backbone: TimmArch = "vit_small_patch16_224", num_classes: bounded(int, 1) = 10,
                  pretrained: str | None = None, cam: component("cam_method") | str | None = None,
                  target_layer: str | None = None, backbone_kwargs: dict | None = None,
                  pos_embed_resize: str | dict | None = None, **kwargs: Any) -> None:

@@ -39,6 +39,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from wsvol.config import component
+from wsvol.config.types import bounded
 from wsvol.registry import BACKBONES, HEADS, LOSSES, MODELS, PIXEL_SAMPLERS
 from wsvol.sampling.otsu_roi import check_map_range
 from wsvol.weights import load_state_dict, load_weights
@@ -124,7 +125,7 @@ class TrCAMV(BaseModel):
         loc_head: component("head") | None = None,
         pixel_sampler: component("pixel_sampler") | None = None,
         losses: dict[str, component("loss") | None] | None = None,
-        num_classes: int = 10,
+        num_classes: bounded(int, 1) = 10,
         train_cls_head: bool = False,
         cls_head_checkpoint: str | None = None,
         mean: Sequence[float] | None = None,

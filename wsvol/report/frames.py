@@ -11,6 +11,8 @@ strings: it is read with ``allow_pickle=False``.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from wsvol.utils.files import atomic_open
 FRAMES_FILE = "frames.npz"
 FORMAT = 1
 PER_METHOD = ("correct", "labels", "preds", "scores", "areas", "frame_ids", "video_ids", "box_counts", "boxes")
+# What numpy, zipfile and zlib raise on a damaged file.
+_DAMAGE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 def save_frames(path: str | Path, results: Mapping[str, EvaluationResult]) -> None:
@@ -69,13 +73,13 @@ def load_frames(path: str | Path) -> dict[str, EvaluationResult]:
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except _DAMAGE as exc:  # a truncated file: "File is not a zip file"
         raise ValueError(f"{path}: not a readable per-frame results file ({exc})") from None
     try:
         with data:
             return _read(data, path)
-    except ValueError as exc:  # an object array (which would need pickle), a bad shape
-        if str(exc).startswith(str(path)):
+    except _DAMAGE as exc:  # an object array (which would need pickle), a bad shape, a damaged member
+        if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
             raise
         raise ValueError(f"{path}: not a readable per-frame results file ({exc})") from None
 

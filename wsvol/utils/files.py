@@ -36,6 +36,21 @@ def temp_path(path: str | Path) -> Path:
     return path.parent / f".{path.name}.{writer_tag()}.{secrets.token_hex(4)}.tmp"
 
 
+def reserve_temp(path: str | Path) -> Path:
+    """A new empty temporary file beside ``path`` (:func:`temp_path`), with the umask's mode, for a
+    writer that takes a path (an exporter, an encoder); :func:`commit_temp` finishes the write."""
+    tmp = temp_path(path)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return tmp
+
+
+def commit_temp(tmp: str | Path, path: str | Path) -> None:
+    """fsync ``tmp`` and rename it to ``path``: the end of an atomic write by path."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file next to ``path``; on success fsync and rename it to ``path``."""

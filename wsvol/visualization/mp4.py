@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
 import cv2
 import numpy as np
+
+from wsvol.utils.files import commit_temp, reserve_temp
 
 #: Codecs tried in order: H.264 (libx264, in PyAV's wheels), else MPEG-4 part 2 (always there).
 CODECS = ("libx264", "mpeg4")
@@ -38,9 +38,7 @@ class Mp4Writer:
         self._size: tuple[int, int] | None = None  # (width, height) of the first frame
         self._container = self._stream = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = reserve_temp(self.path)
 
     @property
     def size(self) -> tuple[int, int] | None:
@@ -81,7 +79,7 @@ class Mp4Writer:
                 self._container.close()
                 self._container = None
             if keep and self.frames:
-                os.replace(self._tmp, self.path)
+                commit_temp(self._tmp, self.path)
                 return self.path
         finally:
             self._tmp.unlink(missing_ok=True)

@@ -3,10 +3,13 @@ tree built from their own ids and boxes, TCAM's box fixes, the demo split, clear
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.io
 from release_trees import (  # beside this file (pytest puts its folder on sys.path)
     write_v1_release,
     write_v1_release_from_folds,
@@ -16,6 +19,7 @@ from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 from wsvol.data.fold_files import DataError
 from wsvol.data.folds import read_split
 from wsvol.data.releases import prepare_ytov1
+from wsvol.data.releases.ytov1 import read_boxes
 
 
 def _lines(path: Path) -> list[str]:
@@ -105,3 +109,49 @@ def test_release_errors_name_the_file(tmp_path):
     write_v1_release(release, {}, {"cat/data/0001/shots/001/frame0001.jpg": ((64, 48), [[30.0, 1.0, 20.0, 9.0]])})
     with pytest.raises(DataError, match=r"frame0001.jpg_sticks.mat \(box 1\): box \[30.0, 1.0, 20.0, 9.0\] is empty, reversed"):
         prepare_ytov1(release, tmp_path / "folds", progress=False)
+
+
+# -- damaged files are reported naming them --------------------------------------------------
+FRAME = "cat/data/0001/shots/001/frame0001.jpg"
+
+
+def _release(root: Path) -> Path:
+    """One training video with an annotated frame, one test video."""
+    frames = {
+        FRAME: ((64, 48), [[1.0, 2.0, 30.0, 40.0]]),
+        "cat/data/0002/shots/001/frame0001.jpg": ((64, 48), [[2.0, 3.0, 40.0, 30.0]]),
+    }
+    sets = {c: {"train.txt": [], "test.txt": []} for c in YOUTUBE_OBJECTS_CLASSES}
+    sets["cat"] = {"train.txt": ["0001"], "test.txt": ["0002"]}
+    return write_v1_release(root, sets, frames)
+
+
+def _text_cell() -> np.ndarray:
+    cell = np.empty((1, 1), object)
+    cell[0, 0] = "1 2 30 40"
+    return cell
+
+
+@pytest.mark.parametrize(
+    ("coor", "says"),
+    [
+        ([[1.0, 2.0, 3.0]], r": 'coor' holds float64 of shape \(1, 3\), expected a cell array of 1x4 boxes"),
+        ([[1.0, 2.0, 30.0, 40.0, 5.0]], r": 'coor' holds float64 of shape \(1, 5\)"),
+        ("1 2 30 40", r": 'coor' holds <U9 of shape \(1,\)"),
+        (_text_cell(), r" \(box 1\): holds <U9 of shape \(1,\), expected 4 numbers"),
+    ],
+    ids=["3 numbers", "5 numbers", "text", "text in a cell"],
+)
+def test_coor_that_is_not_boxes_is_refused_naming_the_file(tmp_path, coor, says):
+    release = _release(tmp_path / "release")
+    mat = release / (FRAME + "_sticks.mat")
+    scipy.io.savemat(str(mat), {"coor": coor})
+    with pytest.raises(DataError, match=re.escape(str(mat)) + says):
+        prepare_ytov1(release, tmp_path / "folds", progress=False)
+
+
+def test_a_matrix_of_boxes_is_read(tmp_path):
+    mat = tmp_path / "frame0001.jpg_sticks.mat"
+    scipy.io.savemat(str(mat), {"coor": np.array([[1.0, 2.0, 30.0, 40.0], [-3.0, 4.0, 20.0, 20.0]])})
+    assert read_boxes(mat, "cat/data/0001/shots/001/frame0001.jpg", (64, 48)) == [
+        [1.0, 2.0, 30.0, 40.0], [0.0, 4.0, 20.0, 20.0]]

@@ -28,6 +28,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
 from wsvol.data.fold_files import DataError, fold_lines
 from wsvol.data.releases.common import (
@@ -59,9 +61,16 @@ def _fix_box(box: list, frame_id: str, size: tuple[int, int]) -> list:
 def read_boxes(mat_file: Path, frame_id: str, size: tuple[int, int]) -> list[list[float]]:
     """The boxes of one frame from its ``_sticks.mat`` (cell array ``coor`` of 1×4 x0,y0,x1,y1)."""
     coor = load_mat(mat_file, "coor")
+    if coor.dtype != object and (coor.dtype.kind not in "biuf" or coor.size % 4):
+        raise DataError(f"{mat_file}: 'coor' holds {coor.dtype} of shape {coor.shape}, expected a cell "
+                        f"array of 1x4 boxes x0,y0,x1,y1 (or an nx4 matrix)")
     cells = coor.reshape(-1) if coor.dtype == object else coor.reshape(-1, 4)
     boxes = []
     for k, cell in enumerate(cells):
+        cell = np.asarray(cell)
+        if cell.dtype.kind not in "biuf":
+            raise DataError(f"{mat_file} (box {k + 1}): holds {cell.dtype} of shape {cell.shape}, "
+                            f"expected 4 numbers x0,y0,x1,y1")
         box = _fix_box(relu_box(cell), frame_id, size)
         check_box(box, size, f"{mat_file} (box {k + 1})")
         boxes.append(box)

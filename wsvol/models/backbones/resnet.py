@@ -15,6 +15,7 @@ from typing import Any
 import timm
 from torch import Tensor, nn
 
+from wsvol.config.types import TimmArch
 from wsvol.registry import BACKBONES
 from wsvol.weights import load_timm_weights, load_weights
 from wsvol.weights.formats import read_weights
@@ -62,7 +63,7 @@ class TimmResNet(nn.Module):
         **timm_kwargs: passed to ``timm.create_model``.
     """
 
-    def __init__(self, arch: str = "resnet50", pretrained: str | Path | None = None, dilated: bool = True,
+    def __init__(self, arch: TimmArch = "resnet50", pretrained: str | Path | None = None, dilated: bool = True,
                  frozen: bool = True, mean: tuple[float, float, float] = IMAGENET_MEAN,
                  std: tuple[float, float, float] = IMAGENET_STD, **timm_kwargs: Any) -> None:
         super().__init__()

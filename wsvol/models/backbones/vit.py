@@ -25,6 +25,7 @@ import timm
 import torch
 from torch import nn
 
+from wsvol.config.types import TimmArch
 from wsvol.registry import BACKBONES
 from wsvol.weights import load_timm_weights
 from wsvol.weights.formats import read_weights
@@ -66,7 +67,7 @@ class TimmViT(nn.Module):
 
     def __init__(
         self,
-        arch: str = "vit_small_patch16_224.dino",
+        arch: TimmArch = "vit_small_patch16_224.dino",
         img_size: int | tuple[int, int] = 224,
         pretrained: str | Path | None = None,
         pos_embed_resize: str | dict | None = None,
