@@ -34,6 +34,13 @@ def check(tmp_path, text, options=None):
     return path
 
 
+def problems(tmp_path, text, options=None) -> str:
+    """The checker's message for a config that must fail."""
+    with pytest.raises(ConfigError) as err:
+        check(tmp_path, text, options)
+    return str(err.value)
+
+
 GOOD = """
     model:
       type: toy_checked_model
@@ -49,27 +56,21 @@ def test_a_good_config_passes(tmp_path):
 
 
 def test_unknown_type_lists_names_with_plugins_and_suggests(tmp_path):
-    with pytest.raises(ConfigError) as err:
-        check(tmp_path, GOOD.replace("type: toy_checked_loss", "type: toy_checked_los"))
-    msg = str(err.value)
+    msg = problems(tmp_path, GOOD.replace("type: toy_checked_loss", "type: toy_checked_los"))
     assert f"{tmp_path / 'exp.yaml'}:5" in msg and "model.loss.type" in msg
     assert "did you mean 'toy_checked_loss'" in msg
     assert "toy_checked_loss (test_checker)" in msg  # registered names with their providing plugin
 
 
 def test_unknown_key_names_file_line_key_and_accepted_keys(tmp_path):
-    with pytest.raises(ConfigError) as err:
-        check(tmp_path, GOOD.replace("weight: 2", "wieght: 2"))
-    msg = str(err.value)
+    msg = problems(tmp_path, GOOD.replace("weight: 2", "wieght: 2"))
     assert f"{tmp_path / 'exp.yaml'}:5: model.loss.wieght: unknown key 'wieght'; did you mean 'weight'?" in msg
     assert "Accepted keys of loss 'toy_checked_loss': weight" in msg
 
 
 def test_missing_key_and_bad_values(tmp_path):
     text = GOOD.replace("num_classes: 10", "mode: c\n      widths: [4, x]\n      dropout: high")
-    with pytest.raises(ConfigError) as err:
-        check(tmp_path, text)
-    msg = str(err.value)
+    msg = problems(tmp_path, text)
     assert "4 problems" in msg
     assert "model.num_classes: missing required key" in msg
     assert "model.mode: expected one of 'a', 'b', got str 'c'" in msg
@@ -78,9 +79,7 @@ def test_missing_key_and_bad_values(tmp_path):
 
 
 def test_unknown_top_level_key_and_hook_type(tmp_path):
-    with pytest.raises(ConfigError) as err:
-        check(tmp_path, GOOD + "    trian_cfg: {max_epochs: 2}\n", ["custom_hooks.0.type=epoch_sed"])
-    msg = str(err.value)
+    msg = problems(tmp_path, GOOD + "    trian_cfg: {max_epochs: 2}\n", ["custom_hooks.0.type=epoch_sed"])
     assert "trian_cfg: unknown key 'trian_cfg'; did you mean 'train_cfg'?" in msg
     assert "custom_hooks.0.type: unknown hook type 'epoch_sed'; did you mean 'epoch_seed'?" in msg
     assert "--cfg-options" in msg  # the override is named as the origin
@@ -91,9 +90,7 @@ def test_mmengine_components_are_checked_too(tmp_path):
     optim_wrapper: {optimizer: {type: SGD, lr: 0.1, momentun: 0.9}}
     train_cfg: {by_epoch: true, max_epochs: two}
     """
-    with pytest.raises(ConfigError) as err:
-        check(tmp_path, text)
-    msg = str(err.value)
+    msg = problems(tmp_path, text)
     assert "optim_wrapper.optimizer.momentun: unknown key 'momentun'; did you mean 'momentum'?" in msg
     assert "train_cfg.max_epochs: expected an integer" in msg
 
@@ -116,9 +113,7 @@ def test_paramwise_cfg_is_the_optimizer_constructors_and_is_checked(tmp_path):
       paramwise_cfg: {custom_keys: {backbone.layer4: {lr_mult: 10}, head: {lr_mul: 10, decay_mult: -1}}, bias_lr: 2}
     """
     check(tmp_path, text.replace("{lr_mul: 10, decay_mult: -1}}, bias_lr: 2", "{lr_mult: 10}}"))  # mmengine's keys pass
-    with pytest.raises(ConfigError) as err:
-        check(tmp_path, text)
-    msg = str(err.value)
+    msg = problems(tmp_path, text)
     assert "3 problems" in msg
     assert "optim_wrapper.paramwise_cfg.custom_keys.head.lr_mul: unknown key 'lr_mul'; did you mean 'lr_mult'?" in msg
     assert "optim_wrapper.paramwise_cfg.custom_keys.head.decay_mult: must be a number >= 0, got -1" in msg
@@ -131,9 +126,7 @@ def test_keys_a_kwargs_constructor_forwards_are_checked_along_the_mro(tmp_path):
     text = """
     model: {type: resnet50_cam, backbone: resnet18, num_clases: 3, init_cfg: null}
     """
-    with pytest.raises(ConfigError) as err:
-        check(tmp_path, text)
-    msg = str(err.value)
+    msg = problems(tmp_path, text)
     assert "1 problem " in msg
     assert "model.num_clases: unknown key 'num_clases'; did you mean 'num_classes'?" in msg
     assert "data_preprocessor" in msg and "init_cfg" in msg  # the base's keys are listed as accepted
@@ -159,9 +152,7 @@ BOUNDS = """
 
 
 def test_values_no_run_could_use_are_refused_each_named(tmp_path):
-    with pytest.raises(ConfigError) as err:
-        check(tmp_path, BOUNDS)
-    msg = str(err.value)
+    msg = problems(tmp_path, BOUNDS)
     path = tmp_path / "exp.yaml"
     assert "7 problems" in msg, msg
     assert f"{path}:4: train_dataloader.batch_size: expected an integer >= 1, got int -2" in msg
@@ -191,9 +182,7 @@ def test_mistakes_that_used_to_surface_only_after_training_are_caught_first(tmp_
     log_level: VERBOSE
     model: {{num_classes: 0, backbone: resnet19}}
     """
-    with pytest.raises(ConfigError) as err:
-        check(tmp_path, cam)
-    msg = str(err.value)
+    msg = problems(tmp_path, cam)
     for line in ["default_hooks.checkpoint.save_best.0: validation gives no metric 'corlocmean'; did you mean "
                  "'corloc_mean'?",
                  "default_hooks.checkpoint.intervall: unknown key 'intervall'; did you mean 'interval'?",
@@ -215,9 +204,7 @@ def test_mistakes_that_used_to_surface_only_after_training_are_caught_first(tmp_
     pseudo_labels: {{splits: [trian, test], size: [0, 96]}}
     report: {{size_bins: [0.5, 0.2]}}
     """
-    with pytest.raises(ConfigError) as err:
-        check(tmp_path, trcamv)
-    msg = str(err.value)
+    msg = problems(tmp_path, trcamv)
     for line in ["model.backbone.arch: expected a string naming a timm model",
                  "model.losses.crf.method: expected one of 'dense', 'grid', got str 'gird'",
                  "pseudo_labels.splits: expected a list, each one of 'train', 'val', 'test'",
