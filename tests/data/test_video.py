@@ -131,3 +131,20 @@ def test_second_import_does_not_overwrite_frames(tmp_path):
     assert {f.video_id for f in first.frames} == {"cat/video-0001"}
     assert {f.video_id for f in second.frames} == {"cat/video-0002"}
     assert check_files(first, tmp_path / "out", progress=False).ok
+
+
+def test_a_failed_import_leaves_no_frames_and_no_split(tmp_path):
+    """The third video cannot be decoded: the frames of the two before are removed again (no fold
+    file would list them), an earlier import's video is kept, and a new import numbers as before."""
+    write_video(tmp_path / "old" / "cat" / "kept.mp4", n=2)
+    import_videos(tmp_path / "old", tmp_path / "out", progress=False)
+    write_video(tmp_path / "src" / "cat" / "a.mp4", n=2)
+    write_video(tmp_path / "src" / "cat" / "b.mp4", n=2)
+    (tmp_path / "src" / "cat" / "c.mp4").write_bytes(b"not a video")
+    before = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*"))
+    with pytest.raises(DataError, match="c.mp4"):
+        import_videos(tmp_path / "src", tmp_path / "out", split="more", progress=False)
+    assert sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*")) == before
+    (tmp_path / "src" / "cat" / "c.mp4").unlink()
+    split = import_videos(tmp_path / "src", tmp_path / "out", split="more", progress=False)
+    assert {f.video_id for f in split.frames} == {"cat/video-0002", "cat/video-0003"}

@@ -14,6 +14,7 @@ evaluate on them.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
 from wsvol.data.fold_files import DataError, validate_class_map
 from wsvol.data.folds import Split, read_split
 from wsvol.data.images import decode_image
+from wsvol.utils.files import atomic_write_text
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -243,25 +245,32 @@ def import_videos(
 
     ids, labels, sizes, provenance = [], [], [], []
     numbers = {cls: _last_video_number(out_dir / cls) for cls in class_map}  # never overwrite
-    for cls, source in track(sources, f"importing {len(sources)} videos", disable=not progress):
-        numbers[cls] += 1
-        video_id = f"{cls}/video-{numbers[cls]:04d}"
-        frames = _folder_frames(source) if source.is_dir() else _video_frames(source)
-        written = _write_frames(frames, out_dir, video_id, stride, max_frames, shot_length, quality)
-        if not written:
-            raise DataError(f"{source}: no frames decoded")
-        ids += [fid for fid, _, _ in written]
-        labels += [f"{fid},{class_map[cls]}" for fid, _, _ in written]
-        sizes += [f"{fid},{w},{h}" for fid, w, h in written]
-        provenance.append(f"{video_id},{source}")
+    created: list[Path] = []  # this call's video folders: a failed import removes them again
+    try:
+        for cls, source in track(sources, f"importing {len(sources)} videos", disable=not progress):
+            numbers[cls] += 1
+            video_id = f"{cls}/video-{numbers[cls]:04d}"
+            created.append(out_dir / video_id)
+            frames = _folder_frames(source) if source.is_dir() else _video_frames(source)
+            written = _write_frames(frames, out_dir, video_id, stride, max_frames, shot_length, quality)
+            if not written:
+                raise DataError(f"{source}: no frames decoded")
+            ids += [fid for fid, _, _ in written]
+            labels += [f"{fid},{class_map[cls]}" for fid, _, _ in written]
+            sizes += [f"{fid},{w},{h}" for fid, w, h in written]
+            provenance.append(f"{video_id},{source}")
+    except BaseException:
+        for folder in created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
     split_dir.mkdir(parents=True, exist_ok=True)
-    class_file.write_text(yaml.safe_dump(class_map, sort_keys=False))
-    for name, lines in [
-        ("image_ids.txt", ids),
+    atomic_write_text(class_file, yaml.safe_dump(class_map, sort_keys=False))
+    for name, lines in [  # image_ids.txt last: it is what makes the split exist
         ("class_labels.txt", labels),
         ("image_sizes.txt", sizes),
         ("video_sources.txt", provenance),
+        ("image_ids.txt", ids),
     ]:
-        (split_dir / name).write_text("".join(f"{line}\n" for line in lines))
+        atomic_write_text(split_dir / name, "".join(f"{line}\n" for line in lines))
     return read_split(folds_dir, split, require_boxes=False)
