@@ -97,6 +97,10 @@ class WsvolRunner(Runner):
         tmp = temp_path(osp.join(out_dir, filename))
         super().save_checkpoint(out_dir, tmp.name, *args, **kwargs)
         commit_temp(tmp, osp.join(out_dir, filename))
+        if self._deferred is not None and self._deferred[0][:2] == (out_dir, filename):
+            # mmengine's CheckpointHook saves the step's checkpoint again after a new best (so that
+            # it holds the best's record): that write is the step's, whether or not a kill follows
+            self._deferred = None
 
     def _write_deferred(self) -> None:
         """Write the step's checkpoint that waited for validation, then retire the old ones."""
