@@ -19,6 +19,11 @@ from torch import Tensor, nn
 
 from wsvol.registry import CAM_METHODS
 
+#: Whose CAM a model or a pseudo-label source gives: ``true``, the frame's true class (its tag), as
+#: wsolevaluation and TCAM's code score CAM baselines and make pseudo-labels; ``predicted``, the
+#: predicted class (what ``localize`` and ``wsvol predict`` always use: a user's video has no tag).
+CAM_TARGETS = ("true", "predicted")
+
 #: ``reshape(activation, image_size) -> (B, K, h, w)`` for layers that do not output NCHW maps.
 Reshape = Callable[[Tensor, tuple[int, int]], Tensor]
 

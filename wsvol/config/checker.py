@@ -321,7 +321,7 @@ class _Checker:
             self.error(key, f"must be a mapping, got {type(value).__name__}")
             return
         accepted = set(inspect.signature(torch.utils.data.DataLoader.__init__).parameters) - {"self"}
-        hints = {**_hints(torch.utils.data.DataLoader), **{k: v for (o, k), v in HINTS.items() if o == "DataLoader"}}
+        hints = _hints(torch.utils.data.DataLoader)
         for k, v in value.items():
             if k not in accepted:
                 self.unknown_key(f"{key}.{k}", k, accepted, "DataLoader keys")
@@ -332,7 +332,8 @@ class _Checker:
             elif k == "collate_fn" and v is not None:
                 self.check_component(v, f"{key}.{k}", "function")
             else:
-                problem = _type_problem(v, _limited(hints.get(k, inspect.Parameter.empty), "DataLoader", "", k))
+                hint = HINTS.get(("DataLoader", k), hints.get(k, inspect.Parameter.empty))
+                problem = _type_problem(v, _limited(hint, "DataLoader", "", k))
                 if problem:
                     self.error(f"{key}.{k}", problem)
         if "dataset" not in value:

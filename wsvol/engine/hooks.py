@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 
 from wsvol.registry import HOOKS
 
@@ -226,7 +227,7 @@ class CheckpointMetaHook(Hook):
 
         val = runner.message_hub.get_info(VAL_TAU_INFO)
         measured = val if isinstance(val, dict) and val.get("iter") == runner.iter else None
-        model = getattr(runner.model, "module", runner.model)  # DDP wraps it
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         normalization = getattr(model, "map_normalization", "minmax")
         checkpoint.setdefault("meta", {})[META_KEY] = predict_meta(runner.cfg, measured, map_normalization=normalization)
 

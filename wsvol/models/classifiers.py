@@ -24,6 +24,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from wsvol.cams import build_cam
+from wsvol.cams.base import CAM_TARGETS
 from wsvol.config import component
 from wsvol.config.types import TimmArch, bounded
 from wsvol.models.backbones.resnet import build_resnet
@@ -32,12 +33,6 @@ from wsvol.registry import MODELS
 from wsvol.weights import load_timm_weights, load_weights
 from wsvol.weights.formats import read_weights
 from wsvol.weights.pos_embed import resize_options
-
-#: whose CAM ``predict`` gives: ``true``, the frame's true class (tag), as wsolevaluation and
-#: TCAM's code score CAM baselines (MaxBoxAcc localizes the true class; the ``cam`` pseudo-label
-#: source's ``target`` says the same); ``predicted``, the predicted class (what ``localize`` and
-#: ``wsvol predict`` always use: a user's video has no tag)
-CAM_TARGETS = ("true", "predicted")
 
 
 class TagClassifier(BaseModel):

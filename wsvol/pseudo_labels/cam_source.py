@@ -20,7 +20,7 @@ import torch
 import yaml
 from torch import Tensor, nn
 
-from wsvol.cams.base import minmax_normalize
+from wsvol.cams.base import CAM_TARGETS, minmax_normalize
 from wsvol.config import component
 from wsvol.pseudo_labels.base import PseudoLabelSource
 from wsvol.registry import PSEUDO_LABEL_SOURCES
@@ -114,7 +114,7 @@ class CamSource(PseudoLabelSource):
         super().__init__()
         from wsvol.cams import build_cam
 
-        if target not in ("true", "predicted"):
+        if target not in CAM_TARGETS:
             raise ValueError(f"cam source: target must be 'true' or 'predicted', got {target!r}")
         if resolution not in ("input", "feature"):
             raise ValueError(f"cam source: resolution must be 'input' or 'feature', got {resolution!r}")
