@@ -197,3 +197,19 @@ def test_a_split_of_shot_folders_reads_each_frames_own_size(tmp_path):
     assert s["shot_id"] == "dog/data/0007/shots/003" and s["video_id"] == "dog/data/0007" and s["gt_label"] == 6
     picks = list(ShotSampler(ds, seed=0))
     assert sorted(ds.frames[i].shot_id for i in picks) == sorted(shots)  # one frame of every shot
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "wrong size"])
+def test_a_bad_mask_is_named(tmp_path, damage):
+    data, folds = make_data(tmp_path)
+    mask = (data / "masks" / FRAMES[0][0]).with_suffix(".png")
+    if damage == "corrupt":
+        mask.write_bytes(mask.read_bytes()[:20])
+        expected = f"{mask}: cannot read the image"
+    else:
+        cv2.imwrite(str(mask), np.zeros((7, 9), np.uint8))
+        expected = f"{mask}: mask is 9x7, expected 40x30"
+    ds = FoldDataset(data, folds, "test")
+    with pytest.raises(DataError, match=expected):
+        ds[0]
+    assert "gt_mask" in ds[1]  # the other frames still read

@@ -145,10 +145,9 @@ class FoldDataset(Dataset):
         }
         mask_path = (self.mask_root / frame.frame_id).with_suffix(".png")
         if mask_path.is_file():
-            mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-            if mask is None or mask.shape != (height, width):
-                got = "unreadable" if mask is None else f"{mask.shape[1]}x{mask.shape[0]}"
-                raise DataError(f"{mask_path}: mask is {got}, expected {width}x{height}")
+            mask = decode_image(mask_path, cv2.IMREAD_GRAYSCALE)
+            if mask.shape != (height, width):
+                raise DataError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, expected {width}x{height}")
             results["gt_mask"], results["ori_gt_mask"] = mask > 0, mask > 0
         if self.pseudo_label_reader is not None:
             results["pseudo_map"] = self._pseudo_map(frame.frame_id, (width, height), frame.shot_id)

@@ -8,18 +8,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from wsvol.data.images import decode_image
 from wsvol.visualization.overlay import draw_overlay, save_png
 
 
 def frame_loader(data_root: str | Path) -> Callable[[str], np.ndarray]:
-    """``frame_id → RGB uint8 image`` for frames under ``data_root``."""
+    """``frame_id → RGB uint8 image`` for frames under ``data_root``, decoded as for training and
+    evaluation (EXIF rotation ignored, a truncated JPEG refused by name)."""
     root = Path(data_root)
 
     def load(frame_id: str) -> np.ndarray:
-        img = cv2.imread(str(root / frame_id), cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f"cannot read frame {root / frame_id}")
-        return img[..., ::-1]
+        return decode_image(root / frame_id)[..., ::-1]
 
     return load
 
