@@ -197,3 +197,24 @@ def test_a_killed_exports_temporary_file_is_cleared_as_a_dead_writers(tmp_path):
     assert left.name.startswith(".m.pt.") and left.stat().st_size > 0
     assert remove_stale_partials(tmp_path) == [left]
     assert list((tmp_path / "x").iterdir()) == []
+
+
+def test_an_export_clears_what_a_killed_export_left_and_a_failed_one_leaves_no_folder(tmp_path):
+    import subprocess
+    import sys
+
+    from wsvol.utils.files import temp_path, writer_tag
+
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU, map_normalization="none"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "x").mkdir()
+    left = tmp_path / "x" / f".m.pt.{writer_tag().split('-')[0]}-{dead.pid}.0a1b2c3d.tmp"
+    left.write_bytes(b"half a model")
+    alive = temp_path(tmp_path / "x" / "other.pt")  # this process's: a live writer's
+    alive.write_bytes(b"being written")
+    export_model(tmp_path / "best.pth", "torchscript", tmp_path / "x" / "m.pt", check_frames=1)
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == sorted([alive.name, "m.pt"])
+    with pytest.raises(ValueError, match="does not match torch.*not written"):
+        export_model(tmp_path / "best.pth", "torchscript", tmp_path / "new" / "deeper" / "m.pt", tolerance=-1.0)
+    assert not (tmp_path / "new").exists()

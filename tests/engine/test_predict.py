@@ -347,6 +347,25 @@ def test_predictions_mp4_gets_the_mode_of_the_tables(tmp_path):
     assert modes["predictions.mp4"] == modes["predictions.csv"], modes
 
 
+def test_predict_clears_what_a_killed_predict_left_in_its_folder(tmp_path):
+    from wsvol.utils.files import temp_path, writer_tag
+
+    write_video(tmp_path / "v.mp4", 2)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = writer_tag().split("-")[0]
+    (tmp_path / "out" / "frames").mkdir(parents=True)
+    left = [tmp_path / "out" / f".predictions.mp4.{host}-{dead.pid}.0a1b2c3d.tmp",
+            tmp_path / "out" / "frames" / f".frame_000007.png.{host}-{dead.pid}.0a1b2c3d.tmp"]
+    for path in left:
+        path.write_bytes(b"half")
+    alive = temp_path(tmp_path / "out" / "mine.csv")  # a live writer's (this process)
+    alive.write_bytes(b"being written")
+    predict_video(stub(0.5), tmp_path / "v.mp4", tmp_path / "out", progress=False)
+    assert not any(path.exists() for path in left) and alive.exists()
+    assert {"predictions.mp4", "predictions.csv", "predictions.json"} <= {p.name for p in (tmp_path / "out").iterdir()}
+
+
 def test_a_failed_predict_leaves_no_output_folder_and_keeps_an_existing_one(tmp_path):
     from wsvol.data.fold_files import DataError
 

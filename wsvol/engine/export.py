@@ -32,7 +32,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from wsvol.utils.files import commit_temp, reserve_temp
+from wsvol.utils.files import (
+    commit_temp,
+    first_missing,
+    remove_empty_folders,
+    remove_stale_partials,
+    reserve_temp,
+)
 
 #: Largest |exported − torch| allowed on scores and maps (probabilities and [0, 1] maps, float32).
 TOLERANCE = 1e-4
@@ -102,7 +108,9 @@ def export_model(checkpoint: str | Path, fmt: str = "onnx", out: str | Path | No
     with torch.no_grad():
         expected = [t.float().numpy() for t in wrapper(frames)]
 
+    created = first_missing(out.parent)  # what a failure removes again
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(out.parent, recursive=False)  # what a killed export left there
     tmp = reserve_temp(out)
     try:
         text = json.dumps(metadata, default=str)
@@ -119,8 +127,10 @@ def export_model(checkpoint: str | Path, fmt: str = "onnx", out: str | Path | No
                              f"(max |Δ| {diff}, shapes {[a.shape for a in got]} vs {[b.shape for b in expected]}; "
                              f"tolerance {tolerance:g}): not written")
         commit_temp(tmp, out)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        remove_empty_folders((out.parent,), created)
+        raise
     return Exported(out, fmt, len(frames), diff, tolerance, metadata, list(trained.notes))
 
 

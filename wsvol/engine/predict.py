@@ -34,7 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from wsvol.utils.files import atomic_write_text
+from wsvol.utils.files import (
+    atomic_write_text,
+    first_missing,
+    remove_empty_folders,
+    remove_stale_partials,
+)
 
 #: key of wsvol's part of a checkpoint's ``meta``
 META_KEY = "wsvol"
@@ -372,7 +377,9 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
     pipeline, classes, model = trained.pipeline(), trained.classes, trained.model
     rate = fps or (frame_rate(source) or 25.0) / stride
     rows: list[dict] = []
-    created = _first_missing(out)  # what a failure removes again, if nothing was written into it
+    created = first_missing(out)  # what a failure removes again, if nothing was written into it
+    for folder in (out, out / "frames"):
+        remove_stale_partials(folder, recursive=False)  # what a killed predict left there
     writer = None
 
     def flush(batch: list[tuple[int, np.ndarray, Any]]) -> None:
@@ -419,7 +426,7 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
     except BaseException:
         if writer is not None:
             writer.close(keep=False)
-        _remove_empty(out, created)
+        remove_empty_folders((out / "frames", out), created)
         raise
     seconds = time.perf_counter() - started
 
@@ -434,30 +441,6 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
     return PredictRun(out, len(rows), seconds, tau_used, tau_from, written)
 
 
-def _first_missing(folder: Path) -> Path | None:
-    """The outermost of ``folder`` and its parents that does not exist yet; None if ``folder`` exists."""
-    missing = None
-    for path in (folder, *folder.parents):
-        if path.exists():
-            break
-        missing = path
-    return missing
-
-
-def _remove_empty(out: Path, created: Path | None) -> None:
-    """Remove the folders a failed predict made (``out``, its ``frames/``, parents up to ``created``)
-    while they are empty; a folder that existed before, or holds a file, stays."""
-    if created is None:
-        return
-    for folder in (out / "frames", out, *out.parents):
-        try:
-            folder.rmdir()
-        except FileNotFoundError:
-            pass
-        except OSError:  # not empty: something was written there
-            return
-        if folder == created:
-            return
 
 
 def prepare_frame(pipeline, rgb: np.ndarray, frame_id: str = "frame") -> dict:

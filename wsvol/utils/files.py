@@ -16,7 +16,7 @@ import secrets
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -104,6 +104,34 @@ def remove_stale_partials(folder: str | Path, recursive: bool = True) -> list[Pa
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+def first_missing(folder: str | Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet; None if ``folder`` exists."""
+    folder, missing = Path(folder), None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing = path
+    return missing
+
+
+def remove_empty_folders(folders: Sequence[str | Path], created: Path | None) -> None:
+    """After a failed write: remove ``folders`` (innermost first) and then the parents of the last
+    one up to ``created`` (:func:`first_missing` before the write), while they are empty. Nothing
+    is removed when ``created`` is None (every folder existed), nor a folder holding a file."""
+    if created is None:
+        return
+    last = Path(folders[-1])
+    for folder in (*map(Path, folders), *last.parents):
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:  # not empty: something was written there
+            return
+        if folder == created:
+            return
 
 
 class FolderBusy(RuntimeError):
