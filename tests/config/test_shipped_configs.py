@@ -91,6 +91,20 @@ def test_cam_youtube_objects_configs_are_tcams_stage_a(name):
         scheduler.step()
 
 
+@pytest.mark.parametrize("path", [p for p in CONFIGS if "yto" in p.stem or "synthetic" in p.stem],
+                         ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_checkpoints_are_selected_as_the_reference_code_selects_them(path):
+    """TCAM's and TrCAM's code keep the best checkpoint on CorLoc pooled over every validation frame,
+    sweeping τ in steps of 0.004 there (VALID_FAST_CAM_CURVE_INTERVAL, YouTube-Objects), 0.001 on test."""
+    from wsvol.evaluation.maps import thresholds
+
+    cfg = load_config(path)
+    save_best = cfg.default_hooks.checkpoint.save_best
+    assert (save_best if isinstance(save_best, str) else save_best[0]) == "corloc"
+    assert len(thresholds(cfg.val_evaluator.get("tau_step", 0.001))) == 250
+    assert len(thresholds(cfg.test_evaluator.get("tau_step", 0.001))) == 1000
+
+
 # -- every shipped config is run end to end by some test ----------------------------------------
 ROOT = Path(__file__).parents[2]
 #: Shipped configs (patterns under configs/, first match wins) → the test that runs them through

@@ -74,6 +74,16 @@ def test_box_limits(box, why):
     assert (problem is None) if why is None else why in problem
 
 
+@pytest.mark.parametrize("box, why", [
+    ((1, 1, 40, 30), None),  # 1-based, as v2.2's: ends at the width and height (2 % would be 0.8 px)
+    ((0, 0, 40.5, 29), "outside the 40x30 frame"),
+    ((0, 0, 39, 30.5), "outside the 40x30 frame"),
+])
+def test_a_box_may_end_one_pixel_past_a_small_frame(box, why):
+    problem = box_problem(box, (40, 30))
+    assert (problem is None) if why is None else why in problem
+
+
 def test_write_then_read_back(tmp_path):
     shot = "cat/data/0002/shots/004"
     write_split_files(tmp_path / "val", [(F, 4, (1280, 720), [[203.4493087557604, 0.0, 1279, 468.5]]),

@@ -45,7 +45,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     "batches: predictions.csv/json (frame, class, score, box in frame pixels) and "
                     "predictions.mp4 (heatmap, box, class). Config, classes and the τ chosen on "
                     "validation come from the checkpoint.",
-        epilog="example: wsvol predict work_dirs/run/best_corloc_mean_epoch_6.pth clip.mp4 --out pred "
+        epilog="example: wsvol predict work_dirs/run/best_corloc_epoch_6.pth clip.mp4 --out pred "
                "--max-frames 300 --device cuda",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="checkpoint written by wsvol train/run (a best_*.pth holds the "
@@ -73,7 +73,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     "Classes, τ and the preprocessing are stored in the file's metadata. TrCAM-V exports "
                     "whole; a CAM classifier only with model.cam.type=cam (--cam cam): gradient CAMs need a "
                     "backward pass.",
-        epilog="example: wsvol export work_dirs/run/best_corloc_mean_epoch_6.pth --format onnx --out model.onnx",
+        epilog="example: wsvol export work_dirs/run/best_corloc_epoch_6.pth --format onnx --out model.onnx",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("checkpoint", help="checkpoint written by wsvol train/run")
     e.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="default onnx")

@@ -23,7 +23,8 @@ from wsvol.data.frame_ids import id_problem, is_frame_id
 MAX_LISTED = 20
 #: A box may end this fraction of the frame's side past its last pixel: annotations that run off
 #: the edge are kept unclipped, as wsolevaluation and TCAM keep them (the real v1.0 files have 19
-#: such boxes, at most 0.95 % past the edge). Beyond it, the size or the box is wrong.
+#: such boxes, at most 0.95 % past the edge), and at least one pixel: a 1-based box (v2.2's) may
+#: end at the frame's width or height. Beyond it, the size or the box is wrong.
 EDGE_TOLERANCE = 0.02
 
 
@@ -262,9 +263,10 @@ def box_problem(box: Sequence[float], size: tuple[int, int] | None) -> str | Non
     if size is None:
         return None if min(box) >= 0 else f"box {list(box)} has negative coordinates"
     w, h = size
-    if min(box) < 0 or x0 >= w or y0 >= h or x1 > w - 1 + EDGE_TOLERANCE * w or y1 > h - 1 + EDGE_TOLERANCE * h:
+    past_w, past_h = max(1.0, EDGE_TOLERANCE * w), max(1.0, EDGE_TOLERANCE * h)
+    if min(box) < 0 or x0 >= w or y0 >= h or x1 > w - 1 + past_w or y1 > h - 1 + past_h:
         return (f"box {list(box)} is outside the {w}x{h} frame (a box may end at most "
-                f"{EDGE_TOLERANCE:.0%} of the frame past its last pixel)")
+                f"{EDGE_TOLERANCE:.0%} of the frame, or 1 pixel, past its last pixel)")
     return None
 
 

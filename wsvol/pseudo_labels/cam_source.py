@@ -89,7 +89,7 @@ class CamSource(PseudoLabelSource):
     """CAM maps of a classifier checkpoint written by ``wsvol train``.
 
     Args:
-        checkpoint: the ``.pth`` file (e.g. ``work_dirs/<cfg>/<run>/best_corloc_mean_epoch_9.pth``).
+        checkpoint: the ``.pth`` file (e.g. ``work_dirs/<cfg>/<run>/best_corloc_epoch_9.pth``).
         model: the classifier config; default: ``model`` of the run's ``config.yaml``.
         cam: CAM method (``"layercam"``, ``dict(type="gradcampp")`` ...); default: the model
             config's ``cam``, else LayerCAM.
