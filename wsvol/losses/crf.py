@@ -28,7 +28,11 @@ lattice in C++ at full resolution):
   region and cancels through the softmax). We return L, which is 0 for a hard, one-region
   segmentation and ≥ 0 (with the grid's W̃ only up to its tiny negative entries between far
   pixels, from the truncated spatial modes).
-* Both average over the images of the batch; ``loss_weight`` (2e-9 in the papers) multiplies.
+* Both average over the images of the batch; ``loss_weight`` multiplies. The papers' 2e-9
+  multiplies the reference's lattice product W̃·S, which comes out about 0.6 of the exact W·S on
+  natural frames at the papers' σ (0.55–0.61, measured in ``docs/method.md``, "The lattice's
+  gain"); W here is exact (the grid is within 1 % of it), so the default, 1.2e-9 = 0.6 × 2e-9,
+  gives the reference's strength.
 * Resolution: ``scale`` 1 (default) is the reference's. With ``scale`` < 1 the probabilities
   are area-downsampled (block means) and the image is downsampled with ``nearest-exact`` (true
   colours, as the reference's nearest), to h×w. Positions stay in input pixels (each low-res
@@ -206,7 +210,7 @@ class DenseCRFLoss(nn.Module):
         sigma_xy: float = 100.0,
         sigma_rgb: float = 15.0,
         scale: float = 1.0,
-        loss_weight: float = 2e-9,
+        loss_weight: float = 1.2e-9,
         method: Literal["dense", "grid"] = "grid",
         cells_per_sigma: float = 1.5,
         block_elems: int = 2**20,

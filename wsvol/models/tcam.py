@@ -11,7 +11,8 @@ every step from the frame's pseudo-label map, partial CE, CRF, size barrier — 
 - localization head ``unet_decoder`` (256/128/64/32/16 → 2 channels at input resolution);
 - pixel sampler ``otsu_roi`` with its defaults (1 fg pixel from the top 60 % of the Otsu ROI,
   weighted; 1 bg pixel uniform from the lowest 10 %; 3×3 dilation);
-- losses: partial CE (1), CRF (σ_rgb 15, σ_xy 100, λ 2e-9), size barrier on both regions (λ 0.01,
+- losses: partial CE (1), CRF (σ_rgb 15, σ_xy 100, λ 2e-9 on the reference's
+  lattice, 1.2e-9 on the exact W: ``wsvol.losses.crf``), size barrier on both regions (λ 0.01,
   t from 1, ×1.01 per epoch with the ``size_barrier_schedule`` hook, at most 10).
 
 CAM-TMP is not in the model: it is the training dataset's ``pseudo_label_transform``
@@ -40,5 +41,5 @@ class TCAM(TrCAMV):
     default_losses = {
         "pce": {"type": "partial_ce", "loss_weight": 1.0},
         "size": {"type": "size_barrier", "loss_weight": 0.01, "t0": 1.0, "mu": 1.01, "t_max": 10.0},
-        "crf": {"type": "crf", "loss_weight": 2.0e-9, "sigma_rgb": 15.0, "sigma_xy": 100.0, "scale": 1.0},
+        "crf": {"type": "crf", "loss_weight": 1.2e-9, "sigma_rgb": 15.0, "sigma_xy": 100.0, "scale": 1.0},
     }
