@@ -125,11 +125,13 @@ def write_dinov2(path: Path, seed: int = 0, **kw) -> dict[str, torch.Tensor]:
 
 
 def write_resnet50(path: Path, seed: int = 0) -> dict[str, torch.Tensor]:
-    """``resnet50-0676ba61.pth``: torchvision's ResNet-50 state dict (with its ImageNet ``fc``)."""
+    """``resnet50-0676ba61.pth``: torchvision's ResNet-50 state dict (with its ImageNet ``fc``) as
+    published: without BatchNorm's ``num_batches_tracked`` (the 2017 file, re-saved unchanged;
+    pytorch/vision#3620), which torch.nn's BatchNorm fills in when loading."""
     from torchvision.models import resnet50
 
     torch.manual_seed(seed)
-    state = resnet50().state_dict()
+    state = {k: v for k, v in resnet50().state_dict().items() if not k.endswith(".num_batches_tracked")}
     torch.save(state, path)
     return state
 

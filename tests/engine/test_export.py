@@ -67,6 +67,20 @@ def test_exported_trcamv_gives_torchs_scores_and_maps(tmp_path, fmt):
             load_trained(result.path)
 
 
+def test_metadata_is_read_as_data_never_by_running_the_archive(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU, map_normalization="none"))
+    result = export_model(tmp_path / "best.pth", "torchscript", check_frames=1)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.jit.load compiles and runs the archive's code")
+
+    monkeypatch.setattr(torch.jit, "load", refuse)
+    assert read_metadata(result.path)["classes"] == ["ant", "bee", "cat"]
+    (tmp_path / "x.pt").write_bytes(b"not an archive")
+    with pytest.raises(ValueError, match="x.pt: not an ONNX file or a TorchScript archive"):
+        read_metadata(tmp_path / "x.pt")
+
+
 def test_a_model_that_fails_the_check_is_not_written(tmp_path):
     save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), TAU, map_normalization="none"))
     with pytest.raises(ValueError, match="does not match torch.*not written"):

@@ -61,9 +61,19 @@ def test_dino_file_and_training_checkpoint(tmp_path):
     assert_same(weights.state, written)
     shutil.copy(tmp_path / DINO, tmp_path / "mine.pth")  # DINO's keys are timm's: by content, a state dict
     assert read_weights(tmp_path / "mine.pth").format == "state_dict"
-    # DINO's *_full_checkpoint.pth: teacher and student, 'module.backbone.' keys, a projection head
+    # DINO's *_full_checkpoint.pth as main_dino.py saves it: teacher and student ('module.backbone.'
+    # keys, a projection head), the optimizer, the loss's centre, the fp16 scaler and the training
+    # arguments, an argparse.Namespace
+    import argparse
+
     teacher = {f"module.backbone.{k}": v for k, v in written.items()} | {"module.head.mlp.0.weight": torch.zeros(8, 384)}
-    torch.save({"teacher": teacher, "student": teacher, "epoch": 100}, tmp_path / "full.pth")
+    args = argparse.Namespace(arch="vit_small", patch_size=16, out_dim=65536, norm_last_layer=False, lr=0.0005,
+                              global_crops_scale=(0.4, 1.0), data_path="/path/to/imagenet/train", dist_url="env://")
+    optimizer = {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.zeros(4)}},
+                 "param_groups": [{"lr": 0.0005, "betas": (0.9, 0.999), "weight_decay": 0.04, "params": [0]}]}
+    torch.save({"student": teacher, "teacher": teacher, "optimizer": optimizer, "epoch": 100, "args": args,
+                "dino_loss": {"center": torch.zeros(1, 8)},
+                "fp16_scaler": {"scale": 65536.0, "growth_factor": 2.0, "_growth_tracker": 12}}, tmp_path / "full.pth")
     weights = read_weights(tmp_path / "full.pth")
     assert weights.format == "dino"
     assert_same(weights.state, written)
@@ -198,7 +208,7 @@ def _torch_file(path, obj, legacy=False):
     return path
 
 
-@pytest.mark.parametrize("container", ["dino", "deit", "dinov2", "dino_full", "open_clip_bin", "legacy_pickle",
+@pytest.mark.parametrize("container", ["dino", "deit", "dinov2", "dino_full", "dino_full_args", "open_clip_bin", "legacy_pickle",
                                        "clipseg_bin", "clipseg_shard"])
 def test_a_planted_pickle_never_runs(tmp_path, container):
     marker = tmp_path / "pwned"
@@ -212,6 +222,10 @@ def test_a_planted_pickle_never_runs(tmp_path, container):
         path = _torch_file(tmp_path / DINOV2, random_state(dinov2_layout(depth=1)) | {"mask_token": evil})
     elif container == "dino_full":
         path = _torch_file(tmp_path / "full.pth", {"teacher": small, "args": evil})
+    elif container == "dino_full_args":  # the Namespace is let through, not what it holds
+        import argparse
+
+        path = _torch_file(tmp_path / "full.pth", {"teacher": small, "args": argparse.Namespace(lr=evil)})
     elif container == "open_clip_bin":
         path = _torch_file(tmp_path / "open_clip_pytorch_model.bin", {"state_dict": evil})
     elif container == "legacy_pickle":  # torch's pre-1.6 format: one pickle stream, no zip
@@ -242,7 +256,7 @@ def test_the_planted_pickle_is_live(tmp_path):
 
 def test_junk_and_empty_files_are_named(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"not weights at all")
-    with pytest.raises(WeightsError, match="junk.pth: refused"):
+    with pytest.raises(WeightsError, match="junk.pth: cannot be read, not a torch file: it starts with 'not weights at all'"):
         read_weights(tmp_path / "junk.pth")
     torch.save({}, tmp_path / "empty.pth")
     with pytest.raises(WeightsError, match="empty.pth: does not hold a state dict of tensors"):

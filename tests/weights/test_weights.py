@@ -188,6 +188,51 @@ def test_weights_only_loading_refuses_pickled_objects(tmp_path):
     assert torch.equal(load_state_dict(st)["w"], torch.arange(4.0))
 
 
+@pytest.mark.parametrize("damage, why", [
+    ("empty", "the file is empty"),
+    ("truncated", "the zip archive is truncated or corrupt"),
+    ("error page", "not a torch file: it starts with '<?xml version=\"1.0\" encoding=\"UT'"),
+])
+def test_a_damaged_file_is_called_damaged_not_unsafe(tmp_path, damage, why):
+    from wsvol.weights import load_checkpoint_file
+
+    path = tmp_path / "deit_small_patch16_224-cd65a155.pth"
+    torch.save({"model": {"w": torch.ones(1000)}}, path)
+    data = path.read_bytes()
+    path.write_bytes({"empty": b"", "truncated": data[: len(data) // 2],
+                      "error page": b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'}[damage])
+    with pytest.raises(WeightsError) as err:
+        load_state_dict(path)
+    assert str(err.value) == f"{path}: cannot be read, {why}; download it again (`wsvol weights list` says from where)"
+    with pytest.raises(WeightsError) as err:
+        load_checkpoint_file(path)
+    assert str(err.value) == f"{path}: cannot be read, {why} (a copy cut short, or not a checkpoint)"
+
+
+def test_a_refused_object_is_named(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"w": torch.zeros(1), "run": os.system}, path)
+    with pytest.raises(WeightsError, match=r"evil\.pt: refused, it cannot be loaded with weights_only=True \(it holds "
+                                           r"the Python object (posix|nt)\.system, and wsvol unpickles only tensors"):
+        load_state_dict(path)
+
+
+def test_only_batchnorm_step_counters_may_be_missing():
+    """torchvision's resnet50-0676ba61.pth predates BatchNorm's num_batches_tracked (torch 0.4.1)."""
+    from torch import nn
+
+    from wsvol.weights import load_weights
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Sequential(nn.BatchNorm1d(4)))
+    state = {k: torch.rand_like(v.float()) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    load_weights(model, state, "old.pth")
+    assert model[1].num_batches_tracked.item() == 0 and model[2][0].num_batches_tracked.dtype == torch.long
+    assert torch.equal(model[2][0].running_var, state["2.0.running_var"])
+    del state["1.running_mean"]
+    with pytest.raises(ValueError, match=r"old.pth do not match Sequential \(1 problem\(s\)\):\n  missing:    1.running_mean"):
+        load_weights(model, state, "old.pth")
+
+
 def test_file_digest_follows_content_not_mtime(tmp_path):
     a, b = tmp_path / "a.pt", tmp_path / "b.pt"
     a.write_bytes(b"weights" * 1000)
@@ -196,6 +241,26 @@ def test_file_digest_follows_content_not_mtime(tmp_path):
     assert file_digest(a) == file_digest(b)
     b.write_bytes(b"weights" * 999 + b"weightz")
     assert file_digest(a) != file_digest(b)
+
+
+def test_a_folders_digest_ignores_download_and_git_bookkeeping(tmp_path):
+    """``hf download --local-dir`` rewrites .cache/huggingface/download/*.metadata (a timestamp) on
+    every run; a git clone's .git changes with `git status`: neither changes the weights."""
+    folder = tmp_path / "clipseg-rd64-refined"
+    (folder / ".cache" / "huggingface" / "download").mkdir(parents=True)
+    (folder / ".git").mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    before = file_digest(folder)
+    (folder / ".cache" / "huggingface" / "download" / "model.safetensors.metadata").write_text("abc\n1764967000.1\n")
+    (folder / ".git" / "index").write_bytes(b"changed")
+    assert file_digest(folder) == before
+    (folder / "config.json").write_text('{"projection_dim": 512}')
+    changed = file_digest(folder)
+    assert changed != before
+    (folder / "shards").mkdir()
+    (folder / "shards" / "model-00001.bin").write_bytes(b"more")  # a file in a plain subfolder counts
+    assert file_digest(folder) != changed
 
 
 # -- tiny random-init models saved and loaded back through the resolver -------------------------
@@ -336,10 +401,12 @@ def test_resnet50_file_by_name_into_resnet50_cam(folder):
 
     from wsvol.registry import MODELS
 
-    written = write_resnet50(folder / "resnet50-0676ba61.pth")
+    written = write_resnet50(folder / "resnet50-0676ba61.pth")  # as published: no BatchNorm step counters
+    assert written and not any(k.endswith("num_batches_tracked") for k in written)
     model = _build(MODELS, "model", {"type": "resnet50_cam", "backbone": "resnet50", "num_classes": 2,
                                      "pretrained": "resnet50_in1k"})
-    _assert_holds(model.backbone, written, skip=("fc.",))
+    counters = {k: torch.tensor(0) for k in model.backbone.state_dict() if k.endswith("num_batches_tracked")}
+    _assert_holds(model.backbone, written | counters, skip=("fc.",))
 
 
 def test_openai_archive_by_name_into_clip_es(folder, tiny_archive):

@@ -218,7 +218,11 @@ def _quiet():
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The ``wsvol`` metadata of an exported file (ONNX or TorchScript)."""
+    """The ``wsvol`` metadata of an exported file (ONNX or TorchScript), read as data: a
+    TorchScript archive's ``extra/wsvol.json`` straight from its zip, never ``torch.jit.load``
+    (which would compile the archive's code)."""
+    import zipfile
+
     path = Path(path)
     if path.suffix == ".onnx":
         import onnx
@@ -227,9 +231,11 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         if "wsvol" not in props:
             raise ValueError(f"{path}: no wsvol metadata")
         return json.loads(props["wsvol"])
-    extra = {"wsvol.json": ""}
-    with _quiet():
-        torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    if not extra["wsvol.json"]:
-        raise ValueError(f"{path}: no wsvol metadata")
-    return json.loads(extra["wsvol.json"])
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.count("/") == 2 and n.endswith("/extra/wsvol.json")]
+            if not names:
+                raise ValueError(f"{path}: no wsvol metadata")
+            return json.loads(archive.read(names[0]))
+    except zipfile.BadZipFile:
+        raise ValueError(f"{path}: not an ONNX file or a TorchScript archive") from None

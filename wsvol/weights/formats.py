@@ -33,9 +33,11 @@ ViT state dicts that look alike (DINO, DeiT, timm) by their published file name.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import pickle
+import re
 import zipfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -164,21 +166,50 @@ def _read_container(path: Path) -> Any:
         except Exception as err:  # SafetensorError: truncated or malformed
             raise WeightsError(f"{path}: not a readable safetensors file ({err})") from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError, ValueError,
-            zipfile.BadZipFile) as err:
+        # DINO's *_full_checkpoint.pth keeps its training arguments as an argparse.Namespace: an
+        # object that only holds attributes (themselves refused unless plain values).
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except LOAD_ERRORS as err:
+        damaged, why = load_failure(path, err)
+        if damaged:
+            raise WeightsError(f"{path}: cannot be read, {why}; download it again "
+                               f"(`wsvol weights list` says from where)") from None
         raise WeightsError(
-            f"{path}: refused, it cannot be loaded with weights_only=True ({reason(err)}). External weights "
+            f"{path}: refused, it cannot be loaded with weights_only=True ({why}). External weights "
             f"must be tensors only: save model.state_dict() with torch.save, or use safetensors") from None
 
 
-def reason(exc: BaseException) -> str:
-    """The line of a ``torch.load`` error that says what was refused (torch's advice around it is long)."""
+#: What ``torch.load(weights_only=True)`` raises on a damaged or refused file.
+LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError, ValueError,
+               zipfile.BadZipFile)
+
+
+def load_failure(path: Path, exc: BaseException) -> tuple[bool, str]:
+    """Why ``torch.load(path, weights_only=True)`` failed: (damaged, why). Damaged: empty, a torch
+    zip archive cut short, or not a torch file at all (an error page saved in its place); else the
+    Python object the weights-only unpickler refused (torch's message around it is long advice)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(48)
+    except OSError:
+        head = b""
+    if not head:
+        return True, "the file is empty"
+    if head.startswith(b"PK\x03\x04"):  # torch.save's zip archive
+        if isinstance(exc, (zipfile.BadZipFile, EOFError)) or "zip archive" in str(exc):
+            return True, "the zip archive is truncated or corrupt"
+    elif not head.startswith(b"\x80"):  # neither a zip nor a pickle (protocol 2+)
+        start = head[:32].decode("utf-8", "replace").split("\n")[0]
+        return True, f"not a torch file: it starts with {start!r}"
+    refused = re.search(r"GLOBAL ([\w.]+)", str(exc))
+    if refused:
+        return False, f"it holds the Python object {refused.group(1)}, and wsvol unpickles only tensors and plain values"
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     for ln in lines:
-        if "Unsupported global" in ln or "WeightsUnpickler error" in ln or "Unsupported operand" in ln:
-            return ln.removeprefix("WeightsUnpickler error:").strip()
-    return lines[0] if lines else type(exc).__name__
+        if "WeightsUnpickler error" in ln or "Unsupported operand" in ln:
+            return False, ln.removeprefix("WeightsUnpickler error:").strip()
+    return False, lines[0] if lines else type(exc).__name__
 
 
 def _tensors(obj: Any, where: str) -> dict[str, torch.Tensor]:

@@ -24,10 +24,15 @@ _DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's content (of every file, by relative path, for a folder); memoized per
-    (path, size, mtime) within a process."""
+    """SHA-256 of a file's content (for a folder: of every file by relative path, but those under a
+    dot-name, bookkeeping that ``hf download`` and ``git`` rewrite, e.g. ``.cache/``, ``.git/``);
+    memoized per (path, size, mtime) within a process."""
     path = Path(path)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    else:
+        files = [path]
     h = hashlib.sha256()
     for f in files:
         st = f.stat()
@@ -53,11 +58,19 @@ def load_state_dict(path: str | Path) -> dict:
 def load_weights(module, state: Mapping[str, Any], source: str, ignore: Sequence[str] = ()) -> None:
     """Strictly load ``state`` into ``module``; keys under an ``ignore`` prefix are dropped.
 
-    Any missing key, unexpected key or shape mismatch raises one error that lists them key by key.
+    Any missing key, unexpected key or shape mismatch raises one error that lists them key by key
+    (a BatchNorm's missing ``num_batches_tracked``, which files older than the counter lack, is left
+    to ``load_state_dict``, which keeps the module's own).
     """
+    from torch.nn.modules.batchnorm import _BatchNorm
+
     state = {k: v for k, v in state.items() if not any(k == p or k.startswith(p + ".") for p in ignore)}
     own = module.state_dict()
-    problems = [f"  missing:    {k} {tuple(v.shape)}" for k, v in own.items() if k not in state]
+    # Files saved before torch 0.4.1 (torchvision's ResNet-50, re-saved unchanged) have no BatchNorm
+    # step counters; BatchNorm's own loading fills them in, as torchvision and timm load them.
+    counters = {f"{name}.num_batches_tracked".lstrip(".") for name, m in module.named_modules()
+                if isinstance(m, _BatchNorm) and m.track_running_stats}
+    problems = [f"  missing:    {k} {tuple(v.shape)}" for k, v in own.items() if k not in state and k not in counters]
     problems += [f"  unexpected: {k} {tuple(v.shape)}" for k, v in state.items() if k not in own]
     problems += [f"  shape:      {k} file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
                  for k, v in state.items() if k in own and v.shape != own[k].shape]
@@ -116,11 +129,9 @@ def load_timm_weights(model: nn.Module, weights: Weights, arch: str,
 
 def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
     """A checkpoint, loaded with ``weights_only=True`` whoever wrote it; a clear error if refused."""
-    import pickle
-
     import torch
 
-    from wsvol.weights.formats import reason
+    from wsvol.weights.formats import LOAD_ERRORS, load_failure
     from wsvol.weights.torchscript import is_torchscript_archive
 
     path = Path(path)
@@ -133,8 +144,11 @@ def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
             "predict, its ONNX export (`wsvol export CKPT --format onnx`).")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError, ValueError) as exc:
+    except LOAD_ERRORS as exc:
+        damaged, why = load_failure(path, exc)
+        if damaged:
+            raise WeightsError(f"{path}: cannot be read, {why} (a copy cut short, or not a checkpoint)") from None
         raise WeightsError(
-            f"{path}: refused, it cannot be loaded with weights_only=True ({reason(exc)}). wsvol never unpickles "
+            f"{path}: refused, it cannot be loaded with weights_only=True ({why}). wsvol never unpickles "
             "code, not even from its own work dirs; for external weights save a plain state dict "
             "(torch.save(model.state_dict(), f)) or safetensors.") from None
