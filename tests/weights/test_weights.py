@@ -209,6 +209,26 @@ def test_a_damaged_file_is_called_damaged_not_unsafe(tmp_path, damage, why):
     assert str(err.value) == f"{path}: cannot be read, {why} (a copy cut short, or not a checkpoint)"
 
 
+def test_a_checkpoint_cut_anywhere_is_called_damaged(tmp_path):
+    """Whatever torch's reader hits in a cut file (RuntimeError, OSError, struct.error, KeyError...)."""
+    from wsvol.weights import load_checkpoint_file
+
+    whole = tmp_path / "whole.pth"
+    torch.save({"meta": {"epoch": 3}, "state_dict": {"w": torch.arange(20000.0)}}, whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.pth"
+    for end in range(2, len(data), len(data) // 97):
+        cut.write_bytes(data[:end])
+        with pytest.raises(WeightsError, match=r"cut.pth: cannot be read, the zip archive is truncated or corrupt"):
+            load_checkpoint_file(cut)
+    for junk, why in ((b"junk", "not a torch file: it starts with 'junk'"),
+                      (b"\x80\x02junkjunk", r"the pickle is truncated or corrupt \(KeyError"),
+                      (b"\x80\x02", r"the pickle is truncated or corrupt \(EOFError\)")):
+        cut.write_bytes(junk)
+        with pytest.raises(WeightsError, match=f"cut.pth: cannot be read, {why}"):
+            load_checkpoint_file(cut)
+
+
 def test_a_refused_object_is_named(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"w": torch.zeros(1), "run": os.system}, path)

@@ -38,7 +38,6 @@ import json
 import math
 import pickle
 import re
-import zipfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,9 +179,10 @@ def _read_container(path: Path) -> Any:
             f"must be tensors only: save model.state_dict() with torch.save, or use safetensors") from None
 
 
-#: What ``torch.load(weights_only=True)`` raises on a damaged or refused file.
-LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError, ValueError,
-               zipfile.BadZipFile)
+#: What ``torch.load(weights_only=True)`` raises on a damaged or refused file: besides its
+#: UnpicklingError and RuntimeError, a cut archive gives OSError, struct.error, KeyError or
+#: IndexError (whatever the reader hit), so everything; :func:`load_failure` says which it was.
+LOAD_ERRORS = (Exception,)
 
 
 def load_failure(path: Path, exc: BaseException) -> tuple[bool, str]:
@@ -196,15 +196,16 @@ def load_failure(path: Path, exc: BaseException) -> tuple[bool, str]:
         head = b""
     if not head:
         return True, "the file is empty"
-    if head.startswith(b"PK\x03\x04"):  # torch.save's zip archive
-        if isinstance(exc, (zipfile.BadZipFile, EOFError)) or "zip archive" in str(exc):
-            return True, "the zip archive is truncated or corrupt"
-    elif not head.startswith(b"\x80"):  # neither a zip nor a pickle (protocol 2+)
-        start = head[:32].decode("utf-8", "replace").split("\n")[0]
-        return True, f"not a torch file: it starts with {start!r}"
     refused = re.search(r"GLOBAL ([\w.]+)", str(exc))
     if refused:
         return False, f"it holds the Python object {refused.group(1)}, and wsvol unpickles only tensors and plain values"
+    if head.startswith(b"PK"):  # torch.save's zip archive (PK\x03\x04), perhaps cut within its magic
+        return True, "the zip archive is truncated or corrupt"
+    if not head.startswith(b"\x80"):  # neither a zip nor a pickle (protocol 2+)
+        start = head[:32].decode("utf-8", "replace").split("\n")[0]
+        return True, f"not a torch file: it starts with {start!r}"
+    if not isinstance(exc, pickle.UnpicklingError):
+        return True, f"the pickle is truncated or corrupt ({type(exc).__name__}{f': {exc}' if str(exc) else ''})"
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     for ln in lines:
         if "WeightsUnpickler error" in ln or "Unsupported operand" in ln:
