@@ -118,3 +118,67 @@ def test_test_and_visualize_never_write_into_a_work_dir_that_holds_a_run(tmp_pat
     (mine / "notes.txt").write_text("mine")
     assert prepare_work_dir(Config({"model": {"type": "tested"}}), tmp_path / "test.yaml", mine, None) == mine
     assert b"tested" in (mine / "config.yaml").read_bytes() and (mine / "notes.txt").read_text() == "mine"
+
+
+def test_resume_continues_the_newest_run_even_before_its_first_checkpoint(tmp_path, monkeypatch, capsys):
+    """A run stopped in its baseline or pseudo-labels has no checkpoint of its own yet: `--resume`
+    continues it (its finished stages are skipped) instead of starting another run or taking up an
+    older, finished one; the marker keeps when the run was created."""
+    import json
+
+    from mmengine.config import Config
+
+    from wsvol.engine.job import prepare_work_dir
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "mine.yaml"
+    runs = Path("work_dirs") / "mine"  # relative, as the default work dirs are
+
+    def cfg():
+        return Config({"model": {"type": "mine"}})
+
+    older, newest = runs / "20261201-080000-aaaaaa", runs / "20261202-080000-bbbbbb"
+    for run in (older, newest):
+        prepare_work_dir(cfg(), config, run, None, training=True)
+    (older / "epoch_6.pth").write_bytes(b"")  # finished long ago
+    (newest / "baseline").mkdir()  # stopped while training its baseline
+    (runs / "20261203-080000-cccccc").mkdir()  # a folder that holds no run
+    created = json.loads((newest / "wsvol-run.json").read_text())["created"]
+    capsys.readouterr()
+
+    resumed = cfg()
+    assert prepare_work_dir(resumed, config, None, "auto", training=True) == newest
+    assert not resumed.resume and "load_from" not in resumed
+    assert f"resuming the run in {newest}, whose training has no checkpoint yet" in capsys.readouterr().err
+    marker = json.loads((newest / "wsvol-run.json").read_text())
+    assert marker["created"] == created and len(marker["resumed"]) == 1
+    assert prepare_work_dir(cfg(), config, None, str(newest), training=True) == newest  # --resume DIR
+    assert len(json.loads((newest / "wsvol-run.json").read_text())["resumed"]) == 2
+    with pytest.raises(FileNotFoundError, match="cccccc: that folder holds no wsvol run"):
+        prepare_work_dir(cfg(), config, None, str(runs / "20261203-080000-cccccc"), training=True)
+
+
+def test_an_interrupted_run_says_how_to_continue_it(monkeypatch, capsys):
+    from wsvol.cli import main as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", lambda real=cli.build_parser: _with_func(real(), interrupted))
+    assert cli.main(["train", "configs/x.yaml", "--work-dir", "w"]) == 130
+    assert capsys.readouterr().err.strip() == \
+        "wsvol: interrupted; `wsvol train configs/x.yaml --work-dir w --resume` continues it"
+    assert cli.main(["data", "synth", "--out", "d"]) == 130
+    assert capsys.readouterr().err.strip() == "wsvol: interrupted"
+
+
+def _with_func(parser, func):
+    """``parser`` whose commands all run ``func``."""
+    parser.set_defaults(func=func)
+    for action in parser._subparsers._group_actions:
+        for sub in action.choices.values():
+            sub.set_defaults(func=func)
+            for inner in getattr(sub, "_subparsers", None) and sub._subparsers._group_actions or ():
+                for leaf in inner.choices.values():
+                    leaf.set_defaults(func=func)
+    return parser

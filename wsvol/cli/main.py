@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv or os.environ.get("WSVOL_DEBUG") == "1"
+    args = None
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
@@ -48,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if args.command is None else 2
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("wsvol: interrupted", file=sys.stderr)
+        hint = ""
+        if getattr(args, "command", None) in ("run", "train") and getattr(args, "config", None):
+            where = f" --work-dir {args.work_dir}" if getattr(args, "work_dir", None) else ""
+            hint = f"; `wsvol {args.command} {args.config}{where} --resume` continues it"
+        print(f"wsvol: interrupted{hint}", file=sys.stderr)
         return 130
     except SystemExit:
         raise

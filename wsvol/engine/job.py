@@ -329,11 +329,13 @@ def new_work_dir(config_path: str | Path, root: str | Path = "work_dirs") -> Pat
 
 
 def latest_run_dir(config_path: str | Path, root: str | Path = "work_dirs") -> Path | None:
-    """The most recent run dir of this config that holds a checkpoint."""
-    from wsvol.engine.checkpoint import latest_checkpoint
+    """The most recent run dir of this config: the newest that holds a run (its marker), finished
+    or not, with or without a checkpoint of its own (a run stopped in its baseline or pseudo-labels
+    has none yet)."""
+    from wsvol.engine.checkpoint import RUN_MARKER
 
     runs = sorted((Path(root) / Path(config_path).stem).glob("*-*"), reverse=True)
-    return next((r for r in runs if latest_checkpoint(r) is not None), None)
+    return next((r for r in runs if (r / RUN_MARKER).is_file()), None)
 
 
 def prepare_work_dir(cfg, config_path: str | Path, work_dir: str | Path | None, resume: str | None,
@@ -376,13 +378,14 @@ def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Pat
         target = Path(resume)
         if target.is_dir():
             ckpt = latest_checkpoint(target)
-            if ckpt is None:
-                raise FileNotFoundError(f"--resume {resume}: no epoch_*.pth / iter_*.pth checkpoint in that folder")
+            if ckpt is None and not (target / RUN_MARKER).is_file():
+                raise FileNotFoundError(f"--resume {resume}: that folder holds no wsvol run ({RUN_MARKER}) "
+                                        "and no epoch_*.pth / iter_*.pth checkpoint")
         elif target.is_file():
             ckpt = target
         else:
             raise FileNotFoundError(f"--resume {resume}: no such checkpoint file or run folder")
-        work = Path(work_dir) if work_dir else ckpt.parent
+        work = Path(work_dir) if work_dir else ckpt.parent if ckpt is not None else target
     else:
         work = Path(work_dir) if work_dir else new_work_dir(config_path)
     fresh, problem = not work.exists(), None
@@ -412,8 +415,20 @@ def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Pat
     if ckpt is not None:
         cfg.load_from = str(ckpt)
     if get_rank() == 0:
-        mark_work_dir(work, {"config": str(config_path), "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-                             "environment": environment()})
+        now = time.strftime("%Y-%m-%d %H:%M:%S")
+        marker = {"config": str(config_path), "created": now, "environment": environment()}
+        if resume and not fresh and (work / RUN_MARKER).is_file():
+            import json
+
+            try:
+                before = json.loads((work / RUN_MARKER).read_text(encoding="utf-8"))
+            except ValueError:  # a marker written by hand: the run is still this one
+                before = {}
+            marker.update(created=before.get("created", now), resumed=[*before.get("resumed", []), now])
+            print(f"wsvol: resuming the run in {work}, "
+                  + (f"from {ckpt.name}" if ckpt is not None else "whose training has no checkpoint yet")
+                  + "; finished stages are skipped", file=sys.stderr, flush=True)
+        mark_work_dir(work, marker)
         save_merged_config(cfg, work / "config.yaml")
     return work, fresh
 
