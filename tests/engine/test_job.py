@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -182,3 +183,19 @@ def _with_func(parser, func):
                 for leaf in inner.choices.values():
                     leaf.set_defaults(func=func)
     return parser
+
+
+def test_a_cuda_device_torch_does_not_see_is_refused(monkeypatch):
+    """mmengine's runner would train on the CPU without a word."""
+    from wsvol.engine.job import select_device
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"^--device cuda: torch sees no CUDA device here \(CUDA_VISIBLE_DEVICES=0\)"):
+        select_device("cuda")
+    with pytest.raises(ValueError, match=r"^--device cuda:3: torch sees no CUDA device here \(CUDA_VISIBLE_DEVICES=3\)"):
+        select_device("cuda:3")
+    with pytest.raises(ValueError, match="--device 'cuda:x': expected cpu, cuda or cuda:N"):
+        select_device("cuda:x")
+    select_device("cpu")
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == ""

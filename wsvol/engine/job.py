@@ -100,13 +100,22 @@ def load_checked_config(args: argparse.Namespace):
 
 
 def select_device(device: str) -> None:
-    """Restrict visible devices before torch initialises CUDA."""
+    """Restrict visible devices before torch initialises CUDA; a CUDA device torch does not see is
+    refused (mmengine would quietly train on the CPU)."""
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    elif device.startswith("cuda:"):
-        os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
-    elif device != "cuda":
+        return
+    if not (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
         raise ValueError(f"--device {device!r}: expected cpu, cuda or cuda:N")
+    if device.startswith("cuda:"):
+        os.environ["CUDA_VISIBLE_DEVICES"] = device[5:]
+    import torch
+
+    if not torch.cuda.is_available():
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise ValueError(f"--device {device}: torch sees no CUDA device here"
+                         + (f" (CUDA_VISIBLE_DEVICES={visible})" if visible is not None else "")
+                         + "; leave --device out, or say --device cpu")
 
 
 # -- 2. distributed -----------------------------------------------------------------------------
