@@ -142,6 +142,18 @@ def test_test_with_a_checkpoint_of_another_model_stops_listing_the_keys(trained,
     assert "missing:    head.bias" in out.stderr and "unexpected: extra.bias (3,)" in out.stderr
     assert "shape:      head.weight file (3," in out.stderr
     assert not (tmp_path / "w").exists()  # a test that could not start leaves no work dir
+    # a checkpoint whose stored config builds another model is named so, not key by key
+    import yaml
+
+    ckpt = torch.load(trained / "run" / "epoch_2.pth", weights_only=True)
+    stored = yaml.safe_load(ckpt["meta"]["wsvol"]["config"])
+    ours, stored["model"]["type"] = stored["model"]["type"], "trcamv"
+    ckpt["meta"]["wsvol"]["config"] = yaml.safe_dump(stored)
+    torch.save(ckpt, foreign)
+    out = wsvol("test", str(trained / "tiny.yaml"), "--checkpoint", str(foreign), "--work-dir", str(tmp_path / "w"),
+                cwd=trained)
+    assert out.returncode != 0
+    assert f"{foreign}: a checkpoint of a 'trcamv' model, but this config builds {ours!r}" in out.stderr
     # a plain state dict (no wsvol meta) cannot be resumed from
     torch.save(torch.load(trained / "run" / "epoch_2.pth", weights_only=True)["state_dict"], foreign)
     out = wsvol("train", str(trained / "tiny.yaml"), "--resume", str(foreign), cwd=trained)

@@ -253,6 +253,23 @@ def test_only_batchnorm_step_counters_may_be_missing():
         load_weights(model, state, "old.pth")
 
 
+def test_a_mismatch_lists_the_first_keys_of_each_kind_and_counts_the_rest():
+    from torch import nn
+
+    from wsvol.weights import load_weights
+    from wsvol.weights.loading import LISTED_KEYS
+
+    model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(10)])  # 20 keys
+    state = {f"other.{i}": torch.zeros(1) for i in range(3)} | {"0.weight": torch.zeros(5, 5)}
+    with pytest.raises(ValueError) as err:
+        load_weights(model, state, "other.pth")
+    lines = str(err.value).splitlines()
+    assert lines[0] == "weights other.pth do not match Sequential (23 problem(s)):"
+    missing = [ln for ln in lines if ln.startswith("  missing:")]
+    assert len(missing) == LISTED_KEYS and lines[1 + LISTED_KEYS] == f"  ... and {19 - LISTED_KEYS} more missing keys"
+    assert sum(ln.startswith("  unexpected:") for ln in lines) == 3 and lines[-1].startswith("  shape:      0.weight")
+
+
 def test_file_digest_follows_content_not_mtime(tmp_path):
     a, b = tmp_path / "a.pt", tmp_path / "b.pt"
     a.write_bytes(b"weights" * 1000)

@@ -31,6 +31,24 @@ from wsvol.utils.files import commit_temp, temp_path
 from wsvol.weights import load_weights
 
 
+def _same_model_type(checkpoint: dict, cfg, filename: str) -> None:
+    """A checkpoint whose stored config builds another model type is refused by name, before the
+    key-by-key mismatch would list hundreds of keys."""
+    import yaml
+
+    from wsvol.engine.predict import META_KEY
+
+    stored = ((checkpoint.get("meta") or {}).get(META_KEY) or {}).get("config")
+    try:
+        theirs = (yaml.safe_load(stored) or {}).get("model", {}).get("type") if isinstance(stored, str) else None
+    except (yaml.YAMLError, AttributeError):
+        theirs = None
+    ours = (cfg.get("model") or {}).get("type") if cfg is not None else None
+    if isinstance(theirs, str) and isinstance(ours, str) and theirs != ours:
+        raise ValueError(f"{filename}: a checkpoint of a {theirs!r} model, but this config builds {ours!r}: "
+                         "use the config it was trained with (config.yaml in its work dir)")
+
+
 @RUNNERS.register_module(name="wsvol_runner")
 class WsvolRunner(Runner):
     """mmengine ``Runner``: safe, strict, atomic checkpoints written after their step's validation.
@@ -132,6 +150,8 @@ class WsvolRunner(Runner):
                                      for_resume=self._resuming)
         self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
+        if strict:
+            _same_model_type(checkpoint, self.cfg, filename)
         state = checkpoint.get("state_dict", checkpoint)
         for pattern, repl in revise_keys:
             state = {re.sub(pattern, repl, k): v for k, v in state.items()}

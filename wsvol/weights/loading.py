@@ -55,10 +55,15 @@ def load_state_dict(path: str | Path) -> dict:
     return read_weights(path).state
 
 
+#: Keys of each kind (missing, unexpected, mis-shaped) a mismatch lists; the rest are counted.
+LISTED_KEYS = 12
+
+
 def load_weights(module, state: Mapping[str, Any], source: str, ignore: Sequence[str] = ()) -> None:
     """Strictly load ``state`` into ``module``; keys under an ``ignore`` prefix are dropped.
 
-    Any missing key, unexpected key or shape mismatch raises one error that lists them key by key
+    Any missing key, unexpected key or shape mismatch raises one error that lists them key by key,
+    the first :data:`LISTED_KEYS` of each kind
     (a BatchNorm's missing ``num_batches_tracked``, which files older than the counter lack, is left
     to ``load_state_dict``, which keeps the module's own).
     """
@@ -70,13 +75,20 @@ def load_weights(module, state: Mapping[str, Any], source: str, ignore: Sequence
     # step counters; BatchNorm's own loading fills them in, as torchvision and timm load them.
     counters = {f"{name}.num_batches_tracked".lstrip(".") for name, m in module.named_modules()
                 if isinstance(m, _BatchNorm) and m.track_running_stats}
-    problems = [f"  missing:    {k} {tuple(v.shape)}" for k, v in own.items() if k not in state and k not in counters]
-    problems += [f"  unexpected: {k} {tuple(v.shape)}" for k, v in state.items() if k not in own]
-    problems += [f"  shape:      {k} file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-                 for k, v in state.items() if k in own and v.shape != own[k].shape]
-    if problems:
+    kinds = {
+        "missing": [f"  missing:    {k} {tuple(v.shape)}" for k, v in own.items() if k not in state and k not in counters],
+        "unexpected": [f"  unexpected: {k} {tuple(v.shape)}" for k, v in state.items() if k not in own],
+        "mis-shaped": [f"  shape:      {k} file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+                       for k, v in state.items() if k in own and v.shape != own[k].shape],
+    }
+    count = sum(map(len, kinds.values()))
+    if count:
+        lines = []
+        for kind, found in kinds.items():  # a checkpoint of another model has hundreds: the first of each kind
+            lines += found[:LISTED_KEYS] + ([f"  ... and {len(found) - LISTED_KEYS} more {kind} keys"]
+                                           if len(found) > LISTED_KEYS else [])
         raise ValueError(f"weights {source} do not match {type(module).__name__} "
-                         f"({len(problems)} problem(s)):\n" + "\n".join(problems))
+                         f"({count} problem(s)):\n" + "\n".join(lines))
     module.load_state_dict(state, strict=True)
 
 
