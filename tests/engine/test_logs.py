@@ -59,4 +59,8 @@ def test_a_run_logged_to_a_file(tmp_path):
     # every 2 iterations (mmengine leaves out the last, incomplete interval of an epoch)
     assert re.findall(r"Epoch\(train\) +\[(\d)\]\[(\d)/5\].* lr: 5\.0+e-02 .* loss: \d", mm) == [
         ("1", "2"), ("1", "4"), ("2", "2"), ("2", "4")]
+    # the same loss in both: the mean over mmengine's window (10 iterations), not the last batch's
+    ours = {m[:2]: float(m[2]) for m in re.findall(r"^train: epoch (\d)/2 iter (\d)/5 .* loss ([\d.]+)", text, re.M)}
+    theirs = {m[:2]: float(m[2]) for m in re.findall(r"Epoch\(train\) +\[(\d)\]\[(\d)/5\].* loss: ([\d.]+)", mm)}
+    assert len(theirs) == 4 and all(abs(ours[k] - v) <= 1e-3 * max(1.0, v) for k, v in theirs.items()), (ours, theirs)
     assert "Epoch(train)" not in text  # the console stays at log_level WARNING

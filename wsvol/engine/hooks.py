@@ -117,9 +117,9 @@ class RichProgressHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if not self._lines:
-            loss = outputs.get("loss") if isinstance(outputs, dict) else None
+            loss = self.losses(runner, batch_idx, outputs).get("loss")
             lrs = runner.optim_wrapper.get_lr().get("lr") if hasattr(runner.optim_wrapper, "get_lr") else None
-            info = (f"epoch {runner.epoch + 1}/{runner.max_epochs}" + (f" loss {_number(loss):.4f}" if loss is not None else "")
+            info = (f"epoch {runner.epoch + 1}/{runner.max_epochs}" + (f" loss {loss:.4f}" if loss is not None else "")
                     + (f" lr {lrs[0]:.2e}" if lrs else ""))
             self._advance("train", info)
             return
@@ -136,7 +136,7 @@ class RichProgressHook(Hook):
         done, total = runner.iter + 1, runner.max_iters
         parts = [f"train: epoch {runner.epoch + 1}/{runner.max_epochs} iter {batch_idx + 1}/{len(runner.train_dataloader)}",
                  f"(all {done}/{total}, {100 * done / total:.0f} %)"]
-        losses = {k: _number(v) for k, v in (outputs or {}).items() if "loss" in k}
+        losses = self.losses(runner, batch_idx, outputs)
         if "loss" in losses:
             terms = ", ".join(f"{k} {v:.4g}" for k, v in losses.items() if k != "loss")
             parts.append(f"loss {losses['loss']:.4g}" + (f" ({terms})" if terms else ""))
@@ -148,6 +148,26 @@ class RichProgressHook(Hook):
         if done < total and done > self._start_iter:
             parts.append(f"left ~{duration(elapsed / (done - self._start_iter) * (total - done))}")
         return " ".join(parts)
+
+    @staticmethod
+    def losses(runner, batch_idx: int, outputs) -> dict[str, float]:
+        """The loss terms as mmengine's log shows them: smoothed over its ``log_processor``'s
+        window (the mean of the last 10 iterations by default), from the scalars its
+        ``RuntimeInfoHook`` (a higher priority) has just recorded; this step's where there are none."""
+        hub = getattr(runner, "message_hub", None)
+        window = getattr(getattr(runner, "log_processor", None), "window_size", 10)
+        out = {}
+        for key, value in (outputs or {}).items():
+            if "loss" not in key:
+                continue
+            history = hub.log_scalars.get(f"train/{key}") if hub is not None else None
+            if history is None:
+                out[key] = _number(value)
+            elif isinstance(window, int):
+                out[key] = float(history.mean(window))
+            else:  # "epoch" or "global"
+                out[key] = float(history.mean(batch_idx + 1) if window == "epoch" else history.mean())
+        return out
 
     def after_train(self, runner) -> None:
         self._finish("train")
