@@ -80,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  wsvol bench                                   # every benchmark (python -m benchmarks)\n"
+               "  wsvol bench --only bench_corloc bench_cams    # a subset\n"
+               "  OMP_NUM_THREADS=1 python -m benchmarks --out /tmp/results.json")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these")
     parser.add_argument("--out", default="benchmarks/results.json")
     args = parser.parse_args(argv)

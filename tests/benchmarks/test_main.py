@@ -55,3 +55,12 @@ def test_a_failing_benchmark_keeps_the_others_rows(load_benchmark, monkeypatch, 
     assert notes == ["notes: y is not installed", "ok: x is not installed"] and failed == ["bench_broken"]
     assert set(seconds) == {"bench_notes", "bench_ok"}  # a module's time is its own, rows or not
     assert "_render_video" in capsys.readouterr().err  # the traceback, printed
+
+
+def test_its_help_ends_with_examples_of_wsvol_bench(load_benchmark, capsys):
+    """`wsvol bench --help` is this page: it ends with examples, as every wsvol command's does."""
+    with pytest.raises(SystemExit):
+        load_benchmark("__main__").main(["--help"])
+    page = capsys.readouterr().out
+    examples = page[page.index("\nexamples:"):]
+    assert "wsvol bench --only bench_corloc" in examples and "--only" in page[: page.index("\nexamples:")]

@@ -59,3 +59,25 @@ def test_plugins_list_long_gives_each_component_its_description():
             doc = registry_for_kind(kind).lookup(name).__doc__
             first_line = " ".join(doc.strip().splitlines()[0].split()).replace("``", "`")
             assert f"{kind} {name} {first_line}" in text, (kind, name)
+
+
+def wsvol_piped(*args: str) -> subprocess.CompletedProcess:
+    """``python -m wsvol ARGS`` in a fresh process, its output piped (not a terminal), no ``COLUMNS``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE")}
+    env |= {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
+    return subprocess.run([sys.executable, "-m", "wsvol", *args], capture_output=True, text=True, env=env)
+
+
+def test_piped_output_has_no_trailing_blanks(tmp_path):
+    out = wsvol_piped("plugins", "list")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("wsvol  (distribution wsvol ") and lines[1].split()[0] == "runner"
+    assert [ln for ln in lines if ln != ln.rstrip()] == []
+    assert max(map(len, lines)) < 300  # rich would pad to LOG_WIDTH (1000) columns
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  type: no_such_model\n")
+    out = wsvol_piped("config", "check", str(bad))
+    lines = out.stderr.splitlines()
+    assert out.returncode == 1 and lines[0].startswith("FAIL 1 problem in config ")  # "FAIL " kept its space
+    assert [ln for ln in lines if ln != ln.rstrip()] == []

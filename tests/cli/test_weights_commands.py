@@ -60,6 +60,17 @@ def test_check_loads_good_files_and_names_bad_ones(tmp_path, capsys, monkeypatch
     assert code == 1 and err.startswith("wsvol: error: unknown weights name(s) dinov3; known: ")
 
 
+def test_check_without_weights_says_where_it_looked(tmp_path, capsys, monkeypatch):
+    for folder, where in ((tmp_path, ""), (tmp_path / "absent", ", which does not exist")):
+        code, out, err = wsvol(capsys, monkeypatch, "check", folder=folder)
+        assert code == 0, err  # nothing was checked, so nothing failed
+        assert out.startswith(f"no weights files found in {folder}{where} (the weights folder: $WSVOL_WEIGHTS, ")
+        assert out.count("\n") == 1 and "`wsvol weights list`" in out
+    write_dinov2(tmp_path / "dinov2_vits14_pretrain.pth")
+    code, out, _ = wsvol(capsys, monkeypatch, "check", folder=tmp_path)
+    assert code == 0 and "no weights files found" not in out and out.startswith("ok       dinov2_vits14: ")
+
+
 def test_check_a_configs_weights_in_their_components(tmp_path, capsys, monkeypatch):
     write_dinov2(tmp_path / "dinov2_vits14_pretrain.pth")
     cfg = tmp_path / "mine.yaml"

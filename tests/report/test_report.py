@@ -169,6 +169,57 @@ def test_csv_values(written):
     )
 
 
+def test_worst_frames_pair_the_predicted_class_with_its_score(written):
+    out, report = written
+    scores = np.linspace(0.5, 0.9, len(FRAMES))  # as result() gives them: the predicted class's
+    classes = ["cat", "dog"]
+    csv_rows = [r for r in read_csv(out / "tables" / "worst_frames.csv") if r["method"] == "base"]
+    json_rows = [r for r in json.loads((out / "report.json").read_text())["worst_frames"] if r["method"] == "base"]
+    assert [int(r["index"]) for r in csv_rows] == [r["index"] for r in json_rows]
+    for row, js in zip(csv_rows, json_rows):
+        _, label, pred, *_ = FRAMES[int(row["index"])]
+        assert (row["true_class"], row["predicted_class"]) == (classes[label], classes[pred])
+        assert (js["true_class"], js["predicted_class"]) == (classes[label], classes[pred])
+        assert float(row["score"]) == pytest.approx(scores[int(row["index"])]) == js["score"]
+    # frame 1: a cat taken for a dog at 0.58; its box (4, 4, 21, 21) against (0, 0, 31, 31): IoU 18² / 32²
+    assert 1 in [int(r["index"]) for r in csv_rows]
+    html = (out / "report.html").read_text()
+    assert f"predicted dog 0.58, true cat, IoU {18 ** 2 / 32 ** 2:.2f}<br>cat/v1/1.jpg" in html
+    assert "cat, score" not in html
+
+
+def test_a_frame_without_prediction_shows_no_predicted_class(tmp_path):
+    res = result(FRAMES[3:4])  # IoU 0: the worst frame
+    res.classification = evaluate_classification([1], [-1], 2)
+    res.scores = np.array([np.nan])
+    write_report(tmp_path, {"m": res}, n_boot=20, n_worst=1)
+    (row,) = read_csv(tmp_path / "tables" / "worst_frames.csv")
+    assert (row["true_class"], row["predicted_class"], row["score"]) == ("dog", "", "")
+    assert "predicted — —, true dog, IoU 0.00<br>" in (tmp_path / "report.html").read_text()
+
+
+def test_no_per_class_tau_where_corloc_is_0_at_every_tau(tmp_path):
+    # the cat's box matches at every τ, the dog's square never touches its box
+    frames = [("cat/v1", 0, 0, (4, 4, 20, 20), (4, 4, 20, 20), 0.02),
+              ("dog/v2", 1, 1, (2, 2, 12, 12), (20, 20, 30, 30), 0.40)]
+    report = write_report(tmp_path, {"m": result(frames)}, n_boot=20, n_worst=0)
+    cat, dog = report["per_class"]
+    assert (cat["corloc"], dog["corloc"]) == (100.0, 0.0)
+    assert cat["tau"] is not None and dog["tau"] is None
+    cat_csv, dog_csv = read_csv(tmp_path / "tables" / "per_class.csv")
+    assert cat_csv["tau"] != "" and dog_csv["tau"] == ""
+    assert json.loads((tmp_path / "report.json").read_text())["per_class"][1]["tau"] is None
+    parser = Cells()
+    parser.feed((tmp_path / "report.html").read_text())
+    cells = parser.tables["per_class"]
+    width = cells.index("CL") + 1  # one row of cells per class after the heading row
+    assert cells[2 * width:3 * width] == ["m", "dog", "1", "0.00", "—", "100.00"]
+    console = Console(record=True, width=160)
+    print_report(report, console)
+    dog_line = next(line for line in console.export_text().splitlines() if " dog " in line)
+    assert dog_line.split("│")[1:-1][4].strip() == "—"
+
+
 def test_different_frames_are_not_paired(tmp_path):
     report = write_report(
         tmp_path, {"a": result(FRAMES), "b": result(FRAMES[:4])}, n_boot=50, n_worst=1

@@ -6,7 +6,14 @@ import io
 
 from rich.table import Table
 
-from wsvol.utils.terminal import LOG_WIDTH, LineProgress, duration, make_console, make_progress
+from wsvol.utils.terminal import (
+    LOG_WIDTH,
+    LineProgress,
+    TrimmedLines,
+    duration,
+    make_console,
+    make_progress,
+)
 
 
 def test_outside_a_terminal_tables_keep_their_full_width(monkeypatch):
@@ -24,6 +31,44 @@ def test_outside_a_terminal_tables_keep_their_full_width(monkeypatch):
     assert "…" not in text
     assert all(c in text for c in cells)
     assert max(len(line) for line in text.splitlines()) > 8 * 20
+
+
+def test_outside_a_terminal_no_line_ends_in_blanks(monkeypatch):
+    from rich.padding import Padding
+
+    for columns in (None, "80"):
+        if columns is None:
+            monkeypatch.delenv("COLUMNS", raising=False)
+        else:
+            monkeypatch.setenv("COLUMNS", columns)
+        buf = io.StringIO()
+        console = make_console(file=buf)
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column()
+        grid.add_column()
+        grid.add_row("hook", "a, b")
+        console.print(Padding(grid, (0, 0, 1, 2)))  # a Padding fills the console's width with blanks
+        table = Table(title="t")  # centred over the table: blanks on both sides
+        table.add_column("a wide heading")
+        table.add_row("1")
+        console.print(table)
+        console.print("FAIL ", end="")  # a blank that more text follows stays
+        console.print("why")
+        lines = buf.getvalue().splitlines()
+        assert [ln for ln in lines if ln != ln.rstrip()] == [], columns
+        assert lines[0] == "  hook  a, b" and lines[2].endswith(" t") and len(lines[2]) < len(lines[3])
+        assert lines[-1] == "FAIL why"
+
+
+def test_trimmed_lines_hold_blanks_until_the_line_ends_or_goes_on():
+    buf = io.StringIO()
+    out = TrimmedLines(buf)
+    assert out.write("a  ") == 3
+    out.flush()  # the blanks may still end the line: not written
+    assert buf.getvalue() == "a"
+    out.write("  \n b ")
+    out.write("c\n")
+    assert buf.getvalue() == "a\n b c\n"  # "a    \n b c\n" without its trailing blanks
 
 
 def test_an_explicit_columns_is_respected(monkeypatch):

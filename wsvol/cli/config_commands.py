@@ -9,7 +9,14 @@ from wsvol.cli.help import ExamplesFormatter
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add config (check, show)."""
-    cfg = sub.add_parser("config", help="check or show configs")
+    cfg = sub.add_parser("config", help="check or show configs",
+                         description="Check configs (types, keys, values, the configs and weights they name) before "
+                                     "any work, or print one merged (docs/configs.md).",
+                         epilog="examples:\n"
+                                "  wsvol config check configs/trcamv_synthetic.yaml\n"
+                                "  wsvol config show configs/trcamv_synthetic.yaml\n"
+                                "  wsvol config ACTION --help   # an action's options and examples",
+                         formatter_class=ExamplesFormatter)
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION")
     cfg.set_defaults(_parser=cfg)
     p = cfg_sub.add_parser(

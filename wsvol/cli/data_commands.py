@@ -10,7 +10,16 @@ from wsvol.cli.help import ExamplesFormatter
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add data (synth, check, import, prepare, standin)."""
     raw = ExamplesFormatter
-    data = sub.add_parser("data", help="generate, check and import datasets")
+    data = sub.add_parser("data", help="generate, check and import datasets",
+                          description="Datasets in the fold layout (docs/data.md): write the synthetic one, check "
+                                      "the splits a config reads, import your own videos, prepare YouTube-Objects' "
+                                      "folds from an original release, render stand-in frames.",
+                          epilog="examples:\n"
+                                 "  wsvol data synth --out data/synthetic-small --size small\n"
+                                 "  wsvol data check configs/trcamv_synthetic.yaml\n"
+                                 "  wsvol data import my_videos/ data/mine --stride 5 --max-frames 200\n"
+                                 "  wsvol data ACTION --help   # an action's options and examples",
+                          formatter_class=raw)
     data.set_defaults(_parser=data)
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
     p = data_sub.add_parser("synth", help="write the embedded synthetic video dataset (YouTube-Objects fold format)",
@@ -42,7 +51,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                             epilog="examples:\n  wsvol data import my_videos/ data/mine --stride 5 --max-frames 200\n"
                                    "  wsvol data import my_videos/ data/mine --classes cat dog --split train",
                             formatter_class=raw)
-    p.add_argument("src", help="folder with one sub-folder per class holding videos (mp4, avi, mov, mkv, webm) or frame folders")
+    p.add_argument("src", help="folder with one sub-folder per class holding videos (mp4, avi, mov, mkv, webm) or "
+                               "frame folders (jpg, jpeg, png, bmp)")
     p.add_argument("out", help="output data root (frames; folds under OUT/folds unless --folds-dir)")
     p.add_argument("--stride", type=int, default=1, help="keep every N-th frame")
     p.add_argument("--max-frames", type=int, help="at most this many frames per video")
@@ -52,7 +62,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", nargs="+", help="class names (default: YouTube-Objects' ten)")
     p.set_defaults(func=_data_import)
     p = data_sub.add_parser("prepare", help="make YouTube-Objects fold files from an original release, as TCAM made them",
-                            description="Make YouTube-Objects fold files from an original release (docs/data.md).")
+                            description="Make YouTube-Objects fold files from an original release (docs/data.md).",
+                            epilog="examples:\n"
+                                   "  wsvol data prepare ytov1 data/YouTube-Objects-v1.0 folds/YouTube-Objects-v1.0\n"
+                                   "  wsvol data prepare ytov22 data/YouTube-Objects-v2.2-original "
+                                   "folds/YouTube-Objects-v2.2 --data-root data/YouTube-Objects-v2.2\n"
+                                   "  wsvol data prepare RELEASE --help   # a release's options and example",
+                            formatter_class=raw)
     p.set_defaults(_parser=p)
     releases = p.add_subparsers(dest="release", metavar="RELEASE")
     r = releases.add_parser("ytov1", help="YouTube-Objects v1.0 (ETH Zurich): the release folder is also the data root",

@@ -10,7 +10,12 @@ from wsvol.cli.help import ExamplesFormatter
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add plugins (list) and bench."""
-    plugins = sub.add_parser("plugins", help="list plugins and their components")
+    plugins = sub.add_parser("plugins", help="list plugins and their components",
+                             description="The installed plugins (docs/plugins.md) and the components each registers.",
+                             epilog="examples:\n"
+                                    "  wsvol plugins list\n"
+                                    "  wsvol plugins list --long   # each component with its description",
+                             formatter_class=ExamplesFormatter)
     plugins.set_defaults(_parser=plugins)
     plugins_sub = plugins.add_subparsers(dest="plugins_command", metavar="ACTION")
     p = plugins_sub.add_parser("list", help="plugins, distributions, components",
@@ -60,7 +65,7 @@ def _plugins_list(args: argparse.Namespace) -> int:
         else:
             for kind, names in rec.components.items():
                 grid.add_row(kind, ", ".join(names))
-        console.print(Padding(grid, (0, 0, 1, 2)))
+        console.print(Padding(grid, (0, 0, 1, 2), expand=False))
     return 0
 
 

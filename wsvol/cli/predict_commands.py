@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from wsvol.cli.help import ExamplesFormatter
+
 
 def _at_least_one(text: str) -> int:
     try:
@@ -45,12 +47,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     "batches: predictions.csv/json (frame, class, score, box in frame pixels) and "
                     "predictions.mp4 (heatmap, box, class). Config, classes and the τ chosen on "
                     "validation come from the checkpoint.",
-        epilog="example: wsvol predict work_dirs/run/best_corloc_epoch_6.pth clip.mp4 --out pred "
-               "--max-frames 300 --device cuda",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog="examples:\n"
+               "  wsvol predict work_dirs/run/best_corloc_epoch_6.pth clip.mp4 --out pred --max-frames 300 --device cuda\n"
+               "  wsvol predict work_dirs/run/best_corloc_epoch_6.pth frames_folder/ --out pred --png",
+        formatter_class=ExamplesFormatter)
     p.add_argument("checkpoint", help="checkpoint written by wsvol train/run (a best_*.pth holds the "
                                       "validation τ), or an .onnx file of wsvol export (onnxruntime, CPU)")
-    p.add_argument("video", help="video file (mp4, avi, mov, mkv, webm) or folder of frames")
+    # the suffixes of wsvol.data.video (not imported here: it would slow every command's start)
+    p.add_argument("video", help="video file (mp4, avi, mov, mkv, webm) or folder of frames (jpg, jpeg, png, bmp; "
+                                 "in natural order)")
     p.add_argument("--out", required=True, help="output folder: predictions.csv/json/mp4")
     p.add_argument("--tau", type=_tau, help="map threshold of the box (default: the τ chosen on validation, "
                                             "stored in the checkpoint; else 0.5)")
@@ -73,11 +78,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     "Classes, τ and the preprocessing are stored in the file's metadata. TrCAM-V exports "
                     "whole; a CAM classifier only with model.cam.type=cam (--cam cam): gradient CAMs need a "
                     "backward pass.",
-        epilog="example: wsvol export work_dirs/run/best_corloc_epoch_6.pth --format onnx --out model.onnx",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog="examples:\n"
+               "  wsvol export work_dirs/run/best_corloc_epoch_6.pth --format onnx --out model.onnx\n"
+               "  wsvol export work_dirs/run/best_corloc_epoch_6.pth --format torchscript   "
+               "# → work_dirs/run/best_corloc_epoch_6.torchscript.pt",
+        formatter_class=ExamplesFormatter)
     e.add_argument("checkpoint", help="checkpoint written by wsvol train/run")
     e.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="default onnx")
-    e.add_argument("--out", help="output file (default: the checkpoint's name with .onnx / .ts.pt)")
+    e.add_argument("--out", help="output file (default: the checkpoint's path with .onnx or .torchscript.pt "
+                                 "in place of its suffix)")
     e.add_argument("--cam", help="CAM method of a classifier to export (only 'cam' is forward-only)")
     e.add_argument("--check-frames", type=_at_least_one, default=4,
                    help="frames compared with torch after the export (default 4)")

@@ -14,7 +14,15 @@ _INDENT = 11  # "  get it   "
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add weights (list, check)."""
-    w = sub.add_parser("weights", help="list named weights, the files expected and where to put them")
+    w = sub.add_parser("weights", help="list named weights, the files expected and where to put them",
+                       description="The named weights files configs may use: the file each name expects in the "
+                                   "weights folder, where to get it, and whether the files found load "
+                                   "(docs/weights.md). wsvol never downloads anything.",
+                       epilog="examples:\n"
+                              "  wsvol weights list\n"
+                              "  wsvol weights check\n"
+                              "  wsvol weights ACTION --help   # an action's options and examples",
+                       formatter_class=ExamplesFormatter)
     w.set_defaults(_parser=w)
     w_sub = w.add_subparsers(dest="weights_command", metavar="ACTION")
     w_sub.add_parser("list", help="every named weights file: expected file, format, where to get it, "
@@ -93,7 +101,7 @@ def _weights_check(args: argparse.Namespace) -> int:
     if unknown:
         raise w.WeightsError(f"unknown weights name(s) {', '.join(unknown)}; known: {', '.join(known)} "
                              "(see `wsvol weights list`)")
-    failed = 0
+    failed = reported = 0
     for name in names or ([] if configs else list(known)):
         try:
             path, _ = w.find_weights(name, known)
@@ -106,10 +114,17 @@ def _weights_check(args: argparse.Namespace) -> int:
                 failed += 1
                 print(f"missing  {name}: put {known[name].file.filename} in {w.weights_dir()}")
             continue
+        reported += 1
         uses = [(u.kind, {"type": u.type, **dict(u.args), known[name].file.arg: str(path)}) for u in known[name].uses]
         status, text = _check_one(path, uses)
         failed += status == "FAIL"
         print(f"{status:<8} {name}: {text}")
+    if not args.names and not failed and not reported:  # nothing failed: none to check is no error
+        folder = w.weights_dir()
+        where = "" if folder.is_dir() else ", which does not exist"
+        print(f"no weights files found in {folder}{where} (the weights folder: ${w.ENV}, else <user cache "
+              "dir>/wsvol/weights), nor from a plugin: nothing to check. `wsvol weights list` shows the file "
+              "each name expects and where to get it.")
     built: dict[str, tuple[str, str]] = {}  # a component two configs share is built once
     for config in configs:
         failed += _check_config(config, args.cfg_options, built)

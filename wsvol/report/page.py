@@ -61,7 +61,7 @@ def render_html(
                 interpolation=cv2.INTER_AREA,
             )
             data = base64.b64encode(encode_png(pic)).decode()
-            caption = f"{r['class']}, score {fmt(r['score'])}, IoU {fmt(r['iou'])}<br>{html.escape(r['frame'])}"
+            caption = html.escape(f"{worst_frame_caption(r)}\n{r['frame']}").replace("\n", "<br>")
             parts.append(
                 f"<figure><img alt='{html.escape(r['frame'])}' src='data:image/png;base64,{data}'>"
                 f"<figcaption>{caption}</figcaption></figure>"
@@ -69,6 +69,13 @@ def render_html(
         parts.append("</div>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def worst_frame_caption(row: dict) -> str:
+    """``predicted car 0.97, true aeroplane, IoU 0.12``: a worst frame's prediction, the score being
+    the predicted class's, its true class and IoU."""
+    return (f"predicted {fmt(row['predicted_class'])} {fmt(row['score'])}, true {row['true_class']}, "
+            f"IoU {fmt(row['iou'])}")
 
 
 def html_table(rows: list[dict], columns, key: str) -> str:

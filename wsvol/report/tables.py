@@ -2,7 +2,9 @@
 object size, bootstrap intervals, worst frames, CorLoc vs τ), and the columns each table shows.
 
 Per-video and per-size CorLoc use each method's best threshold over all frames; per-class CorLoc
-sweeps the threshold within each class.
+sweeps the threshold within each class (no τ for a class whose CorLoc is 0 at every τ: none is
+better than another). A worst frame shows its true class, the predicted class and that
+prediction's score.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def build_report(
                         "class": name,
                         "frames": frames,
                         "corloc": per_loc[c],
-                        "tau": per_tau[c],
+                        "tau": per_tau[c] if per_loc[c] > 0 else None,
                         "cl": per_cl[c],
                     }
                 )
@@ -126,16 +128,19 @@ def build_report(
                 notes.append(f"{method}: no maps kept, so no worst frames")
         else:
             at = loc.at()
+            preds = res.classification.pred_labels
             for rank, i in enumerate(np.argsort(at.ious, kind="stable")[:n_worst].tolist()):
+                pred = int(preds[i])
                 report["worst_frames"].append(
                     {
                         "method": method,
                         "rank": rank + 1,
                         "index": i,
                         "frame": loc.frame_ids[i] if loc.frame_ids else str(i),
-                        "class": res.classes[loc.labels[i]],
+                        "true_class": res.classes[loc.labels[i]],
+                        "predicted_class": res.classes[pred] if 0 <= pred < len(res.classes) else None,
+                        "score": float(res.scores[i]),  # the predicted class's probability
                         "iou": float(at.ious[i]),
-                        "score": float(res.scores[i]),
                         "tau": at.tau,
                         "pred_box": at.boxes[i].tolist(),
                         "gt_boxes": loc.gt_boxes[i].tolist(),
@@ -266,7 +271,7 @@ COLUMNS = {
 }
 HEADINGS = {
     "summary": "Summary (%; low/high: bootstrap interval of CorLoc; class mean: mean of per-class CorLoc)",
-    "per_class": "Per class (%; τ swept within each class)",
+    "per_class": "Per class (%; τ swept within each class, — where CorLoc is 0 at every τ)",
     "by_size": "CorLoc by object size (%, at the best τ)",
     "bootstrap": "Bootstrap intervals over videos (%)",
     "per_video": "Per video (%, at the best τ)",

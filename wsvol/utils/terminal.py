@@ -1,9 +1,9 @@
 """What wsvol prints for people, in a terminal and in a log file alike.
 
 In a terminal: rich tables at the terminal's width and live progress bars. Outside one (a log
-file, ``nohup``, SLURM, a pipe): tables at their full width (rich would cut them to 80 columns),
-and progress as one plain line per ``every`` % of each task, flushed at once, instead of a bar
-that rich draws only when it stops.
+file, ``nohup``, SLURM, a pipe): tables at their full width (rich would cut them to 80 columns)
+and no line padded with trailing blanks, and progress as one plain line per ``every`` % of each
+task, flushed at once, instead of a bar that rich draws only when it stops.
 """
 
 from __future__ import annotations
@@ -21,14 +21,59 @@ LOG_EVERY_PERCENT = 10
 
 
 def make_console(stderr: bool = False, file: TextIO | None = None):
-    """A rich ``Console``: the terminal's width in a terminal, :data:`LOG_WIDTH` outside one
-    (unless ``$COLUMNS`` says otherwise)."""
+    """A rich ``Console``: the terminal's width in a terminal; outside one :data:`LOG_WIDTH`
+    (unless ``$COLUMNS`` says otherwise), with the lines' trailing blanks dropped."""
     from rich.console import Console
 
     console = Console(stderr=stderr, file=file)
-    if not console.is_terminal and not os.environ.get("COLUMNS"):
-        console = Console(stderr=stderr, file=file, width=LOG_WIDTH)
-    return console
+    if console.is_terminal:
+        return console
+    # rich pads what it draws to the console's width (a grid, a Padding, a centred title): 1000
+    # columns of blanks at LOG_WIDTH, which a pipe or a log file would keep
+    width = None if os.environ.get("COLUMNS") else LOG_WIDTH
+    return Console(stderr=stderr, file=TrimmedLines(file, stderr=stderr), width=width)
+
+
+class TrimmedLines:
+    """A text stream that writes to ``file`` (default: ``sys.stdout``, or ``sys.stderr``, as they
+    are at each write) every line without its trailing spaces.
+
+    Spaces at the end of a write are held back until the next write shows whether more text
+    follows them on the same line (``print("FAIL ", end="")``) or the line ends.
+    """
+
+    def __init__(self, file: TextIO | None = None, *, stderr: bool = False) -> None:
+        self._file = file
+        self._stderr = stderr
+        self._held = ""
+
+    @property
+    def target(self) -> TextIO:
+        """The stream written to."""
+        if self._file is not None:
+            return self._file
+        return sys.stderr if self._stderr else sys.stdout
+
+    def write(self, text: str) -> int:
+        """Write ``text`` with each line's trailing spaces dropped; returns ``len(text)``."""
+        lines = (self._held + text).split("\n")
+        last = lines.pop()
+        kept = last.rstrip(" ")
+        self._held = last[len(kept):]
+        self.target.write("".join(line.rstrip(" ") + "\n" for line in lines) + kept)
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the stream (held spaces stay held: they may still end a line)."""
+        self.target.flush()
+
+    def isatty(self) -> bool:
+        """Whether the stream is a terminal."""
+        isatty = getattr(self.target, "isatty", None)
+        return bool(isatty and isatty())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.target, name)
 
 
 def is_terminal(console=None) -> bool:
