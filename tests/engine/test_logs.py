@@ -51,6 +51,9 @@ def test_a_run_logged_to_a_file(tmp_path):
     assert "class mean" in summary and "PxIoU" in summary
     assert max(len(line) for line in summary.splitlines()[:8]) > 80
     assert "\x1b[" not in text  # no colour codes in a file
+    # none of mmengine's notices about its own internals or wsvol's unprefixed metric names
+    for notice in ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias', "The prefix is not set"):
+        assert notice not in text
 
     # mmengine's .log: the LoggerHook's loss lines although the console level is WARNING
     logs = list((tmp_path / "run").glob("*/*.log"))

@@ -14,6 +14,7 @@ means epoch N and everything it decides are done, and a run killed before that r
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import os.path as osp
 import signal
@@ -47,6 +48,17 @@ def _same_model_type(checkpoint: dict, cfg, filename: str) -> None:
     if isinstance(theirs, str) and isinstance(ours, str) and theirs != ours:
         raise ValueError(f"{filename}: a checkpoint of a {theirs!r} model, but this config builds {ours!r}: "
                          "use the config it was trained with (config.yaml in its work dir)")
+
+
+class _InternalNotices(logging.Filter):
+    """Drops mmengine's notices about its own deprecated internals, which its ``CheckpointHook``
+    uses on every run: nothing a user can act on, printed before every training."""
+
+    PHRASES = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias of "LocalBackend"')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(phrase in message for phrase in self.PHRASES)
 
 
 @RUNNERS.register_module(name="wsvol_runner")
@@ -98,13 +110,13 @@ class WsvolRunner(Runner):
     def build_logger(self, log_level: int | str = "INFO", log_file: str | None = None, **kwargs):
         """mmengine's logger, its ``.log`` file at INFO at least (the loss and learning-rate lines
         of the ``LoggerHook``, the environment, the config), the console at ``log_level``."""
-        import logging
-
         level = logging._nameToLevel[log_level] if isinstance(log_level, str) else int(log_level)
         logger = super().build_logger(log_level=min(level, logging.INFO), log_file=log_file, **kwargs)
         for handler in logger.handlers:
             if not isinstance(handler, logging.FileHandler):
                 handler.setLevel(max(level, handler.level))
+        if not any(isinstance(f, _InternalNotices) for f in logger.filters):
+            logger.addFilter(_InternalNotices())
         return logger
 
     @master_only

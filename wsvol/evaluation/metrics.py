@@ -245,7 +245,9 @@ class CorLocMetric(BaseMetric):
     ``last_result`` is the per-frame :class:`EvaluationResult` (what ``write_report`` takes).
     """
 
-    default_prefix: str | None = None
+    #: metric names unprefixed (``corloc``, not ``corloc/corloc``) and said so: mmengine warns on
+    #: every run when a metric has no prefix at all (None)
+    default_prefix: str | None = ""
     #: what ``compute_metrics`` gives (fnmatch patterns: one key per class), for ``save_best``
     #: checks before a run (:func:`wsvol.config.checker.validation_metrics`)
     metric_names = ("corloc", "corloc_mean", "best_tau", "cl", "pxap", "pxiou", "corloc/*", "cl/*")
