@@ -26,6 +26,32 @@ DEFAULT_PLUGINS = (("wsvol", "wsvol.builtin_plugin"),)
 DISABLE_ENV = "WSVOL_DISABLE_PLUGINS"
 
 
+@dataclass(frozen=True)
+class KnownPlugin:
+    """A plugin of wsvol's own repository (``plugins/``) and what it registers, known whether or not
+    it is installed, so that a config naming one of its components says which plugin to install."""
+
+    name: str  #: its entry-point name (what ``WSVOL_DISABLE_PLUGINS`` lists)
+    distribution: str
+    source: str  #: its source tree in wsvol's repository
+    components: dict[str, tuple[str, ...]]  #: registry kind → the names it registers
+
+    @property
+    def install(self) -> str:
+        """The command that installs it from a checkout of wsvol's repository."""
+        return f"pip install -e {self.source}"
+
+
+#: The plugins under ``plugins/`` of wsvol's repository and their components (as their
+#: ``wsvol_register`` hooks register them; tests/config/test_plugin_hints.py loads each source
+#: tree and fails when this differs).
+FIRST_PARTY_PLUGINS: tuple[KnownPlugin, ...] = (
+    KnownPlugin("clipseg", "wsvol-clipseg", "plugins/wsvol-clipseg", {"pseudo_label_source": ("clipseg",)}),
+    KnownPlugin("example", "wsvol-example", "plugins/wsvol-example",
+                {"pseudo_label_source": ("dino_attention",), "loss": ("entropy_min",)}),
+)
+
+
 class PluginWarning(UserWarning):
     """A plugin could not be loaded or could not register its components."""
 
@@ -229,6 +255,46 @@ def resolve_weights(name: str) -> str | None:
 def add_cli_commands(subparsers) -> None:
     """Let every plugin add its CLI sub-commands."""
     get_manager().add_cli_commands(subparsers)
+
+
+def absent_plugin_note(kind: str, name: str) -> str | None:
+    """Why ``name`` is not in the registry of ``kind`` when a first-party plugin provides it: that
+    plugin is not installed, disabled by ``WSVOL_DISABLE_PLUGINS``, failed or out of date; else None."""
+    m = get_manager()
+    m.register_all()
+    for known in FIRST_PARTY_PLUGINS:
+        if name not in known.components.get(kind, ()):
+            continue
+        record = m.records.get(known.name)
+        if record is None or record.distribution != known.distribution:
+            record = next((r for r in m.records.values() if r.distribution == known.distribution), record)
+        which = f"it is provided by the {known.distribution} plugin (entry point {known.name!r})"
+        if record is None:
+            return f"{which}, which is not installed: {known.install}"
+        if record.status == "disabled":
+            return (f"{which}, which is disabled by the environment variable "
+                    f"{DISABLE_ENV}={os.environ.get(DISABLE_ENV, '')}: take {known.name!r} out of it to use it")
+        if record.status == "failed" or "wsvol_register" in record.hook_failures:
+            return f"{which}, which failed to load: {record.hook_failures.get('wsvol_register') or record.reason}"
+        return f"{which}, but its installed version {record.version} does not register it: {known.install}"
+    return None
+
+
+def inactive_plugins_note() -> str | None:
+    """The plugins disabled by ``WSVOL_DISABLE_PLUGINS`` or failed here (one of them may provide
+    a name no registry has), as a sentence; None when every plugin is loaded."""
+    m = get_manager()
+    m.register_all()
+    disabled = [r for r in m.records.values() if r.status == "disabled"]
+    failed = [r for r in m.records.values() if r.status == "failed" or "wsvol_register" in r.hook_failures]
+    notes = []
+    if disabled:
+        notes.append(f"plugin(s) {', '.join(f'{r.name!r} ({r.distribution})' for r in disabled)} disabled by the "
+                     f"environment variable {DISABLE_ENV}={os.environ.get(DISABLE_ENV, '')} may provide it")
+    if failed:
+        notes.append(f"plugin(s) {', '.join(f'{r.name!r} ({r.distribution})' for r in failed)} failed to load "
+                     "(`wsvol plugins list` says why) and may provide it")
+    return "; ".join(notes) or None
 
 
 def plugin_module(name: str) -> ModuleType | None:

@@ -147,17 +147,31 @@ def _provider_of(module) -> str:
 
 
 def unknown_name_message(registry: WsvolRegistry, name: str) -> str:
-    """'unknown <kind> X; did you mean Y? registered: a (plugin p), ...'."""
+    """'unknown <kind> type X; did you mean Y? Registered: a (plugin p), ...; from mmengine: B, ...',
+    or, when a plugin accounts for X (not installed, disabled, failed), which one and why."""
+    from wsvol.plugin_manager import absent_plugin_note, inactive_plugins_note
+
     entries = registry.entries()
-    own = {n: p for n, p in entries.items()}
-    if registry.parent is not None:  # names mmengine provides are valid too
-        for n in registry.parent.module_dict:
-            own.setdefault(n, "mmengine")
-    close = difflib.get_close_matches(str(name), list(own), n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    ours = ", ".join(f"{n} ({p})" for n, p in entries.items()) or "none"
-    extra = " (plus mmengine's own)" if registry.parent is not None else ""
-    return f"unknown {registry.kind} type {name!r}{hint} Registered: {ours}{extra}"
+    theirs = sorted(n for n in (registry.parent.module_dict if registry.parent is not None else ()) if n not in entries)
+    ours = ", ".join(f"{n} ({p})" for n, p in entries.items())
+    if ours and theirs:
+        listing = f"registered: {ours}; from mmengine: {', '.join(theirs)}"
+    elif theirs:
+        listing = f"registered, all from mmengine: {', '.join(theirs)}"
+    else:
+        listing = f"registered: {ours or 'none'}"
+    head = f"unknown {registry.kind} type {name!r}"
+    absent = absent_plugin_note(registry.kind, str(name))
+    if absent:  # a "did you mean" would point elsewhere
+        return f"{head}: {absent}. {_capital(listing)}"
+    close = difflib.get_close_matches(str(name), [*entries, *theirs], n=1, cutoff=0.5)
+    text = f"{head}; did you mean {close[0]!r}? {_capital(listing)}" if close else f"{head}; {listing}"
+    inactive = inactive_plugins_note()
+    return f"{text}. {_capital(inactive)}" if inactive else text
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 # Runner parts: children of mmengine's registries.

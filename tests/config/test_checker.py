@@ -212,3 +212,61 @@ def test_mistakes_that_used_to_surface_only_after_training_are_caught_first(tmp_
                  "report.size_bins: the two bounds (small | medium | large) must increase, got [0.5, 0.2]"]:
         assert line in msg, line
     assert "5 problems" in msg
+
+
+# -- messages read as sentences, with and without a suggestion ---------------------------------
+def test_unknown_key_without_a_suggestion_reads_as_a_sentence(tmp_path):
+    import torch
+
+    from wsvol.config.checker import constructor_params
+
+    accepted = ", ".join(sorted(set(constructor_params(torch.optim.AdamW).params) - {"params"}))  # torch's version's
+    msg = problems(tmp_path, GOOD + "    optim_wrapper: {optimizer: {type: AdamW, lr: 0.1, momentum: 0.9}}\n")
+    assert (f"{tmp_path / 'exp.yaml'}:8: optim_wrapper.optimizer.momentum: unknown key 'momentum'; accepted keys of "
+            f"optimizer 'AdamW': {accepted}\n") in msg + "\n"
+    msg = problems(tmp_path, GOOD.replace("weight: 2", "wieght: 2"))  # with a suggestion: unchanged
+    assert ("model.loss.wieght: unknown key 'wieght'; did you mean 'weight'? Accepted keys of loss "
+            "'toy_checked_loss': weight") in msg
+
+
+def test_unknown_type_without_a_suggestion_reads_as_a_sentence(tmp_path):
+    from wsvol.registry import LOSSES
+
+    ours = ", ".join(f"{n} ({p})" for n, p in LOSSES.entries().items())
+    msg = problems(tmp_path, GOOD.replace("type: toy_checked_loss", "type: zzz"))
+    assert f"{tmp_path / 'exp.yaml'}:5: model.loss.type: unknown loss type 'zzz'; registered: {ours}\n" in msg + "\n"
+    msg = problems(tmp_path, GOOD.replace("type: toy_checked_loss", "type: toy_checked_los"))
+    assert f"model.loss.type: unknown loss type 'toy_checked_los'; did you mean 'toy_checked_loss'? Registered: {ours}" in msg
+
+
+def test_save_best_without_a_suggestion_reads_as_a_sentence(tmp_path):
+    from pathlib import Path
+
+    base = Path(__file__).parents[2] / "configs" / "cam" / "layercam_synthetic.yaml"
+    msg = problems(tmp_path, f"_base_: {base}\ndefault_hooks: {{checkpoint: {{save_best: xyz}}}}\n")
+    assert "default_hooks.checkpoint.save_best: validation gives no metric 'xyz'; it gives: corloc, " in msg
+
+
+def test_an_optimizer_typo_lists_mmengines_optimizers_and_suggests(tmp_path):
+    """wsvol registers no optimizer: the message lists what mmengine's registry holds (torch's)."""
+    from mmengine.registry import OPTIMIZERS
+
+    theirs = ", ".join(sorted(OPTIMIZERS.module_dict))
+    assert {"SGD", "AdamW"} <= set(OPTIMIZERS.module_dict)
+    msg = problems(tmp_path, GOOD + "    optim_wrapper: {optimizer: {type: SDG, lr: 0.1}}\n")
+    assert (f"{tmp_path / 'exp.yaml'}:8: optim_wrapper.optimizer.type: unknown optimizer type 'SDG'; did you mean "
+            f"'SGD'? Registered, all from mmengine: {theirs}\n") in msg + "\n"
+    assert "none" not in msg
+    msg = problems(tmp_path, GOOD + "    optim_wrapper: {optimizer: {type: Zzz, lr: 0.1}}\n")
+    assert f"unknown optimizer type 'Zzz'; registered, all from mmengine: {theirs}\n" in msg + "\n"
+
+
+def test_a_kind_of_both_lists_wsvols_names_then_mmengines(tmp_path):
+    from mmengine.registry import HOOKS as MM_HOOKS
+
+    from wsvol.registry import HOOKS
+
+    ours = ", ".join(f"{n} ({p})" for n, p in HOOKS.entries().items())
+    theirs = ", ".join(sorted(set(MM_HOOKS.module_dict) - set(HOOKS.entries())))
+    msg = problems(tmp_path, GOOD.replace("type: epoch_seed", "type: zzz"))
+    assert f"custom_hooks.0.type: unknown hook type 'zzz'; registered: {ours}; from mmengine: {theirs}\n" in msg + "\n"

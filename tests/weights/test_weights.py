@@ -508,3 +508,16 @@ def test_dinov2_with_registers_at_224_follows_the_reg_models(tmp_path):
     expected = original.interpolate_pos_encoding(torch.zeros(1, 257, 384), 224, 224)[:, 1:]  # no CLS slot in timm's
     assert torch.equal(model.pos_embed, expected)
     assert torch.equal(model.reg_token, written["register_tokens"])
+
+
+def test_an_unknown_weights_name_reads_as_a_sentence_with_or_without_a_suggestion(folder):
+    from wsvol.weights import resolve_weights
+
+    with pytest.raises(WeightsError) as err:
+        resolve_weights("dino_vit16", "model.pretrained")
+    assert "is neither a weights file nor a known weights name; did you mean 'dino_vits16'? Known names: " \
+        in str(err.value)
+    with pytest.raises(WeightsError) as err:
+        resolve_weights("qqqq", "model.pretrained")
+    assert "is neither a weights file nor a known weights name; known names: " in str(err.value)
+    assert "dino_vits16" in str(err.value)

@@ -149,6 +149,7 @@ def check_config(cfg, _chain: tuple[Path, ...] = ()) -> None:
     except ConfigError as exc:
         checker.errors.append(str(exc))
     checker.check_top(data)
+    checker.check_class_count(data)
     for key, path in referenced_configs(cfg).items():
         checker.check_referenced(key, path, (*_chain, Path(filename).resolve()))
     checker.check_placeholders(data, referenced_configs(cfg).get("baseline.config"))
@@ -261,6 +262,44 @@ class _Checker:
                         self.check_paramwise(value["paramwise_cfg"], f"{key}.paramwise_cfg")
                 self.check_component(value, key, PATH_KINDS[key], ignore)
 
+    def check_class_count(self, data: dict) -> None:
+        """``model.num_classes`` (set, or its default) is the number of classes of the class map each
+        dataloader's dataset reads; a class map not there yet (data a run generates or that is
+        still to be downloaded) is not checked."""
+        from wsvol.registry import MODELS
+
+        model = data.get("model")
+        if not isinstance(model, dict) or not isinstance(model.get("type"), str):
+            return
+        MODELS.import_from_location()
+        cls = MODELS.get(model["type"])
+        found = constructor_params(cls) if inspect.isclass(cls) else None
+        if found is None or "num_classes" not in found.params:
+            return
+        if "num_classes" in model:
+            value, said = model["num_classes"], f"{model['num_classes']}"
+        else:
+            value = found.params["num_classes"].default
+            said = f"{value} (the default of model {model['type']!r}: the config does not set it)"
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            return  # a missing, mistyped or out-of-bounds value is reported on its own
+        seen: set[str] = set()
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+            dataset = data.get(loader).get("dataset") if isinstance(data.get(loader), dict) else None
+            found_map = dataset_class_map(dataset, f"{loader}.dataset") if isinstance(dataset, dict) else None
+            if found_map is None or found_map[1] in seen:
+                continue
+            classes, source = found_map
+            seen.add(source)
+            if len(classes) != value:
+                names = ", ".join(sorted(classes, key=classes.__getitem__))
+                why = (f"training stops at the first frame of class id {value} or more" if value < len(classes)
+                       else "predict and export refuse a checkpoint whose class count differs from its class names")
+                self.error("model.num_classes", (
+                    f"{said} does not match the {len(classes)} classes of {source}, which {loader}.dataset reads "
+                    f"({names}): {why}; set model.num_classes to {len(classes)}, or use a class map of "
+                    f"{value} classes"))
+
     def check_save_best(self, hook: dict, key: str, data: dict) -> None:
         """``save_best`` names metrics the validation gives (mmengine finds out only after an epoch)."""
         best = hook.get("save_best")
@@ -274,8 +313,8 @@ class _Checker:
             if not any(fnmatch.fnmatchcase(name, pattern) for pattern in given):
                 where = f"{key}.save_best" + (f".{i}" if isinstance(best, list) else "")
                 close = difflib.get_close_matches(name, [g for g in given if "*" not in g], n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                self.error(where, f"validation gives no metric {name!r}{hint} It gives: {', '.join(given)}")
+                self.error(where, suggestion(f"validation gives no metric {name!r}", close,
+                                             f"it gives: {', '.join(given)}"))
 
     def check_paramwise(self, value: Any, key: str) -> None:
         """mmengine's ``paramwise_cfg``: its known keys, and ``custom_keys`` → {lr_mult, decay_mult}."""
@@ -407,8 +446,8 @@ class _Checker:
 
     def unknown_key(self, key: str, name: str, accepted: set[str], what: str, note: str = "") -> None:
         close = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        self.error(key, f"unknown key {name!r}{hint} Accepted {what}: {', '.join(sorted(accepted))}{note}")
+        self.error(key, suggestion(f"unknown key {name!r}", close, f"accepted {what}: {', '.join(sorted(accepted))}")
+                   + note)
 
     def inherited(self, key: str, component: str) -> str:
         """A note when ``key`` comes from another file than the component's ``type``: a child
@@ -422,6 +461,34 @@ class _Checker:
         return (f". It is inherited from {key_at}, while the type is set at {type_at}: a child config that "
                 f"changes the type of an inherited component keeps the base's other keys; add `_delete_: true` "
                 f"beside the new type to replace the mapping instead of merging into it")
+
+
+def dataset_class_map(dataset: Mapping, key: str) -> tuple[dict[str, int], str] | None:
+    """(name → index, where it was read) of the class map a fold dataset config reads: its
+    ``class_map`` (a mapping, or a file) or ``<folds_root>/class_id.yaml``; None when the file
+    is not there yet or cannot be read (reading the data reports that)."""
+    from wsvol.data.fold_files import DataError, read_class_map, validate_class_map
+
+    class_map = dataset.get("class_map")
+    try:
+        if isinstance(class_map, Mapping):
+            return validate_class_map(dict(class_map), f"{key}.class_map"), f"{key}.class_map"
+        if isinstance(class_map, str):
+            path = Path(class_map).expanduser()
+        elif class_map is None and isinstance(dataset.get("folds_root"), str):
+            path = Path(dataset["folds_root"]).expanduser() / "class_id.yaml"
+        else:
+            return None
+        return (read_class_map(path), str(path)) if path.is_file() else None
+    except (DataError, OSError):
+        return None
+
+
+def suggestion(problem: str, close: Sequence[str], choices: str) -> str:
+    """``problem; did you mean 'x'? Choices…`` with a close match, else ``problem; choices…``."""
+    if close:
+        return f"{problem}; did you mean {close[0]!r}? {choices[:1].upper()}{choices[1:]}"
+    return f"{problem}; {choices}"
 
 
 def _takes_no_keys(klass: type) -> bool:

@@ -91,9 +91,9 @@ def resolve_weights(value: str | os.PathLike, key: str = "weights",
         return Resolution(key, value, path, how)
     if not _is_path_like(value):
         close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise WeightsError(f"{key}: {value!r} is neither a weights file nor a known weights name{hint} "
-                           f"Known names: {', '.join(known) or 'none'} (see `wsvol weights list`)")
+        hint = f"; did you mean {close[0]!r}? Known names" if close else "; known names"
+        raise WeightsError(f"{key}: {value!r} is neither a weights file nor a known weights name{hint}: "
+                           f"{', '.join(known) or 'none'} (see `wsvol weights list`)")
     path = Path(value).expanduser()
     if path.exists():
         return Resolution(key, value, path, "explicit path")
