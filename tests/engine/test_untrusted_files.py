@@ -5,6 +5,7 @@ marker file never appears. Also: a checkpoint of another model stops ``wsvol tes
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,10 @@ def trained(tmp_path_factory) -> Path:
     tiny_config(root, data, TINY, validate=True)
     out = wsvol("train", "tiny.yaml", "--work-dir", "run", cwd=root)
     assert out.returncode == 0, out.stderr[-3000:]
+    # it says where its output went and how the last validation scored
+    summary = out.stdout.splitlines()[-3:]
+    assert summary[:2] == ["work dir: run", "checkpoints: epoch_2.pth (last)"], out.stdout[-2000:]
+    assert re.fullmatch(r"last validation: corloc \d+\.\d\d, corloc_mean \d+\.\d\d, cl \d+\.\d\d", summary[2])
     return root
 
 

@@ -125,12 +125,36 @@ def stage_runner(job, train: bool = False):
 
 def train_model(args: argparse.Namespace) -> int:
     """``wsvol train``: train a config (``--resume``: continue its run)."""
+    from mmengine.dist import is_main_process
+
     from wsvol.engine.job import setup_job
 
     job = setup_job(args, resume=args.resume, training=True)
     with job.removed_on_failure():  # a run that cannot start (model, checkpoint) leaves no work dir
-        stage_runner(job, train=True).train()
+        runner = stage_runner(job, train=True)
+        runner.train()
+    if is_main_process():
+        print(train_summary(runner, job.work_dir, job.cfg), flush=True)
     return 0
+
+
+def train_summary(runner, work: Path, cfg) -> str:
+    """What a training made: its work dir, its checkpoints (the best on validation, the last) and
+    the last validation's CorLoc and CL."""
+    from wsvol.engine.checkpoint import best_checkpoints, latest_checkpoint
+
+    lines = [f"work dir: {work}"]
+    last = latest_checkpoint(work)
+    kept = [f"{path.name} (best {metric})" for metric, path in best_checkpoints(work, cfg).items()]
+    kept += [f"{last.name} (last)"] if last is not None else []
+    if kept:
+        lines.append("checkpoints: " + ", ".join(kept))
+    scalars = runner.message_hub.log_scalars
+    measured = [f"{key[4:]} {float(scalars[key].current()):.2f}" for key in ("val/corloc", "val/corloc_mean", "val/cl")
+                if key in scalars]
+    if measured:
+        lines.append("last validation: " + ", ".join(measured))
+    return "\n".join(lines)
 
 
 def test_checkpoint(args: argparse.Namespace, overlays_only: bool = False) -> int:
