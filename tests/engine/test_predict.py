@@ -382,3 +382,10 @@ def test_a_failed_predict_leaves_no_output_folder_and_keeps_an_existing_one(tmp_
             predict_video(stub(0.5), tmp_path / "empty", out, progress=False)
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep" and (tmp_path / "bare").is_dir()
+
+
+def test_outside_a_terminal_the_progress_ends_with_the_frames_read(tmp_path, capsys):
+    write_video(tmp_path / "v.mp4", 9)
+    predict_video(stub(0.5), tmp_path / "v.mp4", tmp_path / "out", stride=2, video=False, progress=True)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("predict v.mp4")]
+    assert lines[0].startswith("predict v.mp4: 0") and lines[-1].startswith("predict v.mp4: 5/5 (100 %)"), lines

@@ -412,14 +412,17 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
         with make_progress(transient=True, disable=not progress) as bar, torch.no_grad():
             task = bar.add_task(f"predict {source.name}", total=max_frames)
             batch: list = []
+            read = 0
             for index, rgb in read_frames(source, stride, max_frames):
                 item = prepare_frame(pipeline, rgb, f"{source.stem}/frame_{index:06d}")
                 batch.append((index, rgb, item["inputs"]))
                 if len(batch) == batch_size:
                     flush(batch)
+                read += 1
                 bar.advance(task)
             if batch:
                 flush(batch)
+            bar.update(task, total=read)  # complete: a log file gets its last line with the count
         if not rows:
             raise ValueError(f"{source}: no frame was read")
         written = writer.close() if writer is not None else None
