@@ -56,8 +56,11 @@ def test_check_loads_good_files_and_names_bad_ones(tmp_path, capsys, monkeypatch
     assert not marker.exists()
     code, out, _ = wsvol(capsys, monkeypatch, "check", "dino_vits16", folder=tmp_path)
     assert code == 1 and out.startswith(f"missing  dino_vits16: put dino_deitsmall16_pretrain.pth in {tmp_path}")
-    code, _, err = wsvol(capsys, monkeypatch, "check", "dinov3", folder=tmp_path)
-    assert code == 1 and err.startswith("wsvol: error: unknown weights name(s) dinov3; known: ")
+    code, _, err = wsvol(capsys, monkeypatch, "check", "zzz", folder=tmp_path)
+    assert code == 1 and err.startswith("wsvol: error: unknown weights name(s) zzz; known: ")
+    code, _, err = wsvol(capsys, monkeypatch, "check", "dino_vit16", folder=tmp_path)
+    assert code == 1 and err.startswith(
+        "wsvol: error: unknown weights name(s) dino_vit16; did you mean 'dino_vits16'?; known: ")
 
 
 def test_check_without_weights_says_where_it_looked(tmp_path, capsys, monkeypatch):

@@ -99,7 +99,12 @@ def _weights_check(args: argparse.Namespace) -> int:
     known = w.known_weights()
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise w.WeightsError(f"unknown weights name(s) {', '.join(unknown)}; known: {', '.join(known)} "
+        import difflib
+
+        close = {n: difflib.get_close_matches(n, list(known), n=1, cutoff=0.5) for n in unknown}
+        hints = [f"{c[0]!r}" + (f" (for {n!r})" if len(unknown) > 1 else "") for n, c in close.items() if c]
+        hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+        raise w.WeightsError(f"unknown weights name(s) {', '.join(unknown)}{hint}; known: {', '.join(known)} "
                              "(see `wsvol weights list`)")
     failed = reported = 0
     for name in names or ([] if configs else list(known)):
