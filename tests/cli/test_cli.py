@@ -74,3 +74,16 @@ def test_predict_stride_must_be_positive_before_any_work(tmp_path):
               "--stride", "0")
     assert out.returncode == 2 and "argument --stride: must be >= 1, got 0" in out.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_distributed_command_ends_by_closing_its_process_group(tmp_path):
+    """Left open, gloo's threads raced the interpreter's exit and a rank now and then aborted."""
+    import torch.distributed as dist
+
+    from wsvol.cli.main import end_distributed
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    assert dist.is_initialized()
+    end_distributed()
+    assert not dist.is_initialized()
+    end_distributed()  # nothing to close: nothing happens

@@ -32,6 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def end_distributed() -> None:
+    """After a distributed command: every rank waits for the others (rank 0 writes the report),
+    then the process group is closed; left open, gloo's threads raced the interpreter's exit and
+    a rank now and then aborted ("terminate called without an active exception")."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
@@ -47,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             target = getattr(args, "_parser", parser)
             target.print_help()
             return 0 if args.command is None else 2
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        end_distributed()
+        return code
     except KeyboardInterrupt:
         hint = ""
         if getattr(args, "command", None) in ("run", "train") and getattr(args, "config", None):

@@ -466,22 +466,27 @@ class _Checker:
 def dataset_class_map(dataset: Mapping, key: str) -> tuple[dict[str, int], str] | None:
     """(name → index, where it was read) of the class map a fold dataset config reads: its
     ``class_map`` (a mapping, or a file) or ``<folds_root>/class_id.yaml``; None when the file
-    is not there yet or cannot be read (reading the data reports that)."""
-    from wsvol.data.fold_files import DataError, read_class_map, validate_class_map
+    is not there yet or is not a mapping of names to indices (reading the data reports how)."""
+    import yaml
 
     class_map = dataset.get("class_map")
-    try:
-        if isinstance(class_map, Mapping):
-            return validate_class_map(dict(class_map), f"{key}.class_map"), f"{key}.class_map"
+    if isinstance(class_map, Mapping):
+        found, source = class_map, f"{key}.class_map"
+    else:
         if isinstance(class_map, str):
             path = Path(class_map).expanduser()
         elif class_map is None and isinstance(dataset.get("folds_root"), str):
             path = Path(dataset["folds_root"]).expanduser() / "class_id.yaml"
         else:
             return None
-        return (read_class_map(path), str(path)) if path.is_file() else None
-    except (DataError, OSError):
+        try:
+            found, source = yaml.safe_load(path.read_text(encoding="utf-8")), str(path)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return None
+    if not isinstance(found, Mapping) or not found or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in found.items()):
         return None
+    return dict(found), source
 
 
 def suggestion(problem: str, close: Sequence[str], choices: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -55,3 +56,15 @@ def decode_image(path: Path, flags: int = READ_FLAGS, advice: str = "") -> np.nd
     if img is None:
         raise DataError(f"{path}: cannot read the image (missing or corrupt){advice}")
     return img
+
+
+def frame_loader(data_root: str | Path) -> Callable[[str], np.ndarray]:
+    """``frame_id → RGB uint8 image`` for frames under ``data_root``, decoded as training and
+    evaluation decode them (EXIF rotation ignored, a truncated JPEG refused by name): the
+    pictures the overlays draw maps and boxes on."""
+    root = Path(data_root)
+
+    def load(frame_id: str) -> np.ndarray:
+        return decode_image(root / frame_id)[..., ::-1]
+
+    return load

@@ -211,7 +211,8 @@ class ValOverlayHook(Hook):
             return
         from pathlib import Path
 
-        from wsvol.visualization.frames import frame_loader, save_overlays
+        from wsvol.data.images import frame_loader
+        from wsvol.visualization.frames import save_overlays
 
         result = next((m.last_result for m in runner.val_evaluator.metrics if getattr(m, "last_result", None)), None)
         if result is None:

@@ -218,12 +218,13 @@ def test(runner):
 # -- 5. report -------------------------------------------------------------------------------
 def report(work: Path, results: dict, cfg, overlays_only: bool = False) -> Path:
     """HTML/CSV/JSON report, overlays and terminal tables, with the centred-box baseline."""
+    from wsvol.data.images import frame_loader
     from wsvol.engine.job import environment
     from wsvol.evaluation.baselines import centred_box_corloc
     from wsvol.report import print_report, write_report
     from wsvol.report.tables import describe_environment
     from wsvol.utils.terminal import make_console
-    from wsvol.visualization.frames import frame_loader, save_overlays
+    from wsvol.visualization.frames import save_overlays
 
     opts = dict(cfg.get("report") or {})
     n_overlays = opts.pop("overlays", 16)

@@ -8,19 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from wsvol.data.images import decode_image
 from wsvol.visualization.overlay import draw_overlay, save_png
-
-
-def frame_loader(data_root: str | Path) -> Callable[[str], np.ndarray]:
-    """``frame_id → RGB uint8 image`` for frames under ``data_root``, decoded as for training and
-    evaluation (EXIF rotation ignored, a truncated JPEG refused by name)."""
-    root = Path(data_root)
-
-    def load(frame_id: str) -> np.ndarray:
-        return decode_image(root / frame_id)[..., ::-1]
-
-    return load
 
 
 def save_overlays(out_dir: str | Path, result, image_loader: Callable[[str], np.ndarray], limit: int = 16,
