@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wsvol.data.dataset import read_image
 from wsvol.data.fold_files import DataError
-from wsvol.data.images import READ_FLAGS, frame_loader  # READ_FLAGS: read_image's
+from wsvol.data.images import READ_FLAGS, frame_loader, read_image  # READ_FLAGS: read_image's
 from wsvol.data.video import read_frames
 
 

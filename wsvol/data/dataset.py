@@ -13,21 +13,10 @@ from wsvol.config.types import component
 from wsvol.data.fold_files import DataError
 from wsvol.data.folds import read_split
 from wsvol.data.frame_check import check_files as check_split_files
-from wsvol.data.images import decode_image
+from wsvol.data.images import decode_image, read_image
 from wsvol.registry import DATASETS, FUNCTIONS, PSEUDO_LABEL_TRANSFORMS, TRANSFORMS
 
 Transform = Callable[[dict], dict]
-
-
-def read_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """H×W×3 uint8 RGB image; a missing/corrupt/truncated file, or a size other than (w, h) ``size``
-    (when given: the frame's ``image_sizes.txt`` line), raises."""
-    img = decode_image(path, advice="; run `wsvol data check`")
-    if size is not None and (img.shape[1], img.shape[0]) != tuple(size):
-        raise DataError(
-            f"{path}: image is {img.shape[1]}x{img.shape[0]} but image_sizes.txt says {size[0]}x{size[1]}"
-        )
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def build_pipeline(pipeline: Sequence[Mapping | Transform]) -> list[Transform]:

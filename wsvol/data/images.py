@@ -58,13 +58,23 @@ def decode_image(path: Path, flags: int = READ_FLAGS, advice: str = "") -> np.nd
     return img
 
 
+def read_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """H×W×3 uint8 RGB image; a missing/corrupt/truncated file, or a size other than (w, h) ``size``
+    (when given: the frame's ``image_sizes.txt`` line), raises."""
+    img = decode_image(path, advice="; run `wsvol data check`")
+    if size is not None and (img.shape[1], img.shape[0]) != tuple(size):
+        raise DataError(
+            f"{path}: image is {img.shape[1]}x{img.shape[0]} but image_sizes.txt says {size[0]}x{size[1]}"
+        )
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
 def frame_loader(data_root: str | Path) -> Callable[[str], np.ndarray]:
-    """``frame_id → RGB uint8 image`` for frames under ``data_root``, decoded as training and
-    evaluation decode them (EXIF rotation ignored, a truncated JPEG refused by name): the
-    pictures the overlays draw maps and boxes on."""
+    """``frame_id → RGB uint8 image`` for frames under ``data_root``, read as the dataset reads
+    them (:func:`read_image`): the pictures the overlays draw maps and boxes on."""
     root = Path(data_root)
 
     def load(frame_id: str) -> np.ndarray:
-        return decode_image(root / frame_id)[..., ::-1]
+        return read_image(root / frame_id)
 
     return load

@@ -444,8 +444,6 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
     return PredictRun(out, len(rows), seconds, tau_used, tau_from, written)
 
 
-
-
 def prepare_frame(pipeline, rgb: np.ndarray, frame_id: str = "frame") -> dict:
     """An RGB frame through an evaluation pipeline (built transforms); ``["inputs"]`` is the tensor."""
     results = {"img": np.ascontiguousarray(rgb), "frame_id": frame_id, "ori_size": (rgb.shape[1], rgb.shape[0]),
