@@ -35,6 +35,8 @@ from mmengine.registry import WEIGHT_INITIALIZERS as MM_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 from mmengine.registry import registry as _mm_registry
 
+from wsvol.utils.messages import capitalized, suggestion
+
 SCOPE = "wsvol"
 #: The scopes a ``type`` may name (``mmengine.SGD``, ``wsvol.trcamv``): the registry tree's own.
 KNOWN_SCOPES = frozenset({"mmengine", SCOPE})
@@ -163,15 +165,11 @@ def unknown_name_message(registry: WsvolRegistry, name: str) -> str:
     head = f"unknown {registry.kind} type {name!r}"
     absent = absent_plugin_note(registry.kind, str(name))
     if absent:  # a "did you mean" would point elsewhere
-        return f"{head}: {absent}. {_capital(listing)}"
+        return f"{head}: {absent}. {capitalized(listing)}"
     close = difflib.get_close_matches(str(name), [*entries, *theirs], n=1, cutoff=0.5)
-    text = f"{head}; did you mean {close[0]!r}? {_capital(listing)}" if close else f"{head}; {listing}"
+    text = suggestion(head, close, listing)
     inactive = inactive_plugins_note()
-    return f"{text}. {_capital(inactive)}" if inactive else text
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    return f"{text}. {capitalized(inactive)}" if inactive else text
 
 
 # Runner parts: children of mmengine's registries.

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal, Union
 
 from wsvol.config.loader import ConfigError, provenance_of, where
 from wsvol.config.types import Kind, Range
+from wsvol.utils.messages import suggestion
 
 #: Arguments the runner (not the config) passes when it builds a component of a kind.
 INJECTED = {
@@ -487,13 +488,6 @@ def dataset_class_map(dataset: Mapping, key: str) -> tuple[dict[str, int], str] 
             isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in found.items()):
         return None
     return dict(found), source
-
-
-def suggestion(problem: str, close: Sequence[str], choices: str) -> str:
-    """``problem; did you mean 'x'? Choices…`` with a close match, else ``problem; choices…``."""
-    if close:
-        return f"{problem}; did you mean {close[0]!r}? {choices[:1].upper()}{choices[1:]}"
-    return f"{problem}; {choices}"
 
 
 def _takes_no_keys(klass: type) -> bool:

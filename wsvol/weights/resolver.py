@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from wsvol.config.placeholders import PLACEHOLDER
+from wsvol.utils.messages import suggestion
 from wsvol.weights.catalogue import KnownWeights, WeightsError, WeightsFile, known_weights
 
 ENV = "WSVOL_WEIGHTS"
@@ -91,9 +92,8 @@ def resolve_weights(value: str | os.PathLike, key: str = "weights",
         return Resolution(key, value, path, how)
     if not _is_path_like(value):
         close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}? Known names" if close else "; known names"
-        raise WeightsError(f"{key}: {value!r} is neither a weights file nor a known weights name{hint}: "
-                           f"{', '.join(known) or 'none'} (see `wsvol weights list`)")
+        raise WeightsError(suggestion(f"{key}: {value!r} is neither a weights file nor a known weights name", close,
+                                      f"known names: {', '.join(known) or 'none'} (see `wsvol weights list`)"))
     path = Path(value).expanduser()
     if path.exists():
         return Resolution(key, value, path, "explicit path")
