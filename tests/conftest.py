@@ -55,3 +55,11 @@ def real_v1_folds(tmp_path_factory) -> Path:
     with zipfile.ZipFile(V1_FOLDS_ZIP) as z:
         z.extractall(out)
     return out / "YouTube-Objects-v1.0"
+
+
+@pytest.fixture
+def stand_in_cuda():
+    """A CUDA device on any machine, to test that code never waits for it (tests/stand_in_cuda.py)."""
+    from stand_in_cuda import StandInCuda  # beside this file
+
+    return StandInCuda()

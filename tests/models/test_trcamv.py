@@ -261,6 +261,27 @@ def test_cuda_amp_training_lowers_the_loss_and_predicts_on_the_cpu(dtype):
     assert out[0]["cam"].device.type == "cpu" and out[0]["cam"].shape == (SIZE, SIZE)
 
 
+def test_a_training_step_on_a_stand_in_gpu_never_waits_for_it(stand_in_cuda, monkeypatch):
+    """The CUDA test below on every machine, up to the backward: the pseudo-maps' transfer, the
+    sampler and every loss but the CRF read nothing back from the device."""
+    model = tiny(losses=dict(size=dict(loss_weight=0.01)), train_cls_head=True, pixel_sampler=dict(k=4))
+    b = batch(model)
+    stand_in_cuda.module(model.train())
+    monkeypatch.setattr(model, "sampler_generator", lambda step, device: stand_in_cuda.generator())
+    x = stand_in_cuda.tensor(torch.stack(b["inputs"]))
+    on_device = [{**s, "pseudo_map": stand_in_cuda.tensor(s["pseudo_map"])} for s in b["data_samples"]]
+    model.sampler_step_value = 5
+    with stand_in_cuda.no_sync():
+        for samples in (b["data_samples"], on_device):  # maps from the loader, or already there
+            terms = model(x, samples, mode="loss")
+            assert set(terms) == {"loss_pce", "loss_size", "loss_cls"}
+            assert all(t.device.type == "cuda" and t.shape == () for t in terms.values())
+    # the same step with a host read in it is refused: the check can fail
+    monkeypatch.setattr(model.pixel_sampler, "_roi", lambda maps: maps > maps.mean().item())
+    with stand_in_cuda.no_sync(), pytest.raises(stand_in_cuda.HostSync, match="reads values"):
+        model(x, on_device, mode="loss")
+
+
 @pytest.mark.cuda
 def test_cuda_training_step_never_waits_for_the_device():
     """Pseudo-maps come from the loader on the host; the step (sampling, every loss but the CRF,

@@ -275,6 +275,18 @@ def test_batched_box_masks_are_opencvs_frame_by_frame():
             assert torch.equal(mask, opencv_box_mask(cam, threshold))
 
 
+def test_refinement_on_a_stand_in_gpu_never_waits_for_it(stand_in_cuda):
+    """The CUDA test below on every machine: the batched box masks and the attention walk read
+    nothing back from the device."""
+    g = torch.Generator().manual_seed(12)
+    cams = stand_in_cuda.tensor(torch.rand(4, 14, 14, generator=g))
+    attn = stand_in_cuda.tensor(torch.softmax(torch.randn(4, 196, 196, generator=g), -1))
+    with stand_in_cuda.no_sync():
+        masks = cam_box_mask(cams, 0.4)
+        refined = refine_cam(cams, attn)
+    assert masks.shape == refined.shape == cams.shape and refined.device.type == "cuda"
+
+
 @pytest.mark.cuda
 def test_cuda_refinement_never_waits_for_the_device():
     g = torch.Generator().manual_seed(12)

@@ -318,6 +318,21 @@ def otsu_roi_reference(cam: np.ndarray, largest: bool) -> np.ndarray:
     return roi
 
 
+def test_draws_on_a_stand_in_gpu_never_wait_for_it(stand_in_cuda):
+    """The CUDA test below on every machine: seeds from maps on the device, nothing read back;
+    the largest component too while the labelling is a closure (up to 1024 pixels); beyond, its
+    propagation reads once a round whether it has converged, the one documented host step."""
+    g = stand_in_cuda.generator()
+    small, large = (stand_in_cuda.tensor(_mixed_maps(6, n, n, seed=6)) for n in (32, 64))
+    with stand_in_cuda.no_sync():
+        for sampler in (OtsuRoiSampler(k=3), OtsuRoiSampler(k=3, largest_component=True)):
+            seeds = sampler(small, g)
+            assert seeds.shape == small.shape and seeds.device.type == "cuda"
+        assert OtsuRoiSampler(k=3)(large, g).shape == large.shape
+    with stand_in_cuda.no_sync(), pytest.raises(stand_in_cuda.HostSync, match="reads values"):
+        OtsuRoiSampler(k=3, largest_component=True)(large, g)
+
+
 @pytest.mark.cuda
 def test_cuda_draws_are_the_reference_loops_without_a_host_sync():
     sampler = OtsuRoiSampler(k=3)
