@@ -68,3 +68,35 @@ def test_weights_check_leaves_placeholders_to_the_run():
     from wsvol.weights import check_weights
 
     assert check_weights({"model": {"type": "resnet50_cam", "pretrained": "{baseline_best_cl}"}}) == []
+
+
+def test_a_network_loading_the_baseline_is_built_as_dilated_as_the_baseline(tmp_path):
+    """Dilation changes no weight's shape: a TCAM encoder or a classifier built otherwise than the
+    baseline's network would load its checkpoint silently and compute other features."""
+    (tmp_path / "base.yaml").write_text(textwrap.dedent("""
+        model: {type: resnet50_cam, backbone: resnet18, dilated: true}
+        default_hooks: {checkpoint: {type: CheckpointHook, save_best: [corloc, cl], rule: greater}}
+    """))
+    (tmp_path / "tcam.yaml").write_text(textwrap.dedent("""
+        baseline: {config: base.yaml}
+        model: {type: tcam, num_classes: 10, backbone: {arch: resnet18, pretrained: "{baseline_best_cl}"}}
+    """))
+    (tmp_path / "cam.yaml").write_text(textwrap.dedent("""
+        baseline: {config: base.yaml}
+        model: {type: resnet50_cam, backbone: resnet18, pretrained: "{baseline_checkpoint}"}
+    """))
+    with pytest.raises(ConfigError) as tcam:
+        check_config(load_config(tmp_path / "tcam.yaml"))
+    assert ("tcam.yaml:3: model.backbone.dilated: false (the default: the config does not set it), but the "
+            f"baseline's network ({tmp_path / 'base.yaml'}) has model.dilated true") in str(tcam.value)
+    assert "set model.backbone.dilated: true" in str(tcam.value)
+    with pytest.raises(ConfigError, match=r"model.dilated: false \(the default.*set model.dilated: true"):
+        check_config(load_config(tmp_path / "cam.yaml"))
+    for name, key in (("tcam.yaml", "backbone: {arch: resnet18, dilated: true,"), ("cam.yaml", "resnet18, dilated: true,")):
+        text = (tmp_path / name).read_text()
+        (tmp_path / name).write_text(text.replace(key.replace(" dilated: true,", ""), key))
+        check_config(load_config(tmp_path / name))  # the same layout: clean
+    # both defaults agree
+    (tmp_path / "base.yaml").write_text((tmp_path / "base.yaml").read_text().replace(", dilated: true", ""))
+    (tmp_path / "tcam.yaml").write_text((tmp_path / "tcam.yaml").read_text().replace(" dilated: true,", ""))
+    check_config(load_config(tmp_path / "tcam.yaml"))

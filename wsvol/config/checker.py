@@ -209,6 +209,39 @@ class _Checker:
                 return  # check_referenced reports it
         for key, problem in placeholder_problems(data, base):
             self.error(key, problem)
+        if base is not None:
+            self.check_baseline_layout(data, base, baseline)
+
+    def check_baseline_layout(self, data: dict, base: dict, baseline: Path) -> None:
+        """A network that loads the baseline's checkpoint (``pretrained: "{baseline_…}"``: the model
+        or its backbone) is built with the baseline network's ``dilated``: dilation changes no
+        weight's shape, so the load cannot tell, and it would compute other features than the
+        classifier it comes from."""
+        from wsvol.registry import BACKBONES, MODELS
+
+        model, theirs = data.get("model"), base.get("model")
+        if not (isinstance(model, dict) and isinstance(theirs, dict)):
+            return
+        MODELS.import_from_location()
+        BACKBONES.import_from_location()
+        model_cls = MODELS.get(str(model.get("type")))
+        wanted, said_theirs = _setting(theirs, "dilated", {}, MODELS.get(str(theirs.get("type"))))
+        defaults = getattr(model_cls, "default_backbone", None) or {}
+        backbone = model.get("backbone")
+        loaders = [("model", model, model_cls, {})]
+        if isinstance(backbone, dict):
+            loaders.append(("model.backbone", backbone, BACKBONES.get(str(backbone.get("type", defaults.get("type")))),
+                            defaults))
+        for key, config, cls, owner_defaults in loaders:
+            if "{baseline_" not in str(config.get("pretrained")):
+                continue
+            ours, said_ours = _setting(config, "dilated", owner_defaults, cls)
+            if ours is not None and wanted is not None and ours != wanted:
+                self.error(f"{key}.dilated", (
+                    f"{said_ours}, but the baseline's network ({baseline}) has model.dilated {said_theirs}, and "
+                    f"{key} loads its checkpoint ({config['pretrained']}): dilation changes no weight's shape, "
+                    f"so the load would not notice, and the network would compute other features than the "
+                    f"classifier it comes from; set {key}.dilated: {str(wanted).lower()}"))
 
     # -- top level -------------------------------------------------------------------------
     def check_top(self, data: dict) -> None:
@@ -462,6 +495,18 @@ class _Checker:
         return (f". It is inherited from {key_at}, while the type is set at {type_at}: a child config that "
                 f"changes the type of an inherited component keeps the base's other keys; add `_delete_: true` "
                 f"beside the new type to replace the mapping instead of merging into it")
+
+
+def _setting(config: Mapping, name: str, defaults: Mapping, cls: Any) -> tuple[Any, str]:
+    """(value, how it was set) of argument ``name`` of a component config: the config's, else the
+    owner's ``defaults``, else the constructor's default; (None, "") when ``cls`` takes no such argument."""
+    found = constructor_params(cls) if inspect.isclass(cls) else None
+    if found is None or name not in found.params:
+        return None, ""
+    if name in config:
+        return config[name], f"{config[name]}".lower()
+    value = defaults.get(name, found.params[name].default)
+    return value, f"{value}".lower() + " (the default: the config does not set it)"
 
 
 def dataset_class_map(dataset: Mapping, key: str) -> tuple[dict[str, int], str] | None:

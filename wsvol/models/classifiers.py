@@ -160,16 +160,16 @@ class ResNetCAM(TagClassifier):
         pretrained: local backbone weight file (torch or safetensors) or None (random init).
         cam: CAM method config used in ``predict`` (``dict(type='layercam')`` by default).
         target_layer: dotted name of the CAM layer (default ``backbone.layer4``).
-        dilated: True: layer3/layer4 keep their receptive field with dilation (timm
-            ``output_stride=8``, torchvision's ``replace_stride_with_dilation``); False: their
-            strides become 1 without dilation, as in the wsolevaluation/TCAM reference code.
+        dilated: False (default): the strides of layer3/layer4 become 1 without dilation, as
+            in the wsolevaluation/TCAM reference code; True: they keep their receptive field
+            with dilation (timm ``output_stride=8``, torchvision's ``replace_stride_with_dilation``).
         backbone_kwargs: more arguments of ``timm.create_model``.
         cam_target: ``true`` (default): ``predict`` gives the CAM of each frame's true class (its
             ``gt_label``), as the reference evaluations do; ``predicted``: of the predicted class.
     """
 
     def __init__(self, backbone: TimmArch = "resnet50", num_classes: bounded(int, 1) = 10, pretrained: str | None = None,
-                 cam: component("cam_method") | str | None = None, target_layer: str | None = None, dilated: bool = True,
+                 cam: component("cam_method") | str | None = None, target_layer: str | None = None, dilated: bool = False,
                  backbone_kwargs: dict | None = None, **kwargs: Any) -> None:
         super().__init__(num_classes, pretrained, cam, target_layer, **kwargs)
         self._arch = backbone

@@ -4,7 +4,7 @@ The model is TrCAM-V's (:class:`~wsvol.models.trcamv.TrCAMV`: the same training 
 every step from the frame's pseudo-label map, partial CE, CRF, size barrier — and the same
 ``predict``/``localize``) with TCAM's parts as defaults:
 
-- backbone ``timm_resnet`` (ResNet-50 at output stride 8, dilated like ``resnet50_cam``), frozen; its weights come from the
+- backbone ``timm_resnet`` (ResNet-50 at output stride 8, laid out like ``resnet50_cam``), frozen; its weights come from the
   stage-A classifier's best-classification checkpoint (``pretrained: "{baseline_best_cl}"``);
 - classification head ``gap_linear`` (GAP + linear), frozen, from the same checkpoint
   (``cls_head_checkpoint: "{baseline_best_cl}"``); it gives the class, never a loss;
@@ -33,8 +33,9 @@ class TCAM(TrCAMV):
     ``backbone: {arch: resnet18, pretrained: "{baseline_best_cl}"}``).
     """
 
-    # dilated as resnet50_cam's default, so that it computes what the stage-A classifier computed
-    default_backbone = {"type": "timm_resnet", "arch": "resnet50", "dilated": True, "frozen": True}
+    # timm_resnet's ``dilated`` default is resnet50_cam's, so it computes what the stage-A classifier
+    # computed (the config check compares them when the backbone loads the baseline's checkpoint)
+    default_backbone = {"type": "timm_resnet", "arch": "resnet50", "frozen": True}
     default_cls_head = {"type": "gap_linear"}
     default_loc_head = {"type": "unet_decoder"}
     default_pixel_sampler = {"type": "otsu_roi"}

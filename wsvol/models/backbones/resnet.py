@@ -1,8 +1,8 @@
 """A timm ResNet as an encoder: the input and every stage's maps (for a U-Net) and the last maps.
 
 TCAM's encoder (WSOL variant): layer3 and layer4 keep the resolution, so the output stride is 8
-(28×28 at 224). ``dilated=False`` makes their first convolutions stride 1 without dilation, as the
-wsolevaluation/TCAM code; ``dilated=True`` keeps the receptive field with dilation (timm's
+(28×28 at 224). By default their first convolutions get stride 1 without dilation, as in the
+wsolevaluation/TCAM code; ``dilated=True`` keeps the receptive field with dilation instead (timm's
 ``output_stride=8``). :func:`build_resnet` is shared with the ``resnet50_cam`` classifier, so the
 encoder has exactly the classifier's layout and loads its checkpoints.
 """
@@ -24,7 +24,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def build_resnet(arch: str, dilated: bool = True, **timm_kwargs: Any) -> nn.Module:
+def build_resnet(arch: str, dilated: bool = False, **timm_kwargs: Any) -> nn.Module:
     """A timm ResNet without its classifier or pooling, at output stride 8 (see the module notes)."""
     stride = {"output_stride": 8} if dilated else {}
     model = timm.create_model(arch, pretrained=False, num_classes=0, global_pool="", **stride, **timm_kwargs)
@@ -63,7 +63,7 @@ class TimmResNet(nn.Module):
         **timm_kwargs: passed to ``timm.create_model``.
     """
 
-    def __init__(self, arch: TimmArch = "resnet50", pretrained: str | Path | None = None, dilated: bool = True,
+    def __init__(self, arch: TimmArch = "resnet50", pretrained: str | Path | None = None, dilated: bool = False,
                  frozen: bool = True, mean: tuple[float, float, float] = IMAGENET_MEAN,
                  std: tuple[float, float, float] = IMAGENET_STD, **timm_kwargs: Any) -> None:
         super().__init__()
