@@ -10,14 +10,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 from tiny_configs import tiny_config  # beside this file
 
 from wsvol.cli.main import main
 from wsvol.config import load_config
+from wsvol.data.classes import YOUTUBE_OBJECTS_CLASSES
 from wsvol.data.synthetic import generate_synthetic
-from wsvol.engine.compare import FinishedRun, detect_release, load_run, method_key
+from wsvol.engine.compare import (
+    FinishedRun,
+    compare_runs,
+    describe_data,
+    detect_release,
+    load_run,
+    method_key,
+)
+from wsvol.evaluation.classification import evaluate_classification
+from wsvol.evaluation.corloc import LocalizationResult
+from wsvol.evaluation.metrics import EvaluationResult
 from wsvol.report.compare import ComparisonError
+from wsvol.report.frames import save_frames
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 
@@ -72,6 +86,120 @@ def test_unfinished_run_dirs_are_refused_by_what_they_miss(tmp_path):
     (run / "report" / "report.json").write_text("{}")
     with pytest.raises(ComparisonError, match="report/frames.npz missing \\(the report has no per-frame results"):
         load_run(run)
+
+
+# -- hand-made run dirs (no training) -------------------------------------------------------------
+def fake_run(path: Path, *, config: dict | None = None, shift: int = 0, method: str = "resnet50 (layercam)") -> Path:
+    """A finished run dir holding one method on 20 YouTube-Objects-class frames; ``shift`` moves
+    the true box of frame 3 (as another synthetic seed would: same ids, other boxes)."""
+    n = 20
+    labels = np.array([i // 2 for i in range(n)])
+    frames = [f"{YOUTUBE_OBJECTS_CLASSES[c]}/video-0001/shot-000001/frame_{i:06d}.jpg" for i, c in enumerate(labels)]
+    boxes = [np.array([[i, i, 20 + i + (shift if i == 3 else 0), 20 + i]]) for i in range(n)]
+    correct = np.array([[i % 3 == 0, i % 2 == 0] for i in range(n)])
+    loc = LocalizationResult(taus=np.array([0.2, 0.6]), correct=correct, labels=labels, gt_boxes=boxes,
+                             num_classes=10, eval_size=(224, 224), frame_ids=frames,
+                             video_ids=[f.rsplit("/", 2)[0] for f in frames])
+    result = EvaluationResult(loc, evaluate_classification(labels, labels, 10), list(YOUTUBE_OBJECTS_CLASSES),
+                              scores=np.full(n, 0.5), areas=np.full(n, 0.1))
+    (path / "report").mkdir(parents=True)
+    (path / "wsvol-run.json").write_text(json.dumps({"config": f"{path.name}.yaml"}))
+    (path / "config.yaml").write_text(yaml.safe_dump(config or {}))
+    (path / "report" / "report.json").write_text("{}")
+    save_frames(path / "report" / "frames.npz", {method: result})
+    return path
+
+
+def synthetic_config(seed: int) -> dict:
+    data = {"type": "youtube_objects", "data_root": "data/synthetic-tiny", "folds_root": "data/synthetic-tiny/folds"}
+    return {"synthetic": {"out": "data/synthetic-tiny", "size": "tiny", "seed": seed},
+            "test_dataloader": {"dataset": data}}
+
+
+def ytov1_config() -> dict:
+    return {"test_dataloader": {"dataset": {"data_root": "data/YouTube-Objects-v1.0", "folds_root": "data/folds"}}}
+
+
+def test_runs_on_other_data_are_refused_naming_the_frame_and_both_runs(tmp_path, capsys):
+    a = fake_run(tmp_path / "a", config=synthetic_config(0))
+    d = fake_run(tmp_path / "d", config=synthetic_config(1), shift=5)
+    assert main(["compare", str(a), str(d), "--out", str(tmp_path / "c"), "--n-boot", "20"]) == 1
+    err = capsys.readouterr().err
+    assert "frame bird/video-0001/shot-000001/frame_000003.jpg has other true boxes in " \
+           f"{d} (resnet50 (layercam))" in err
+    assert f"than in {a} (resnet50 (layercam))" in err and "different data" in err
+    assert not (tmp_path / "c").exists()
+    same = fake_run(tmp_path / "same", config=synthetic_config(0), method="resnet50 (cam)")
+    assert main(["compare", str(a), str(same), "--out", str(tmp_path / "ok"), "--n-boot", "20"]) == 0
+
+
+def test_data_is_described_from_the_config(tmp_path):
+    def run(config):
+        return FinishedRun(tmp_path, "x", config, {})
+
+    assert describe_data(run(synthetic_config(3))) == ("synthetic data (size tiny, seed 3)", True)
+    assert describe_data(run(ytov1_config())) == ("YouTube-Objects v1.0", True)
+    generated = tmp_path / "gen"
+    (generated / "folds").mkdir(parents=True)
+    (generated / "folds" / "synthetic.json").write_text(json.dumps({"seed": 0, "size": "tiny"}))
+    config = {"test_dataloader": {"dataset": {"data_root": str(generated), "folds_root": str(generated / "folds")}}}
+    assert describe_data(run(config)) == ("synthetic data (size tiny, seed 0)", True)  # no section, its marker
+    assert describe_data(run({"test_dataloader": {"dataset": {"data_root": "/data/yto"}}})) == \
+           ("the data in /data/yto", False)
+
+
+def test_published_rows_of_another_dataset_are_flagged(tmp_path, capsys):
+    """--published ytov1 on synthetic runs: the rows are kept (the user asked), marked as another dataset's."""
+    a = fake_run(tmp_path / "a", config=synthetic_config(0))
+    assert main(["compare", str(a), "--published", "ytov1", "--out", str(tmp_path / "c"), "--n-boot", "20"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    data = json.loads((tmp_path / "c" / "compare.json").read_text())
+    assert "LayerCAM (published)" in [r["method"] for r in data["summary"]]
+    warning = data["meta"]["published_warning"]
+    assert warning == ("the published rows are the papers' numbers on YouTube-Objects v1.0, but these runs were "
+                       f"tested on other data: {a} (synthetic data (size tiny, seed 0)); their numbers do not "
+                       "compare with the papers'")
+    assert f"warning: {warning}" in out
+    page = (tmp_path / "c" / "compare.html").read_text()
+    assert "<strong>Warning: " in page and "Data: YouTube-Objects v1.0" not in page
+    # a config that does not show the release: a softer note; one that shows it: none
+    b = fake_run(tmp_path / "b", config={"test_dataloader": {"dataset": {"data_root": "/data/yto"}}})
+    c = compare_runs([b], published="ytov1", out=tmp_path / "cb", n_boot=20)
+    assert c["meta"]["published_warning"] == (f"{b} (the data in /data/yto): the config does not show "
+                                              "YouTube-Objects v1.0; the published rows compare only if it was "
+                                              "tested on that release")
+    v1 = fake_run(tmp_path / "v1", config=ytov1_config())
+    for published in ("ytov1", "auto"):
+        c = compare_runs([v1], published=published, out=tmp_path / f"cv1-{published}", n_boot=20)
+        assert c["meta"]["release"] == "ytov1" and c["meta"]["published_warning"] is None
+    capsys.readouterr()
+
+
+def test_compare_json_holds_absolute_run_paths(tmp_path, monkeypatch):
+    fake_run(tmp_path / "a")
+    fake_run(tmp_path / "b", method="resnet50 (cam)")
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "a", "./b", "--reference", "b", "--out", "c", "--n-boot", "20"]) == 0
+    meta = json.loads((tmp_path / "c" / "compare.json").read_text())
+    assert meta["meta"]["runs"] == [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert [r["origin"] for r in meta["methods"]] == [f"{tmp_path / 'a'} (resnet50 (layercam))",
+                                                      f"{tmp_path / 'b'} (resnet50 (cam))"]
+    assert meta["meta"]["reference"] == "resnet50 (cam)"
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--confidence", "95", "argument --confidence: a fraction strictly between 0 and 1, got 95 (for 95 % write 0.95)"),
+    ("--confidence", "0", "argument --confidence: a fraction strictly between 0 and 1, got 0"),
+    ("--confidence", "high", "argument --confidence: a fraction between 0 and 1 such as 0.95, not 'high'"),
+    ("--n-boot", "0", "argument --n-boot: at least 1 resample, got 0"),
+    ("--n-boot", "1e3", "argument --n-boot: a whole number of resamples >= 1, not '1e3'"),
+])
+def test_bootstrap_flags_are_checked_when_parsed(flag, value, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:  # before any run dir is read: this one does not exist
+        main(["compare", str(tmp_path / "nowhere"), flag, value])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    with pytest.raises(ComparisonError, match="n_boot >= 1 and 0 < confidence < 1, got 1000 and 95"):
+        compare_runs([tmp_path / "nowhere"], confidence=95)  # the API checks before reading too
 
 
 # -- end to end ----------------------------------------------------------------------------------

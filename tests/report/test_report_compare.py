@@ -34,14 +34,15 @@ PRED_B = [0, 0, 1, 1, 1, 1, 0, 0]
 # mean 75; CL 7/8 = 87.5. B: 6/8 at τ0 → 75; cat 4/4 → 100, dog 2/4 → 50; mean 75; CL 4/8 = 50.
 
 
-def make(correct, preds, order=None, classes=("cat", "dog"), frames=None, labels=None, videos=VIDEOS):
+def make(correct, preds, order=None, classes=("cat", "dog"), frames=None, labels=None, videos=VIDEOS, boxes=None):
     n = len(correct)
+    boxes = boxes or [np.zeros((1, 4), np.int64)] * n
     order = np.arange(n) if order is None else np.asarray(order)
     frames = frames or [f"{videos[i]}/f{i}.jpg" for i in range(n)]
     labels = np.asarray(labels or LABELS)
     loc = LocalizationResult(
         taus=np.array([0.1, 0.5, 0.9]), correct=np.asarray(correct, bool)[order], labels=labels[order],
-        gt_boxes=[np.zeros((1, 4), np.int64)] * n, num_classes=len(classes), eval_size=(224, 224),
+        gt_boxes=[np.asarray(boxes[i]) for i in order], num_classes=len(classes), eval_size=(224, 224),
         frame_ids=[frames[i] for i in order], video_ids=[videos[i] for i in order])
     return EvaluationResult(loc, evaluate_classification(labels[order], np.asarray(preds)[order], len(classes)),
                             list(classes), scores=np.full(n, 0.5), areas=np.full(n, 0.1))
@@ -165,6 +166,24 @@ def test_written_files_and_terminal(comparison, tmp_path):
     assert "37.50" in text and "CorLoc per class" in text and "cat" in text
 
 
+def test_each_methods_tau_is_shown(comparison, tmp_path):
+    """The τ of each method's CorLoc in the summary of the page and the terminal; none for a published row."""
+    taus = {r["method"]: r["best_tau"] for r in comparison["summary"]}
+    assert taus == {"A": 0.1, "B": 0.1}
+    page = write_comparison(tmp_path, comparison).read_text()
+    summary = page.split("<table id='summary'>")[1].split("</table>")[0]
+    assert "<th>τ</th>" in summary and summary.count("<td>0.100</td>") == 2
+    console = Console(record=True, width=250)
+    print_comparison(comparison, console)
+    text = console.export_text().split("Comparison on")[1]
+    assert " τ " in text and text.count("0.100") == 2
+    published = build_comparison([Entry("tcam here", yto(7), published_key="tcam")], release="ytov1", n_boot=20)
+    assert row(published["summary"], "TCAM (published)")["best_tau"] is None
+    page = write_comparison(tmp_path / "p", published).read_text()
+    tcam = page.split("TCAM (published)</td>")[1].split("</tr>")[0]
+    assert tcam.count("<td>—</td>") >= 1 and "<td>0.100</td>" not in tcam
+
+
 # -- refusals ------------------------------------------------------------------------------------
 def test_different_frames_are_refused_or_intersected():
     short = make(B[:7], PRED_B[:7], labels=LABELS[:7])
@@ -186,6 +205,44 @@ def test_different_class_lists_are_refused():
         build_comparison([Entry("A", make(A, PRED_A)), Entry("B", make(B, PRED_B, classes=("cat", "cow")))])
     with pytest.raises(ComparisonError, match="another order"):
         build_comparison([Entry("A", make(A, PRED_A)), Entry("B", make(B, PRED_B, classes=("dog", "cat")))])
+
+
+def test_frames_with_other_true_boxes_are_refused():
+    """Two datasets (another synthetic seed) can share frame ids and classes; their boxes tell them apart."""
+    boxes = [np.array([[i, i, 10 + i, 10 + i]]) for i in range(8)]
+    a = Entry("A", make(A, PRED_A, boxes=boxes), "/runs/a (A)")
+    moved = [b + (3 if i == 5 else 0) for i, b in enumerate(boxes)]
+    other = Entry("D", make(B, PRED_B, boxes=moved, order=[7, 3, 5, 1, 0, 2, 6, 4]), "/runs/d (D)")
+    with pytest.raises(ComparisonError, match=r"frame dog/v3/f5.jpg has other true boxes in /runs/d \(D\) "
+                                              r"\(\[\[8, 8, 18, 18\]\]\) than in /runs/a \(A\) .*different data"):
+        build_comparison([a, other])
+    with pytest.raises(ComparisonError, match="other true boxes"):  # --intersection does not pair them either
+        build_comparison([a, other], intersection=True)
+    two = [np.array([[0, 0, 5, 5], [1, 1, 9, 9]])] * 8
+    swapped = [b[::-1] for b in two]  # the same boxes in another order: the same frame
+    c = build_comparison([Entry("A", make(A, PRED_A, boxes=two)), Entry("B", make(B, PRED_B, boxes=swapped))],
+                         n_boot=20)
+    assert c["meta"]["frames"] == 8
+
+
+def test_published_rows_on_other_data_are_flagged(tmp_path):
+    entries = [Entry("layercam here", yto(5), published_key="layercam")]
+    warning = "the published rows are the papers' numbers on YouTube-Objects v1.0, but these runs were tested on synthetic data"
+    c = build_comparison(entries, release="ytov1", n_boot=20, published_warning=warning)
+    assert c["meta"]["published_warning"] == warning
+    assert "LayerCAM (published)" in [r["method"] for r in c["summary"]]  # the user's choice is kept
+    page = write_comparison(tmp_path, c).read_text()
+    assert f"<strong>Warning: {warning.replace(chr(39), '&#x27;')}</strong>" in page
+    assert "Data: YouTube-Objects v1.0" not in page
+    assert "published rows: YouTube-Objects v1.0, not these runs&#x27; data" in page
+    console = Console(record=True, width=400)
+    print_comparison(c, console)
+    text = console.export_text()
+    assert f"warning: {warning}" in text and "not these runs' data" in text
+    plain = build_comparison(entries, release="ytov1", n_boot=20)
+    assert plain["meta"]["published_warning"] is None
+    assert "Data: YouTube-Objects v1.0" in write_comparison(tmp_path / "plain", plain).read_text()
+    assert build_comparison(entries, n_boot=20, published_warning=warning)["meta"]["published_warning"] is None
 
 
 def test_other_refusals():

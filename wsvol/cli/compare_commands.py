@@ -15,7 +15,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     "test frames: per-class CorLoc and its class mean, CorLoc and CL with bootstrap intervals over "
                     "videos, paired differences with a reference, and for YouTube-Objects v1.0 / v2.2 the papers' "
                     "published numbers beside them. Writes compare.html, compare.json and tables/*.csv. Runs on "
-                    "other test frames or classes are refused.",
+                    "other test frames, classes or data (other true boxes for a frame) are refused.",
         epilog="examples:\n"
                "  wsvol compare work_dirs/trcamv_ytov1/RUN work_dirs/layercam_ytov1/RUN --out work_dirs/compare/v1\n"
                "  wsvol compare RUN_A RUN_B --reference RUN_B          # differences against RUN_B's own model\n"
@@ -30,11 +30,36 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="when the runs' test frames differ, compare on the frames all of them hold "
                         "(default: refuse)")
     p.add_argument("--published", choices=("auto", "ytov1", "ytov22", "none"), default="auto",
-                   help="published numbers to show: auto (from the runs' configs), a release, or none")
-    p.add_argument("--n-boot", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
-    p.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+                   help="published numbers to show: auto (from the runs' configs), a release (shown with a warning "
+                        "when the runs' configs show other data), or none")
+    p.add_argument("--n-boot", type=_n_boot, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
+    p.add_argument("--confidence", type=_confidence, default=0.95,
+                   help="interval level, a fraction between 0 and 1 (default 0.95)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=_compare)
+
+
+def _n_boot(text: str) -> int:
+    """``--n-boot``: a whole number >= 1 (argparse names the flag in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of resamples >= 1, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 resample, got {value}")
+    return value
+
+
+def _confidence(text: str) -> float:
+    """``--confidence``: a fraction strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a fraction between 0 and 1 such as 0.95, not {text!r}") from None
+    if not 0 < value < 1:
+        hint = f" (for {value:g} % write {value / 100:g})" if 1 < value < 100 else ""
+        raise argparse.ArgumentTypeError(f"a fraction strictly between 0 and 1, got {text}{hint}")
+    return value
 
 
 def _compare(args: argparse.Namespace) -> int:

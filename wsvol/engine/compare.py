@@ -9,6 +9,7 @@ Which published numbers apply is read from the runs' configs (YouTube-Objects v1
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,10 +23,12 @@ from wsvol.report.compare import (
     ComparisonError,
     Entry,
     build_comparison,
+    check_bootstrap,
     print_comparison,
     write_comparison,
 )
 from wsvol.report.frames import FRAMES_FILE, load_frames
+from wsvol.report.published import RELEASES
 
 #: What a finished run dir holds, and why each may be missing.
 REQUIRED = {
@@ -84,6 +87,47 @@ def detect_release(run: FinishedRun) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def describe_data(run: FinishedRun) -> tuple[str, bool]:
+    """What the run was tested on, in words, and whether that is known (a YouTube-Objects release,
+    the synthetic data) rather than a data folder wsvol cannot name."""
+    dataset = ((run.config.get("test_dataloader") or {}).get("dataset") or {})
+    synthetic = run.config.get("synthetic")
+    if not isinstance(synthetic, dict):  # a config without the section, on generated data all the same
+        marker = Path(str(dataset.get("folds_root") or Path(str(dataset.get("data_root", ""))) / "folds"))
+        try:
+            synthetic = json.loads((marker / "synthetic.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            synthetic = None
+    if isinstance(synthetic, dict):
+        how = ", ".join(f"{k} {synthetic[k]}" for k in ("size", "seed") if k in synthetic)
+        return f"synthetic data ({how})" if how else "synthetic data", True
+    release = detect_release(run)
+    if release:
+        return RELEASES[release], True
+    root = dataset.get("data_root")
+    return (f"the data in {root}" if root else "data its config does not name"), False
+
+
+def published_warning(runs: Sequence[FinishedRun], release: str) -> str | None:
+    """Why the published numbers of ``release`` may not compare with these runs (their data is
+    another dataset, or their configs do not show that release); None when every run shows it."""
+    known, unknown = [], []
+    for run in runs:
+        if detect_release(run) == release:
+            continue
+        what, sure = describe_data(run)
+        (known if sure else unknown).append(f"{run.path.resolve()} ({what})")
+    name = RELEASES[release]
+    parts = []
+    if known:
+        parts.append(f"the published rows are the papers' numbers on {name}, but these runs were tested on "
+                     f"other data: {'; '.join(known)}; their numbers do not compare with the papers'")
+    if unknown:
+        parts.append(f"{'; '.join(unknown)}: the config does not show {name}; the published rows compare only "
+                     "if it was tested on that release")
+    return ". ".join(parts) or None
+
+
 def method_key(method: str, config: dict) -> str | None:
     """Which published method a row of a run is (see :mod:`wsvol.report.published`), or None."""
     label = method.removeprefix("baseline: ")
@@ -106,14 +150,15 @@ def entries_of(runs: Sequence[FinishedRun]) -> list[Entry]:
     out = []
     for (run, method), name in zip(rows, named):
         label = method if methods.count(method) == 1 else name if named.count(name) == 1 else f"{run.path}: {method}"
-        out.append(Entry(label, run.results[method], f"{run.path} ({method})", method_key(method, run.config)))
+        out.append(Entry(label, run.results[method], f"{run.path.resolve()} ({method})",
+                         method_key(method, run.config)))
     return out
 
 
 def reference_label(reference: str | None, runs: Sequence[FinishedRun], entries: Sequence[Entry]) -> str:
     """The entry label ``--reference`` names: a label, or a run dir (its last method: the run's
     own model in a ``wsvol run``); default: the first run's last method."""
-    per_run = [[e for e in entries if e.origin.startswith(f"{run.path} (")] for run in runs]
+    per_run = [[e for e in entries if e.origin.startswith(f"{run.path.resolve()} (")] for run in runs]
     if reference is None:
         return per_run[0][-1].label
     if any(e.label == reference for e in entries):
@@ -134,6 +179,7 @@ def compare_runs(run_dirs: Sequence[str | Path], *, reference: str | None = None
 
     if not run_dirs:
         raise ComparisonError("no run dir to compare")
+    check_bootstrap(n_boot, confidence)  # before reading every run
     runs = [load_run(p) for p in run_dirs]
     entries = entries_of(runs)
     ref = reference_label(reference, runs, entries)
@@ -146,8 +192,9 @@ def compare_runs(run_dirs: Sequence[str | Path], *, reference: str | None = None
     else:
         release = None if published == "none" else published
     comparison = build_comparison(entries, reference=ref, release=release, intersection=intersection,
-                                  n_boot=n_boot, confidence=confidence, seed=seed)
-    comparison["meta"]["runs"] = [str(r.path) for r in runs]
+                                  n_boot=n_boot, confidence=confidence, seed=seed,
+                                  published_warning=published_warning(runs, release) if release else None)
+    comparison["meta"]["runs"] = [str(r.path.resolve()) for r in runs]
     out = Path(out) if out else new_work_dir("compare")
     page = write_comparison(out, comparison)
     console = console or make_console()

@@ -57,18 +57,20 @@ def build_comparison(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    published_warning: str | None = None,
 ) -> dict:
     """The comparison tables (``summary``, ``per_class``, ``differences``, ``methods``) and ``meta``.
 
     ``reference`` is an entry label (default: the first entry). Entries must share their class
     list and evaluation settings, and their test frames, unless ``intersection``: then only the
-    frames all of them hold are compared. ``release`` (``ytov1`` / ``ytov22``) adds the published
-    numbers of the methods present.
+    frames all of them hold are compared; a frame must have the same true class and boxes in every
+    entry. ``release`` (``ytov1`` / ``ytov22``) adds the published numbers of the methods present;
+    ``published_warning`` says why those may not be comparable (the runs' data is not that release),
+    shown above the tables and in the terminal.
     """
     if len(entries) < 1:
         raise ComparisonError("nothing to compare")
-    if n_boot < 1 or not 0 < confidence < 1:
-        raise ComparisonError(f"need n_boot >= 1 and 0 < confidence < 1, got {n_boot} and {confidence}")
+    check_bootstrap(n_boot, confidence)
     labels = [e.label for e in entries]
     twice = sorted({x for x in labels if labels.count(x) > 1})
     if twice:
@@ -145,6 +147,7 @@ def build_comparison(
         "frames": len(frames),
         "release": release,
         "release_name": RELEASES.get(release) if release else None,
+        "published_warning": published_warning if release else None,
         "n_boot": n_boot,
         "confidence": confidence,
         "seed": seed,
@@ -156,6 +159,12 @@ def build_comparison(
             "the source gives them."),
     }
     return out
+
+
+def check_bootstrap(n_boot: int, confidence: float) -> None:
+    """Refuse bootstrap settings that give no interval."""
+    if n_boot < 1 or not 0 < confidence < 1:
+        raise ComparisonError(f"need n_boot >= 1 and 0 < confidence < 1, got {n_boot} and {confidence}")
 
 
 def _same_setup(entries: Sequence[Entry]) -> None:
@@ -179,7 +188,7 @@ def _same_setup(entries: Sequence[Entry]) -> None:
 
 def _common_frames(entries: Sequence[Entry], ref: Entry, intersection: bool) -> tuple[list[str], list[str]]:
     """The frames compared, in the reference's order, and notes; refuse differing frames without
-    ``intersection``, duplicate frames, and frames whose true class differs between entries."""
+    ``intersection``, duplicate frames, and frames whose true class or boxes differ between entries."""
     ids = {}
     for e in entries:
         frames = e.result.localization.frame_ids
@@ -201,16 +210,36 @@ def _common_frames(entries: Sequence[Entry], ref: Entry, intersection: bool) -> 
         if not common:
             raise ComparisonError(f"the runs have no test frame in common ({detail})")
         notes.append(f"compared on the {len(common)} frames common to all runs only ({detail})")
-    label_of = {}
+    # Frame ids are paths inside the dataset: two datasets (another synthetic seed, another copy)
+    # can share them, so the true class and boxes must agree too.
+    truth: dict[str, tuple[int, np.ndarray, Entry]] = {}
     for e in entries:
         loc = e.result.localization
-        for f, c in zip(loc.frame_ids, loc.labels.tolist()):
-            if f in common:
-                label_of.setdefault(f, (c, e.label))
-                if label_of[f][0] != c:
-                    raise ComparisonError(f"frame {f} is class {c} in {e.label} but class {label_of[f][0]} in "
-                                          f"{label_of[f][1]}: the runs read other fold files")
+        for f, c, boxes in zip(loc.frame_ids, loc.labels.tolist(), loc.gt_boxes):
+            if f not in common:
+                continue
+            boxes = _box_rows(boxes)
+            c0, boxes0, e0 = truth.setdefault(f, (c, boxes, e))
+            if c0 != c:
+                raise ComparisonError(f"frame {f} is class {c} in {e.label} but class {c0} in "
+                                      f"{e0.label}: the runs read other fold files")
+            if not np.array_equal(boxes0, boxes):
+                raise ComparisonError(
+                    f"frame {f} has other true boxes in {_who(e)} ({boxes.tolist()}) than in {_who(e0)} "
+                    f"({boxes0.tolist()}): the runs were tested on different data (another dataset, synthetic "
+                    "seed or annotation), so their frames cannot be paired")
     return [f for f in ids[ref.label] if f in common], notes
+
+
+def _box_rows(boxes) -> np.ndarray:
+    """A frame's true boxes as sorted (K, 4) int rows, so that their order does not matter."""
+    b = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
+    return b[np.lexsort(b.T[::-1])]
+
+
+def _who(e: Entry) -> str:
+    """An entry named by where it comes from (run dir and method) when known, else by its label."""
+    return e.origin or e.label
 
 
 def _aligned(e: Entry, frames: list[str]) -> EvaluationResult:
@@ -244,7 +273,7 @@ def columns(comparison: dict) -> dict[str, list[tuple[str, str, int]]]:
     return {
         "summary": [("method", "method", 0), ("frames", "frames", 0), ("videos", "videos", 0),
                     ("corloc", "CorLoc", 2), ("corloc_low", "low", 2), ("corloc_high", "high", 2),
-                    ("corloc_mean", "class mean", 2), ("cl", "CL", 2),
+                    ("corloc_mean", "class mean", 2), ("best_tau", "τ", 3), ("cl", "CL", 2),
                     ("d_corloc", "Δ CorLoc", 2), ("d_corloc_low", "low", 2), ("d_corloc_high", "high", 2),
                     ("d_cl", "Δ CL", 2), ("d_cl_low", "low", 2), ("d_cl_high", "high", 2)],
         "per_class": [("method", "method", 0), *((c, c, 1) for c in comparison["meta"]["classes"]),
@@ -260,9 +289,11 @@ def headings(comparison: dict) -> dict[str, str]:
     """The title of each table."""
     meta = comparison["meta"]
     level = f"{meta['confidence']:.0%}"
+    other = (f"; published rows: {meta['release_name']}, not these runs' data" if meta.get("published_warning")
+             else "")
     return {
         "summary": f"Comparison on {meta['frames']} test frames (%; low/high: {level} bootstrap interval over "
-                   f"videos; Δ: paired difference with {meta['reference']})",
+                   f"videos; τ: the threshold of CorLoc; Δ: paired difference with {meta['reference']}{other})",
         "per_class": "CorLoc per class (%, τ swept within each class) and the class mean",
         "differences": f"Paired differences with {meta['reference']} ({level} bootstrap over videos, %)",
         "methods": "Where each method comes from",
@@ -279,9 +310,13 @@ def write_comparison(out_dir: str | Path, comparison: dict, title: str = "wsvol 
     parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
              f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
              f"<p class='note'>{html.escape(meta['definitions'])}</p>"]
+    if meta.get("published_warning"):
+        parts.append(f"<p class='note' id='published-warning'><strong>Warning: "
+                     f"{html.escape(meta['published_warning'])}</strong></p>")
     if meta["release_name"]:
-        parts.append(f"<p class='note'>Data: {html.escape(meta['release_name'])}; published rows cite their source "
-                     "(the 'source' column of tables/summary.csv).</p>")
+        data = "" if meta.get("published_warning") else f"Data: {html.escape(meta['release_name'])}; "
+        parts.append(f"<p class='note'>{data}published rows cite their source (the 'source' column of "
+                     "tables/summary.csv).</p>")
     parts += [f"<p class='note'>{html.escape(n)}</p>" for n in meta["notes"]]
     for key in COMPARE_TABLES:
         shown = cols[key] + ([("source", "source", 0)] if key in ("summary", "per_class") else [])
@@ -293,5 +328,12 @@ def write_comparison(out_dir: str | Path, comparison: dict, title: str = "wsvol 
 
 
 def print_comparison(comparison: dict, console=None) -> None:
-    """Print the summary and per-class tables (and the notes) in a terminal."""
+    """Print the summary and per-class tables (and the notes, and any warning about the published rows)."""
+    from rich.markup import escape
+
+    from wsvol.utils.terminal import make_console
+
+    console = console or make_console()
     print_tables(comparison, ["per_class", "summary"], columns(comparison), headings(comparison), console)
+    if comparison["meta"].get("published_warning"):
+        console.print(f"[bold yellow]warning: {escape(comparison['meta']['published_warning'])}[/bold yellow]")
