@@ -4,6 +4,7 @@ overlays read frames as training does."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -90,9 +91,7 @@ def test_intact_images_read_as_cv2_imread(tmp_path, variant):
     expected = cv2.imread(str(frame), READ_FLAGS)
     assert expected is not None
     np.testing.assert_array_equal(read_image(frame), cv2.cvtColor(expected, cv2.COLOR_BGR2RGB))
-    np.testing.assert_array_equal(
-        _folder_frame(frame), cv2.cvtColor(cv2.imread(str(frame), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    )
+    np.testing.assert_array_equal(_folder_frame(frame), cv2.cvtColor(expected, cv2.COLOR_BGR2RGB))
 
 
 def test_missing_and_undecodable_files_still_raise_naming_them(tmp_path):
@@ -103,6 +102,39 @@ def test_missing_and_undecodable_files_still_raise_naming_them(tmp_path):
         frame.write_bytes(content)
         with pytest.raises(DataError, match=f"{frame}: cannot read the image"):
             read_image(frame)
+
+
+def test_a_file_that_cannot_be_opened_is_named_with_the_systems_reason(tmp_path, monkeypatch):
+    folder = tmp_path / "frames"
+    (folder / "frame_000000.jpg").mkdir(parents=True)  # a folder where a frame should be
+    for read in (read_image, _folder_frame):
+        with pytest.raises(DataError, match=f"{folder / 'frame_000000.jpg'}: cannot read the image \\(Is a directory"):
+            read(folder / "frame_000000.jpg")
+    frame = tmp_path / "locked" / "frame_000000.jpg"
+    _jpeg(frame)
+    original = Path.read_bytes
+
+    def denied(path: Path) -> bytes:  # tests run as root here, where chmod 000 denies nothing
+        if path == frame:
+            raise PermissionError(13, "Permission denied", str(path))
+        return original(path)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    for read in (read_image, _folder_frame):
+        with pytest.raises(DataError, match=f"{frame}: cannot read the image \\(Permission denied\\)"):
+            read(frame)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file of mode 000")
+def test_a_frame_without_read_permission_says_so(tmp_path):
+    frame = tmp_path / "frames" / "frame_000000.jpg"
+    _jpeg(frame)
+    frame.chmod(0)
+    try:
+        with pytest.raises(DataError, match=f"{frame}: cannot read the image \\(Permission denied\\)"):
+            _folder_frame(frame)
+    finally:
+        frame.chmod(0o644)
 
 
 # -- the overlays' frame reader: frames as training and evaluation decode them ----------------
@@ -128,6 +160,15 @@ def test_exif_rotation_is_ignored_as_the_evaluation_does(tmp_path):
     assert frame.shape == (24, 40, 3)  # the box coordinates and the map are in this frame's pixels
     np.testing.assert_array_equal(frame, read_image(tmp_path / frame_id))
     assert np.abs(frame[:, :8].astype(int) - stored[:, :8]).max() <= 8  # RGB, not BGR, unrotated
+
+
+def test_predict_reads_a_frame_folder_as_training_does_exif_ignored(tmp_path):
+    """The same JPEG gives the same pixels, hence boxes in the same coordinates, to the dataset
+    (read_image) and to `wsvol predict` on a folder of frames (cv2.IMREAD_COLOR alone would turn it)."""
+    stored = _exif_rotated_jpeg(tmp_path / "video" / "frame_000000.jpg")
+    frame = _folder_frame(tmp_path / "video" / "frame_000000.jpg")
+    assert frame.shape == stored.shape == (24, 40, 3)
+    np.testing.assert_array_equal(frame, read_image(tmp_path / "video" / "frame_000000.jpg"))
 
 
 def test_truncated_and_missing_frames_are_named(tmp_path):

@@ -14,7 +14,7 @@ from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
 from wsvol.data.fold_files import DataError
 from wsvol.data.folds import read_split
 from wsvol.data.frame_check import check_files
-from wsvol.data.video import import_videos
+from wsvol.data.video import import_videos, read_frames
 
 N, W, H = 20, 64, 48
 
@@ -148,3 +148,29 @@ def test_a_failed_import_leaves_no_frames_and_no_split(tmp_path):
     (tmp_path / "src" / "cat" / "c.mp4").unlink()
     split = import_videos(tmp_path / "src", tmp_path / "out", split="more", progress=False)
     assert {f.video_id for f in split.frames} == {"cat/video-0002", "cat/video-0003"}
+
+
+# -- frame folders: what is listed, in which order ------------------------------------------------
+def test_dot_files_in_a_frame_folder_are_skipped(tmp_path):
+    """macOS leaves ``._<name>`` AppleDouble files (metadata, not images) beside copied frames."""
+    frames = tmp_path / "src" / "cat" / "clip"
+    frames.mkdir(parents=True)
+    for i in range(1, 3):
+        cv2.imwrite(str(frames / f"f{i}.jpg"), np.full((20, 30, 3), level(i), np.uint8))
+        (frames / f"._f{i}.jpg").write_bytes(b"\x00\x05\x16\x07" + b"\x00" * 78)  # AppleDouble magic
+    assert [i for i, _ in read_frames(frames)] == [0, 1]
+    split = import_videos(tmp_path / "src", tmp_path / "out", progress=False)
+    assert len(split.frames) == 2
+
+
+def test_natural_order_takes_any_decimal_digits_and_no_other_digit_like_characters(tmp_path):
+    """"²" is a digit to str.isdigit but not a decimal digit (int() refuses it); "٣" (Arabic-Indic 3) is."""
+    names = ["frame10.png", "frame²1.png", "frame2.png", "frame٣.png"]
+    for i, name in enumerate(names):
+        cv2.imwrite(str(tmp_path / name), np.full((8, 8, 3), 20 * (i + 1), np.uint8))
+    order = [int(rgb[0, 0, 0]) // 20 - 1 for _, rgb in read_frames(tmp_path)]
+    assert [names[i] for i in order] == ["frame2.png", "frame٣.png", "frame10.png", "frame²1.png"]
+    (tmp_path / "src" / "cat").mkdir(parents=True)  # a class folder's videos are sorted the same way
+    write_video(tmp_path / "src" / "cat" / "²1.mp4", n=1)
+    write_video(tmp_path / "src" / "cat" / "a2.mp4", n=1)
+    assert len(import_videos(tmp_path / "src", tmp_path / "out", progress=False).frames) == 2

@@ -230,8 +230,8 @@ def test_max_frames_stops_decoding(tmp_path, monkeypatch):
     pulled = []
     decoded = video_module._decoded
 
-    def spy(path):
-        for frame in decoded(path):
+    def spy(path, report=None):
+        for frame in decoded(path, report):
             pulled.append(frame)
             yield frame
 

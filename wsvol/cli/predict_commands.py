@@ -29,13 +29,18 @@ def _tau(text: str) -> float:
     return value
 
 
-def _positive(text: str) -> float:
+#: wsvol.visualization.mp4's MIN_FPS and MAX_FPS (not imported here: it would slow every command's start)
+MIN_FPS, MAX_FPS = 0.001, 1000.0
+
+
+def _fps(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a number of frames per second, got {text!r}") from None
+    if not MIN_FPS <= value <= MAX_FPS:  # also refuses inf and nan
+        raise argparse.ArgumentTypeError(f"must be a number of frames per second in [{MIN_FPS:g}, {MAX_FPS:g}], "
+                                         f"got {text!r}")
     return value
 
 
@@ -65,8 +70,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when torch sees one, else cpu)")
     p.add_argument("--no-video", action="store_true", help="only the tables, no predictions.mp4")
     p.add_argument("--png", action="store_true", help="also write each overlay as frames/frame_NNNNNN.png")
-    p.add_argument("--fps", type=_positive, help="frame rate of predictions.mp4 (default: the source's ÷ stride; "
-                                                 "25 ÷ stride for a folder)")
+    p.add_argument("--fps", type=_fps, help=f"frame rate of predictions.mp4, {MIN_FPS:g} to {MAX_FPS:g} (default: "
+                                            "the source's ÷ stride; 25 ÷ stride for a folder)")
     p.add_argument("--threads", type=_at_least_one, metavar="N",
                    help="torch threads (default: every core this process may use)")
     p.set_defaults(func=_predict)
@@ -108,6 +113,11 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     run = predict_video(trained, args.video, args.out, tau=args.tau, stride=args.stride, max_frames=args.max_frames,
                         batch_size=args.batch_size, video=not args.no_video, png=args.png, fps=args.fps)
+    for warning in run.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if run.removed:
+        print(f"removed {len(run.removed)} output(s) of an earlier predict in {run.out} that this run did not "
+              f"write again (first: {run.removed[0].name})")
     print(f"τ = {run.tau:g} ({run.tau_from})")
     print(f"{run.frames} frames in {run.seconds:.2f} s ({run.fps:.1f} frames/s end to end on {trained.device})")
     print(f"predictions: {run.out / 'predictions.csv'}" + (f", video: {run.video}" if run.video else ""))

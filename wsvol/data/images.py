@@ -42,13 +42,15 @@ def _truncated_jpeg(data: bytes) -> bool:
 
 
 def decode_image(path: Path, flags: int = READ_FLAGS, advice: str = "") -> np.ndarray:
-    """The image as ``cv2.imread(path, flags)`` gives it; a missing or undecodable file, or a
-    truncated JPEG (which libjpeg decodes in part, warning without naming it), raises DataError
-    naming the file (``advice`` appended)."""
+    """The image as ``cv2.imread(path, flags)`` gives it; a missing, unreadable (the system's
+    reason) or undecodable file, or a truncated JPEG (which libjpeg decodes in part, warning
+    without naming it), raises DataError naming the file (``advice`` appended)."""
     try:
         data = path.read_bytes()
-    except OSError:
+    except FileNotFoundError:
         data = b""
+    except OSError as e:  # permission, a folder, an I/O error: the system's reason, not a guess
+        raise DataError(f"{path}: cannot read the image ({e.strerror or e}){advice}") from e
     if _truncated_jpeg(data):
         raise DataError(f"{path}: cannot read the image (truncated JPEG: it ends before its "
                         f"end-of-image marker){advice}")
@@ -58,10 +60,12 @@ def decode_image(path: Path, flags: int = READ_FLAGS, advice: str = "") -> np.nd
     return img
 
 
-def read_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """H×W×3 uint8 RGB image; a missing/corrupt/truncated file, or a size other than (w, h) ``size``
-    (when given: the frame's ``image_sizes.txt`` line), raises."""
-    img = decode_image(path, advice="; run `wsvol data check`")
+def read_image(path: Path, size: tuple[int, int] | None = None,
+               advice: str = "; run `wsvol data check`") -> np.ndarray:
+    """H×W×3 uint8 RGB image, EXIF orientation ignored; a missing/corrupt/truncated file, or a size
+    other than (w, h) ``size`` (when given: the frame's ``image_sizes.txt`` line), raises
+    (``advice`` appended)."""
+    img = decode_image(path, advice=advice)
     if size is not None and (img.shape[1], img.shape[0]) != tuple(size):
         raise DataError(
             f"{path}: image is {img.shape[1]}x{img.shape[0]} but image_sizes.txt says {size[0]}x{size[1]}"

@@ -1,7 +1,8 @@
 """Import your own videos into the fold format.
 
 Convention: ``<src_dir>/<class name>/<video>`` where each video is a file (mp4, avi, mov, mkv,
-webm; decoded with PyAV) or a folder of frames (jpg, jpeg, png, bmp; natural sort order). Every
+webm; decoded with PyAV, frames turned by the display rotation) or a folder of frames (jpg, jpeg,
+png, bmp; natural sort order, dot files skipped, EXIF orientation ignored as training does). Every
 ``stride``-th frame (at most ``max_frames`` per video) is written as
 ``<out_dir>/<class>/video-XXXX/shot-XXXXXX/frame_XXXXXX.jpg`` (XXXXXX = the frame's 0-based index
 in the source), with shots of ``shot_length`` imported frames (one shot per video by default).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -25,7 +27,7 @@ import yaml
 from wsvol.data.classes import YOUTUBE_OBJECTS_CLASS_MAP
 from wsvol.data.fold_files import DataError, validate_class_map
 from wsvol.data.folds import Split, read_split
-from wsvol.data.images import decode_image
+from wsvol.data.images import read_image
 from wsvol.utils.files import atomic_write_text
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
@@ -33,29 +35,90 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def _natural_key(path: Path) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+    # re.split with a group alternates text and digit runs: the odd items are the runs of \d
+    # (Unicode decimal digits, which int() reads; "²" is a digit to str.isdigit but not to \d)
+    return [int(t) if i % 2 else t for i, t in enumerate(re.split(r"(\d+)", path.name))]
 
 
-def _decoded(path: Path) -> Iterator:
-    """PyAV frames of a video file, decoded one by one as they are pulled; a file PyAV cannot
-    decode raises DataError naming it. Closing the iterator closes the file."""
+@dataclass
+class DecodeReport:
+    """What reading a source found besides its frames, filled by :func:`read_frames` as it reads:
+    frames the decoder marks corrupt, and how many frames the video declares against how many it
+    decoded. Frame indices count decoded frames in decode order, from 0."""
+
+    source: Path
+    decoded: int = 0  #: frames decoded (or frame files listed) so far, kept or skipped by the stride
+    declared: int | None = None  #: frames the video declares: its stream's count, else duration × rate
+    declared_from: str = ""  #: ``"frame count"`` or ``"duration"`` (an estimate, within a frame)
+    corrupt: list[int] = field(default_factory=list)  #: frames the decoder marks corrupt
+    complete: bool = False  #: reading reached the end of the source (not stopped at ``max_frames``)
+    times: dict[int, float] = field(default_factory=dict)  #: kept frame → presentation time (s)
+
+    @property
+    def short(self) -> bool:
+        """Whether the whole video was decoded and gave fewer frames than it declares."""
+        if not self.complete or self.declared is None:
+            return False
+        slack = 1 if self.declared_from == "duration" else 0  # duration × rate rounds
+        return self.decoded < self.declared - slack
+
+    def warnings(self) -> list[str]:
+        """One line per problem found, naming the source and the frames."""
+        out = []
+        if self.corrupt:
+            shown = ", ".join(map(str, self.corrupt[:20])) + (", …" if len(self.corrupt) > 20 else "")
+            out.append(f"{self.source}: the decoder marks {len(self.corrupt)} frame(s) corrupt (decode order "
+                       f"index: {shown}); they were predicted as decoded, damage included")
+        if self.short:
+            out.append(f"{self.source}: {self.decoded} frames decoded but the video declares {self.declared} "
+                       f"(its {self.declared_from}): it may be truncated or damaged")
+        return out
+
+
+def _declared_frames(container, stream) -> tuple[int | None, str]:
+    """(frames the stream declares, from what): its frame count, else its duration (the
+    container's if it has none) × its average rate; (None, "") if it declares neither."""
     import av
 
+    if stream.frames:
+        return int(stream.frames), "frame count"
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration:
+        seconds = container.duration / av.time_base
+    else:
+        return None, ""
+    rate = stream.average_rate or stream.guessed_rate
+    return (round(seconds * float(rate)), "duration") if rate else (None, "")
+
+
+def _decoded(path: Path, report: DecodeReport | None = None) -> Iterator:
+    """PyAV frames of a video file, decoded one by one as they are pulled; a file PyAV cannot
+    decode raises DataError naming it and the last frame decoded. Closing the iterator closes the
+    file. ``report`` gets the frame count the video declares."""
+    import av
+
+    count = 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise DataError(f"{path}: has no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            yield from container.decode(stream)
+            if report is not None:
+                report.declared, report.declared_from = _declared_frames(container, stream)
+            for frame in container.decode(stream):
+                yield frame
+                count += 1
     except av.FFmpegError as e:
-        raise DataError(f"{path}: cannot decode the video ({e})") from e
+        where = f"after frame {count - 1}, the last one decoded" if count else "before its first frame"
+        raise DataError(f"{path}: cannot decode the video {where} ({e})") from e
 
 
 def _video_frames(path: Path) -> Iterator[np.ndarray]:
-    """RGB frames of a video file; a file PyAV cannot decode raises DataError naming it."""
+    """RGB frames of a video file, as displayed; a file PyAV cannot decode raises DataError naming it."""
     for frame in _decoded(path):
-        yield frame.to_ndarray(format="rgb24")
+        yield _to_rgb(frame)
 
 
 def _folder_frames(path: Path) -> Iterator[np.ndarray]:
@@ -65,9 +128,11 @@ def _folder_frames(path: Path) -> Iterator[np.ndarray]:
 
 
 def _frame_files(path: Path) -> list[Path]:
-    """The image files of a frame folder, in natural order (DataError if there is none)."""
+    """The image files of a frame folder, in natural order, dot files (macOS's ``._*``) left out
+    (DataError if there is none)."""
     files = sorted(
-        (p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key
+        (p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")),
+        key=_natural_key,
     )
     if not files:
         raise DataError(f"{path}: folder has no frames ({', '.join(IMAGE_EXTENSIONS)})")
@@ -75,11 +140,13 @@ def _frame_files(path: Path) -> list[Path]:
 
 
 def read_frames(
-    source: str | Path, stride: int = 1, max_frames: int | None = None
+    source: str | Path, stride: int = 1, max_frames: int | None = None, report: DecodeReport | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(index in the source, RGB frame) of every ``stride``-th frame of a video file or frame
     folder, at most ``max_frames``: decoding stops after the last frame kept, and skipped frames
-    are decoded but never converted (video) or not read at all (folder)."""
+    are decoded but never converted (video) or not read at all (folder). Video frames are turned
+    as the video's display rotation says; a folder's images are read as training reads them (EXIF
+    orientation ignored). ``report`` (of this source) is filled as frames are read."""
     if stride < 1 or (max_frames is not None and max_frames < 1):
         raise ValueError(f"stride and max_frames must be >= 1, got {stride} and {max_frames}")
     source = Path(source)
@@ -88,16 +155,24 @@ def read_frames(
     if source.is_dir():
         items, read = iter(_frame_files(source)), _read_image
     else:
-        items, read = _decoded(source), _to_rgb
+        items, read = _decoded(source, report), _to_rgb
     kept = 0
     try:
         for index, item in enumerate(items):
+            if report is not None:
+                report.decoded = index + 1
+                if getattr(item, "is_corrupt", False):
+                    report.corrupt.append(index)
             if index % stride:
                 continue
+            if report is not None and getattr(item, "time", None) is not None:
+                report.times[index] = float(item.time)
             yield index, read(item)
             kept += 1
             if max_frames is not None and kept >= max_frames:
                 return
+        if report is not None:
+            report.complete = True
     finally:
         if hasattr(items, "close"):  # the decoder closes its file at once, not when collected
             items.close()
@@ -121,11 +196,17 @@ def frame_rate(source: str | Path) -> float | None:
 
 
 def _to_rgb(frame) -> np.ndarray:
-    return frame.to_ndarray(format="rgb24")
+    """The RGB picture of a PyAV frame as players show it: turned by its display rotation."""
+    rgb = frame.to_ndarray(format="rgb24")
+    # frame.rotation: degrees the display matrix turns the picture counterclockwise, as np.rot90's k
+    # does (checked against OpenCV, which applies it: tests/data/test_video_rotation.py)
+    turns = round(getattr(frame, "rotation", 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
 def _read_image(path: Path) -> np.ndarray:
-    return cv2.cvtColor(decode_image(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    # read_image: as the dataset, training and report read frames (EXIF orientation ignored)
+    return read_image(path, advice="")
 
 
 def find_sources(src_dir: Path, classes: Mapping[str, int]) -> list[tuple[str, Path]]:

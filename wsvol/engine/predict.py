@@ -27,6 +27,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +42,16 @@ from wsvol.utils.files import (
     first_missing,
     remove_empty_folders,
     remove_stale_partials,
+    temp_path,
 )
 
 #: key of wsvol's part of a checkpoint's ``meta``
 META_KEY = "wsvol"
 #: τ when a checkpoint holds none chosen on validation (and ``--tau`` is not given)
 DEFAULT_TAU = 0.5
+#: the files predict writes into its folder (and ``frames/frame_NNNNNN.png`` with ``--png``)
+OUTPUT_NAMES = ("predictions.csv", "predictions.json", "predictions.mp4")
+_PNG_NAME = re.compile(r"frame_\d{6,}\.png")
 
 
 def predict_meta(cfg: Any, val: dict | None = None, *, map_normalization: str) -> dict:
@@ -325,6 +332,10 @@ class PredictRun:
     tau: float
     tau_from: str
     video: Path | None
+    #: problems of the source: frames the decoder marks corrupt, fewer frames than it declares
+    warnings: list[str] = field(default_factory=list)
+    #: outputs of an earlier predict in ``out`` that this run did not write again, removed
+    removed: list[Path] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -347,26 +358,29 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
                   batch_size: int = 16, device: str | None = None, video: bool = True, png: bool = False,
                   fps: float | None = None, progress: bool = True) -> PredictRun:
     """Localize every ``stride``-th frame of ``source`` (at most ``max_frames``; decoding stops
-    there) in batches; write ``predictions.csv`` / ``.json`` (frame, class, score, box in frame
-    pixels), ``predictions.mp4`` (the overlays) unless ``video`` is False, and with ``png`` each
-    overlay as ``frames/frame_NNNNNN.png``.
+    there) in batches; write ``predictions.csv`` / ``.json`` (frame, time, class, score, box in
+    frame pixels), ``predictions.mp4`` (the overlays) unless ``video`` is False, and with ``png``
+    each overlay as ``frames/frame_NNNNNN.png``. On success the outputs of an earlier predict in
+    ``out_dir`` that this run did not write again are removed; a failed run leaves none of its own.
 
     ``tau``: None takes the checkpoint's τ chosen on validation (else 0.5). ``fps`` of the video:
     the source's rate ÷ ``stride`` (25 ÷ ``stride`` for a folder of frames) unless given.
+    Corrupt frames and a video shorter than it declares are in ``warnings`` of the result (and the
+    JSON), not errors.
     """
     import cv2
     import torch
 
-    from wsvol.data.video import frame_rate, read_frames
+    from wsvol.data.video import DecodeReport, frame_rate, read_frames
     from wsvol.evaluation.corloc import box_at_threshold
     from wsvol.evaluation.maps import prepare_map
     from wsvol.utils.terminal import make_progress
-    from wsvol.visualization.mp4 import Mp4Writer
+    from wsvol.visualization.mp4 import Mp4Writer, check_fps
     from wsvol.visualization.overlay import draw_overlay, save_png
 
     check_options(tau, stride, max_frames, batch_size)
-    if fps is not None and not fps > 0:
-        raise ValueError(f"fps must be > 0, got {fps!r}")
+    if fps is not None:
+        check_fps(fps)
     source, out = Path(source), Path(out_dir)
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such video file or frame folder")
@@ -376,11 +390,15 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
         f"default {DEFAULT_TAU}: {trained.tau_from}"
     pipeline, classes, model = trained.pipeline(), trained.classes, trained.model
     rate = fps or (frame_rate(source) or 25.0) / stride
+    if video:
+        check_fps(rate, f"the frame rate of predictions.mp4 ({source}'s ÷ --stride {stride}; set --fps)")
     rows: list[dict] = []
+    report = DecodeReport(source)
     created = first_missing(out)  # what a failure removes again, if nothing was written into it
     for folder in (out, out / "frames"):
         remove_stale_partials(folder, recursive=False)  # what a killed predict left there
     writer = None
+    pngs: Path | None = None  # this run's PNGs: a temporary folder in out, moved to frames/ on success
 
     def flush(batch: list[tuple[int, np.ndarray, Any]]) -> None:
         x = torch.stack([inputs for _, _, inputs in batch]).to(trained.device)
@@ -393,8 +411,10 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
             qmap = prepare_map(cam, (w, h), trained.map_normalization)
             box = box_at_threshold(qmap, tau_used)
             label = int(p.argmax())
-            rows.append({"frame": index, "class": classes[label], "class_id": label,
-                         "score": round(float(p[label]), 4), "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3]})
+            time_s = report.times.get(index)
+            rows.append({"frame": index, "time": None if time_s is None else round(time_s, 6),
+                         "class": classes[label], "class_id": label, "score": round(float(p[label]), 4),
+                         "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3]})
             if writer is not None or png:
                 picture = draw_overlay(qmap, rgb, pred_box=box, caption=f"{index}: {classes[label]} {p[label]:.2f}")
                 if writer is not None:
@@ -402,18 +422,22 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
                     if picture.shape[1::-1] != size:  # a folder of frames of several sizes: the first one's
                         picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
                     writer.write(picture)
-                if png:
-                    save_png(out / "frames" / f"frame_{index:06d}.png", picture)
+                if pngs is not None:
+                    save_png(pngs / f"frame_{index:06d}.png", picture)
         batch.clear()
 
     started = time.perf_counter()
     try:
+        if png:
+            out.mkdir(parents=True, exist_ok=True)
+            pngs = temp_path(out / "frames")
+            pngs.mkdir()
         writer = Mp4Writer(out / "predictions.mp4", rate) if video else None
         with make_progress(transient=True, disable=not progress) as bar, torch.no_grad():
             task = bar.add_task(f"predict {source.name}", total=max_frames)
             batch: list = []
             read = 0
-            for index, rgb in read_frames(source, stride, max_frames):
+            for index, rgb in read_frames(source, stride, max_frames, report):
                 item = prepare_frame(pipeline, rgb, f"{source.stem}/frame_{index:06d}")
                 batch.append((index, rgb, item["inputs"]))
                 if len(batch) == batch_size:
@@ -426,22 +450,53 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
         if not rows:
             raise ValueError(f"{source}: no frame was read")
         written = writer.close() if writer is not None else None
+        seconds = time.perf_counter() - started
+
+        warnings = report.warnings()
+        buffer = io.StringIO()
+        table = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        table.writeheader()
+        table.writerows(rows)
+        atomic_write_text(out / "predictions.csv", buffer.getvalue())
+        atomic_write_text(out / "predictions.json", json.dumps({
+            "source": str(source), "checkpoint": str(trained.checkpoint), "tau": tau_used, "tau_from": tau_from,
+            "stride": stride, "classes": classes, "decoded_frames": report.decoded,
+            "declared_frames": report.declared, "corrupt_frames": report.corrupt, "warnings": warnings,
+            "frames": rows}, indent=2))
+        mine = {out / "predictions.csv", out / "predictions.json"} | ({written} if written else set())
+        if pngs is not None:
+            (out / "frames").mkdir(exist_ok=True)
+            for picture in sorted(pngs.iterdir()):
+                os.replace(picture, out / "frames" / picture.name)
+                mine.add(out / "frames" / picture.name)
+            pngs.rmdir()
     except BaseException:
         if writer is not None:
             writer.close(keep=False)
+        if pngs is not None:
+            shutil.rmtree(pngs, ignore_errors=True)
         remove_empty_folders((out / "frames", out), created)
         raise
-    seconds = time.perf_counter() - started
+    removed = _remove_earlier_outputs(out, mine)
+    return PredictRun(out, len(rows), seconds, tau_used, tau_from, written, warnings, removed)
 
-    buffer = io.StringIO()
-    table = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    table.writeheader()
-    table.writerows(rows)
-    atomic_write_text(out / "predictions.csv", buffer.getvalue())
-    atomic_write_text(out / "predictions.json", json.dumps({
-        "source": str(source), "checkpoint": str(trained.checkpoint), "tau": tau_used, "tau_from": tau_from,
-        "stride": stride, "classes": classes, "frames": rows}, indent=2))
-    return PredictRun(out, len(rows), seconds, tau_used, tau_from, written)
+
+def _remove_earlier_outputs(out: Path, mine: set[Path]) -> list[Path]:
+    """Remove the outputs of an earlier predict in ``out`` (its :data:`OUTPUT_NAMES` and
+    ``frames/frame_NNNNNN.png``) that are not in ``mine``; return them. Other files stay."""
+    frames = out / "frames"
+    earlier = [out / name for name in OUTPUT_NAMES]
+    if frames.is_dir():
+        earlier += sorted(p for p in frames.iterdir() if _PNG_NAME.fullmatch(p.name))
+    removed = [p for p in earlier if p not in mine and p.is_file()]
+    for path in removed:
+        path.unlink()
+    if any(p.parent == frames for p in removed):
+        try:
+            frames.rmdir()  # emptied: an earlier --png run's folder
+        except OSError:
+            pass  # holds this run's PNGs, or files of the user's
+    return removed
 
 
 def prepare_frame(pipeline, rgb: np.ndarray, frame_id: str = "frame") -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from numbers import Real
 from pathlib import Path
 from types import TracebackType
 
@@ -13,6 +14,18 @@ from wsvol.utils.files import commit_temp, reserve_temp
 
 #: Codecs tried in order: H.264 (libx264, in PyAV's wheels), else MPEG-4 part 2 (always there).
 CODECS = ("libx264", "mpeg4")
+#: Frame rates an mp4 is written at. Below 1/1000 the rate's fraction (denominator ≤ 10 000) gets
+#: coarse, and under 1/20 000 it is 0, which the muxer silently replaces by 24; above 1000 frames
+#: get lost (at 2000 fps a 3-frame video decodes to 2).
+MIN_FPS, MAX_FPS = 0.001, 1000.0
+
+
+def check_fps(fps: float, name: str = "fps") -> float:
+    """``fps`` as a float, or ValueError naming ``name`` if it is not a number in [MIN_FPS, MAX_FPS]."""
+    if isinstance(fps, bool) or not isinstance(fps, Real) or not MIN_FPS <= fps <= MAX_FPS:
+        raise ValueError(f"{name} must be a number of frames per second in [{MIN_FPS:g}, {MAX_FPS:g}], "
+                         f"got {fps!r}")
+    return float(fps)
 
 
 class Mp4Writer:
@@ -26,10 +39,8 @@ class Mp4Writer:
     def __init__(self, path: str | Path, fps: float, codec: str | None = None, crf: int = 23) -> None:
         import av
 
-        if not fps > 0:
-            raise ValueError(f"fps must be > 0, got {fps!r}")
         self.path = Path(path)
-        self.fps = Fraction(fps).limit_denominator(10_000)
+        self.fps = Fraction(check_fps(fps)).limit_denominator(10_000)
         available = [c for c in ([codec] if codec else CODECS) if c in av.codecs_available]
         if not available:
             raise ValueError(f"video codec {codec or CODECS!r} is not available in this PyAV build")
