@@ -199,3 +199,38 @@ def test_a_cuda_device_torch_does_not_see_is_refused(monkeypatch):
         select_device("cuda:x")
     select_device("cpu")
     assert os.environ["CUDA_VISIBLE_DEVICES"] == ""
+
+
+def test_the_environment_records_wsvol_commit_cuda_and_cudnn():
+    from wsvol.engine.job import environment
+
+    env = environment()
+    assert {"cuda", "cudnn", "wsvol_commit"} <= set(env)
+    if not torch.cuda.is_available():
+        assert env["cuda"] is None and env["cudnn"] is None
+    source = Path(__file__).resolve().parents[2]
+    head = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0 and (source / "wsvol" / "__init__.py").is_file():  # tests of a wsvol checkout
+        assert env["wsvol_commit"] == head.stdout.strip()
+
+
+def test_no_wsvol_commit_without_git_or_outside_wsvol_own_checkout(monkeypatch):
+    from wsvol.engine import job
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    assert job.wsvol_commit() is None
+
+    def another_repository(cmd, **kwargs):  # an installed wsvol inside some project's repository
+        return subprocess.CompletedProcess(cmd, 0, stdout="/home/me/project\n" + "a" * 40 + "\n", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", another_repository)
+    assert job.wsvol_commit() is None
+
+    def failing(cmd, **kwargs):
+        raise subprocess.CalledProcessError(128, cmd, stderr="fatal: not a git repository")
+
+    monkeypatch.setattr(subprocess, "run", failing)
+    assert job.wsvol_commit() is None

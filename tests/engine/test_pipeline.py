@@ -106,3 +106,75 @@ def test_tcam_run_end_to_end(tmp_path):
     assert ran["train_dataloader"]["dataset"]["pseudo_label_transform"] == {"type": "temporal_max", "n": 0,
                                                                            "mode": "before"}
     assert torch.equal(n0["state_dict"]["cls_head.weight"], baseline["head.weight"])
+
+
+def test_test_metrics_keep_every_method_by_name(tmp_path):
+    from wsvol.engine.pipeline import write_test_metrics
+
+    one = {"corloc": 50.0, "cl": 75.0}
+    write_test_metrics(tmp_path, {"resnet18 (cam)": one})
+    assert json.loads((tmp_path / "test_metrics.json").read_text()) == one  # one method: as it was
+    both = {"resnet18 (cam)": one, "resnet18 (layercam)": {"corloc": 60.0, "cl": 75.0}}
+    write_test_metrics(tmp_path, both)
+    assert json.loads((tmp_path / "test_metrics.json").read_text()) == both
+
+
+def test_reproducibility_names_seed_config_and_checkpoints(tmp_path):
+    import datetime
+    import hashlib
+
+    from mmengine.config import Config
+
+    from wsvol.engine.pipeline import reproducibility
+
+    (tmp_path / "config.yaml").write_text("model: {type: trcamv}\nrandomness: {seed: 7, deterministic: true}\n")
+    cfg = Config({"model": {"type": "trcamv"}, "randomness": {"seed": 7, "deterministic": True}},
+                 filename=str(tmp_path / "mine.py"), cfg_text="# mine.py")
+    rep = reproducibility(tmp_path, cfg, {"trcamv": "w/best.pth"})
+    assert (rep["training_seed"], rep["deterministic"]) == (7, True)
+    assert rep["config"] == str(tmp_path / "mine.py")
+    assert rep["config_sha256"] == hashlib.sha256((tmp_path / "config.yaml").read_bytes()).hexdigest()
+    assert rep["checkpoints"] == {"trcamv": "w/best.pth"}
+    created = datetime.datetime.fromisoformat(rep["created"])
+    assert created.tzinfo is not None and abs(datetime.datetime.now().astimezone() - created).total_seconds() < 60
+    bare = reproducibility(tmp_path / "none", Config({"model": {"type": "trcamv"}}))
+    assert (bare["training_seed"], bare["deterministic"], bare["config_sha256"], bare["checkpoints"]) == \
+           (None, False, None, {})
+
+
+@pytest.mark.slow
+def test_run_then_test_with_two_cams_record_what_their_numbers_depend_on(tmp_path):
+    """A tiny ``wsvol run`` and ``wsvol test --cams cam layercam`` of its checkpoint: every method's
+    test metrics by name, the report's reproducibility block and centred-box baseline."""
+    import hashlib
+
+    from tiny_configs import tiny_config
+
+    from wsvol.data.synthetic import generate_synthetic
+
+    generate_synthetic(tmp_path / "data", size="tiny", progress=False)
+    cfg = tiny_config(tmp_path, tmp_path / "data", "randomness: {seed: 3, deterministic: true}\n")
+    out = wsvol("run", str(cfg), "--work-dir", "a", cwd=tmp_path)
+    run = json.loads((tmp_path / "a" / "report" / "report.json").read_text())
+    rep = run["meta"]["reproducibility"]
+    assert (rep["training_seed"], rep["deterministic"], rep["config"]) == (3, True, str(cfg))
+    assert rep["config_sha256"] == hashlib.sha256((tmp_path / "a" / "config.yaml").read_bytes()).hexdigest()
+    assert rep["checkpoints"] == {"resnet10t (gradcam)": "a/epoch_1.pth"}  # no validation: the last epoch's
+    assert "wsvol_commit" in run["meta"]["environment"] and "cudnn" in run["meta"]["environment"]
+    (box,) = run["baselines"]
+    assert json.loads((tmp_path / "a" / "report" / "baselines.json").read_text()) == \
+           {"centred_box_corloc": box["corloc"], "side": box["side"], "frames": box["frames"]}
+    assert f"CorLoc {box['corloc']:.1f} %" in out.stdout
+    html = (tmp_path / "a" / "report" / "report.html").read_text()
+    assert "<h2>Reproducibility</h2>" in html and "id='baselines'" in html
+
+    wsvol("test", str(cfg), "--checkpoint", "a/epoch_1.pth", "--cams", "cam", "layercam", "--work-dir", "b",
+          cwd=tmp_path)
+    metrics = json.loads((tmp_path / "b" / "test_metrics.json").read_text())
+    summary = {r["method"]: r for r in json.loads((tmp_path / "b" / "report" / "report.json").read_text())["summary"]}
+    assert list(metrics) == list(summary) == ["resnet10t (cam)", "resnet10t (layercam)"]
+    for method, row in summary.items():  # each method's own numbers
+        assert metrics[method]["corloc"] == pytest.approx(row["corloc"])
+        assert metrics[method]["cl"] == pytest.approx(row["cl"])
+    rep = json.loads((tmp_path / "b" / "report" / "report.json").read_text())["meta"]["reproducibility"]
+    assert rep["checkpoints"] == {"resnet10t (cam)": "a/epoch_1.pth", "resnet10t (layercam)": "a/epoch_1.pth"}

@@ -46,7 +46,13 @@ def test_two_runs_of_the_same_command_give_identical_reports(tmp_path):
                                        "baseline: {config: base.yaml}\n")
     first, second = run(tmp_path, "first"), run(tmp_path, "second")
     assert [r["method"] for r in first["summary"]] == ["pseudo-labels", "baseline: resnet18 (layercam)", "trcamv"]
+    # when, and in which work dir (its config.yaml names it, hence another sha256)
+    made = [r["meta"].pop("reproducibility") for r in (first, second)]
     assert first == second  # every table and number, exactly (floats compared bit for bit through JSON)
+    same = [{k: v for k, v in m.items() if k not in ("created", "config_sha256", "checkpoints")} for m in made]
+    assert same[0] == same[1] and made[0]["checkpoints"] == {
+        m: p.replace("second", "first", 1) for m, p in made[1]["checkpoints"].items()}
+    assert made[0]["config_sha256"] and made[0]["training_seed"] == 0 and made[0]["deterministic"] is False
 
     env = first["meta"]["environment"]
     assert env["threads"] == 2 and env["device"] == "cpu"

@@ -114,6 +114,7 @@ def test_files_and_html(written):
         "bootstrap",
         "worst_frames",
         "corloc_curve",
+        "baselines",
     }
     assert {p.stem for p in (out / "tables").glob("*.csv")} == names
     parser = Cells()
@@ -259,3 +260,109 @@ def test_the_environment_is_recorded_in_json_and_html(tmp_path):
     line = describe_environment(env)
     assert line.startswith(f"threads {env['threads']}, {env['device']}; wsvol ") and f"; cpu: {env['cpu']}" in line
     assert f"Environment: {line}." in html  # the terminal and the page say the same
+
+
+NAMES = ("pseudo-labels", "baseline: resnet18 (layercam)", "trcamv")
+
+
+def column_text(text: str, column: int) -> str:
+    """The cells of a column of every rich table in ``text``, joined without blanks (folded names
+    are whole again)."""
+    return "".join("".join(line.split("│")[column].split()) for line in text.splitlines() if line.count("│") > column)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_terminal_tables_cut_no_number_and_no_name(width):
+    from wsvol.report import build_report
+    from wsvol.report.tables import COLUMNS, fmt
+
+    report = build_report({name: result(FRAMES, shift=n % 2) for n, name in enumerate(NAMES)}, n_boot=20,
+                          n_worst=0)
+    for row in report["summary"]:  # as wide as real numbers get: thousands of frames, masks, 100 %
+        row.update(frames=12345, videos=1234, corloc_high=100.0, cl=100.0, pxap=100.0, pxiou=99.99)
+    console = Console(record=True, width=width)
+    print_report(report, console)
+    text = console.export_text()
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= width
+    cells = {cell.strip() for line in text.splitlines() for cell in line.split("│")}
+    for key in ("summary", "per_class", "by_size", "bootstrap"):
+        for row in report[key]:
+            for k, _, digits in COLUMNS[key]:
+                if k not in ("method", "class", "size", "statistic"):
+                    assert fmt(row.get(k), digits) in cells, (width, key, k)
+    methods = column_text(text, 1)
+    statistics = column_text(text, 2)
+    for name in NAMES:
+        assert name.replace(" ", "") in methods, (width, name)
+    assert "corloc-corloc[pseudo-labels]" in statistics
+
+
+def test_no_summary_tau_where_corloc_is_0_at_every_tau(tmp_path):
+    from wsvol.report.page import curve_label
+
+    frames = [FRAMES[3], ("dog/v5", 1, 1, (2, 2, 12, 12), (20, 20, 30, 30), 0.40)]  # never touch their boxes
+    report = write_report(tmp_path, {"m": result(frames)}, n_boot=20, n_worst=0)
+    (row,) = report["summary"]
+    assert row["corloc"] == 0.0 and row["best_tau"] is None
+    assert json.loads((tmp_path / "report.json").read_text())["summary"][0]["best_tau"] is None
+    parser = Cells()
+    parser.feed((tmp_path / "report.html").read_text())
+    cells = parser.tables["summary"]
+    width = cells.index("PxIoU") + 1
+    assert cells[width + cells.index("τ")] == "—"
+    assert curve_label(row) == "m (0.0% at τ=—)"
+    console = Console(record=True, width=160)
+    print_report(report, console)
+    line = next(line for line in console.export_text().splitlines() if line.startswith("│") and " m " in line)
+    assert line.split("│")[1:-1][7].strip() == "—"
+
+
+def test_the_centred_box_baseline_is_in_json_and_html_as_a_baseline(written):
+    from wsvol.evaluation.baselines import centred_box_corloc
+
+    out, report = written
+    corloc, side = centred_box_corloc(result(FRAMES).localization)  # on the frames of the first method
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["baselines"] == [{"baseline": "centred box", "frames": len(FRAMES), "corloc": corloc, "side": side}]
+    assert saved["meta"]["methods"] == ["base", "shifted"]  # not a method
+    parser = Cells()
+    parser.feed((out / "report.html").read_text())
+    assert parser.tables["baselines"] == ["baseline", "frames", "CorLoc", "side", "centred box", "6",
+                                          f"{corloc:.2f}", f"{side:.2f}"]
+    assert "centred box" not in parser.tables["summary"]
+    assert "Baseline, not a method" in (out / "report.html").read_text()
+
+
+def test_the_reproducibility_block_in_json_and_html(tmp_path):
+    env = {"threads": 1, "device": "NVIDIA H100", "cuda": "12.8", "cudnn": 91002, "wsvol_commit": "0123abcd" * 5,
+           "libraries": {"wsvol": "0.1.0"}}
+    rep = {"created": "2026-01-02T03:04:05+00:00", "config": "configs/trcamv.yaml", "config_sha256": "f" * 64,
+           "training_seed": 7, "deterministic": True,
+           "checkpoints": {"pseudo-labels": None, "trcamv": "work/best_corloc_epoch_3.pth"}}
+    write_report(tmp_path, {"pseudo-labels": result(FRAMES), "trcamv": result(FRAMES)}, n_boot=20, seed=5,
+                 environment=env, reproducibility=rep)
+    meta = json.loads((tmp_path / "report.json").read_text())["meta"]
+    assert meta["reproducibility"] == rep and meta["environment"] == env
+    assert meta["bootstrap_seed"] == 5 and "seed" not in meta  # never taken for the training seed
+    parser = Cells()
+    parser.feed((tmp_path / "report.html").read_text())
+    cells = dict(zip(*[iter(parser.tables["reproducibility"])] * 2))
+    assert cells["created"] == rep["created"] and cells["config"] == rep["config"]
+    assert cells["config.yaml sha256 (the merged config, as run)"] == "f" * 64
+    assert cells["training seed (randomness.seed)"] == "7"
+    assert cells["deterministic (randomness.deterministic)"] == "True"
+    assert cells["checkpoint tested: trcamv"] == "work/best_corloc_epoch_3.pth"
+    assert cells["checkpoint tested: pseudo-labels"] == "—"
+    assert cells["wsvol commit"] == env["wsvol_commit"] and cells["CUDA, cuDNN"] == "12.8, 91002"
+    assert cells["bootstrap seed (intervals only)"] == "5"
+
+
+def test_the_environment_line_names_cuda_cudnn_and_the_commit():
+    from wsvol.report.tables import describe_environment
+
+    line = describe_environment({"threads": 2, "device": "NVIDIA H100", "cuda": "12.8", "cudnn": 91002,
+                                 "wsvol_commit": "0123abc", "libraries": {"wsvol": "0.1.0"}, "platform": "Linux"})
+    assert line == "threads 2, NVIDIA H100, CUDA 12.8, cuDNN 91002; wsvol 0.1.0; wsvol commit: 0123abc; platform: Linux"
+    assert "CUDA" in describe_environment({"cuda": "12.8"})
+    assert describe_environment({"threads": 1, "device": "cpu", "cuda": None, "cudnn": None}) == "threads 1, cpu"

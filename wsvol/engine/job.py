@@ -294,10 +294,27 @@ def cpu_description() -> str:
     return f"{model or platform.processor() or platform.machine()}, {torch.backends.cpu.get_cpu_capability()} kernels"
 
 
+def wsvol_commit() -> str | None:
+    """The git commit of wsvol's source, when wsvol runs from a git checkout of its own (None otherwise)."""
+    import subprocess
+
+    source = Path(__file__).resolve().parents[1]  # the wsvol package folder
+    try:
+        out = subprocess.run(["git", "-C", str(source), "rev-parse", "--show-toplevel", "HEAD"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    # an installed wsvol inside another project's repository (a venv there) is not that project's commit
+    if len(out) != 2 or Path(out[0]).resolve() != source.parent:
+        return None
+    return out[1]
+
+
 def environment() -> dict:
-    """What a run's numbers depend on besides its config: torch threads, device, the CPU (the same
-    run gives other floats with another instruction set), Python, and the versions of wsvol, its
-    libraries and the plugins loaded (recorded in the work dir and report)."""
+    """What a run's numbers depend on besides its config: torch threads, device, CUDA and cuDNN,
+    the CPU (the same run gives other floats with another instruction set), Python, and the
+    versions of wsvol (its git commit too, from a checkout), its libraries and the plugins loaded
+    (recorded in the work dir and report)."""
     import platform
     from importlib import metadata
 
@@ -323,6 +340,8 @@ def environment() -> dict:
         "threads": torch.get_num_threads(),
         "device": torch.cuda.get_device_name() if cuda else "cpu",
         "cuda": torch.version.cuda if cuda else None,
+        "cudnn": torch.backends.cudnn.version() if cuda and torch.backends.cudnn.is_available() else None,
+        "wsvol_commit": wsvol_commit(),
         "cpu": cpu_description(),
         "platform": platform.platform(),
         "libraries": libraries,

@@ -7,6 +7,8 @@ the work dir (``--resume``), so an interrupted run picks up where it stopped.
 from __future__ import annotations
 
 import argparse
+import datetime
+import hashlib
 import json
 from pathlib import Path
 
@@ -32,11 +34,12 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
     job = setup_job(args, resume=args.resume, training=True)  # 0.–1. config checked, data and weights found
     cfg, work = job.cfg, job.work_dir
-    results = {}
+    results, tested = {}, {}  # by method: its per-frame result, the checkpoint tested
     with job.removed_on_failure():  # until the first runner starts or pseudo-labels are computed
         fill_placeholders(cfg, {"work_dir": str(work)})
         if cfg.get("baseline"):  # 2. the classifier whose CAMs become pseudo-labels
             checkpoints, label, results[label] = run_baseline(cfg, work, job)
+            tested[label] = checkpoints["baseline_checkpoint"]
             fill_placeholders(cfg, checkpoints)  # {baseline_checkpoint}, {baseline_best_<metric>}
         require_filled(cfg, "wsvol run")
         if cfg.get("pseudo_labels"):  # 3. pseudo-labels, computed once and cached
@@ -47,14 +50,16 @@ def run_pipeline(args: argparse.Namespace) -> int:
             if "test" in judged:  # the reference of the report
                 results = {"pseudo-labels": judged["test"], **results}
             attach_pseudo_labels(cfg, work)
-        results[method_label(cfg)] = train_and_test(cfg, work, job)  # 4.–5. model, losses → train → test
+        label = method_label(cfg)
+        results[label], tested[label] = train_and_test(cfg, work, job)  # 4.–5. model, losses → train → test
     if is_main_process():  # the metrics gathered every rank's frames on rank 0
-        report(work, results, cfg)  # 6. report
+        report(work, results, cfg, checkpoints=tested)  # 6. report
     return 0
 
 
-def train_and_test(cfg, work: Path, job=None):
-    """Train (continuing from the latest checkpoint), load the best one on validation, test.
+def train_and_test(cfg, work: Path, job=None) -> tuple:
+    """Train (continuing from the latest checkpoint), load the best one on validation, test; return
+    the test's per-frame result (None on ranks > 0) and the checkpoint tested.
 
     Training is skipped when the final epoch's checkpoint exists: it is written after the final
     validation, so the stage is complete (``WsvolRunner``)."""
@@ -69,7 +74,8 @@ def train_and_test(cfg, work: Path, job=None):
     best = same_on_all_ranks([str(p) for p in best_checkpoints(work, cfg).values()])
     if best:  # the checkpoint chosen on validation (on the first save_best metric), as in the papers
         runner.load_checkpoint(best[0])
-    return test(runner)
+    last = None if best else latest_checkpoint(work)  # no best kept: the last epoch's weights are tested
+    return test(runner), best[0] if best else (str(last) if last else None)
 
 
 def run_baseline(cfg, work: Path, job):
@@ -86,7 +92,7 @@ def run_baseline(cfg, work: Path, job):
     base.launcher = cfg.get("launcher", "none")  # trained by the same processes
     base_work = start_job(base, path, work_dir=work / "baseline", resume="auto", threads=job.threads,
                           training=True).work_dir
-    result = train_and_test(base, base_work, job)
+    result, _ = train_and_test(base, base_work, job)
     best = best_checkpoints(base_work, base)
     checkpoints = {best_placeholder(m): str(p) for m, p in best.items()}
     tested = next(iter(best.values()), None) or latest_checkpoint(base_work)
@@ -166,13 +172,16 @@ def test_checkpoint(args: argparse.Namespace, overlays_only: bool = False) -> in
     with job.removed_on_failure():  # a checkpoint that cannot be loaded leaves no work dir
         runner = stage_runner(job)
         methods = _cam_methods(getattr(args, "cams", None))
-        results = {}
+        results, metrics = {}, {}
         for method in methods or [None]:
             if method:
                 _model(runner).set_cam({"type": method})
-            results[method_label(cfg, method)] = test(runner)
+            label = method_label(cfg, method)
+            metrics[label], results[label] = run_test(runner)
     if runner.rank == 0:
-        report(work, results, cfg, overlays_only=overlays_only)
+        write_test_metrics(work, metrics)
+        report(work, results, cfg, overlays_only=overlays_only,
+               checkpoints={label: str(args.checkpoint) for label in results})
     return 0
 
 
@@ -206,21 +215,36 @@ def method_label(cfg, cam: str | None = None) -> str:
 
 # -- 4. test ---------------------------------------------------------------------------------
 def test(runner):
-    """Run the test loop; return the ``corloc`` metric's per-frame result (None on ranks > 0)."""
+    """Run the test loop and write ``test_metrics.json``; return the ``corloc`` metric's per-frame
+    result (None on ranks > 0)."""
+    metrics, result = run_test(runner)
+    if runner.rank == 0:
+        write_test_metrics(Path(runner.work_dir), {"": metrics})
+    return result
+
+
+def run_test(runner) -> tuple[dict, object]:
+    """Run the test loop; return its metrics and the ``corloc`` metric's per-frame result (None on
+    ranks > 0)."""
     metrics = runner.test()  # the same numbers on every rank
     metric = next(m for m in runner.test_evaluator.metrics if hasattr(m, "last_result"))
-    if runner.rank != 0:
-        return None
-    atomic_write_text(Path(runner.work_dir) / "test_metrics.json", json.dumps(metrics, indent=2, default=float))
-    return metric.last_result
+    return metrics, (metric.last_result if runner.rank == 0 else None)
+
+
+def write_test_metrics(work: Path, metrics: dict[str, dict]) -> None:
+    """``test_metrics.json``: one method's metrics as they are (``{"corloc": ..., "cl": ...}``);
+    several methods' (``wsvol test --cams cam layercam``) by method name
+    (``{"resnet18 (cam)": {"corloc": ...}, "resnet18 (layercam)": {...}}``)."""
+    data = next(iter(metrics.values())) if len(metrics) == 1 else metrics
+    atomic_write_text(Path(work) / "test_metrics.json", json.dumps(data, indent=2, default=float))
 
 
 # -- 5. report -------------------------------------------------------------------------------
-def report(work: Path, results: dict, cfg, overlays_only: bool = False) -> Path:
-    """HTML/CSV/JSON report, overlays and terminal tables, with the centred-box baseline."""
+def report(work: Path, results: dict, cfg, overlays_only: bool = False, checkpoints: dict | None = None) -> Path:
+    """HTML/CSV/JSON report, overlays and terminal tables, with the centred-box baseline;
+    ``checkpoints``: the checkpoint each method tested (by method name)."""
     from wsvol.data.images import frame_loader
     from wsvol.engine.job import environment
-    from wsvol.evaluation.baselines import centred_box_corloc
     from wsvol.report import print_report, write_report
     from wsvol.report.tables import describe_environment
     from wsvol.utils.terminal import make_console
@@ -236,18 +260,35 @@ def report(work: Path, results: dict, cfg, overlays_only: bool = False) -> Path:
         print(f"overlays: {work / 'overlays'}")
         return work / "overlays"
     env = environment()
-    data = write_report(work / "report", results, image_loader=loader, environment=env, **opts)
+    data = write_report(work / "report", results, image_loader=loader, environment=env,
+                        reproducibility=reproducibility(work, cfg, checkpoints), **opts)
     console = make_console()
     print_report(data, console)
     console.print(f"environment: {describe_environment(env)}", highlight=False)
-    first = next(iter(results.values()))
-    corloc, side = centred_box_corloc(first.localization)
-    baseline = {"centred_box_corloc": corloc, "side": side, "frames": len(first.localization)}
+    (box,) = (row for row in data["baselines"] if row["baseline"] == "centred box")
+    corloc, side = box["corloc"], box["side"]
+    baseline = {"centred_box_corloc": corloc, "side": side, "frames": box["frames"]}
     atomic_write_text(work / "report" / "baselines.json", json.dumps(baseline, indent=2))
     console.print(f"centred-box baseline (best side {side:.2f} of the frame, chosen on these frames): "
                   f"CorLoc {corloc:.1f} %")
     console.print(f"report: {work / 'report' / 'report.html'}")
     return work / "report"
+
+
+def reproducibility(work: Path, cfg, checkpoints: dict | None = None) -> dict:
+    """What a report's numbers depend on besides its environment: the date, the config (as given,
+    and the sha256 of the work dir's ``config.yaml``, the merged config as run), the training seed
+    and ``randomness.deterministic``, and the checkpoint each method tested."""
+    randomness = cfg.get("randomness") or {}
+    saved = Path(work) / "config.yaml"
+    return {
+        "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "config": str(cfg.filename) if getattr(cfg, "filename", None) else None,
+        "config_sha256": hashlib.sha256(saved.read_bytes()).hexdigest() if saved.is_file() else None,
+        "training_seed": randomness.get("seed"),
+        "deterministic": bool(randomness.get("deterministic", False)),
+        "checkpoints": dict(checkpoints or {}),
+    }
 
 
 def _slug(name: str) -> str:

@@ -27,6 +27,7 @@ def write_report(
     title: str = "wsvol evaluation report",
     thumb: int = 160,
     environment: dict | None = None,
+    reproducibility: dict | None = None,
     **options,
 ) -> dict:
     """Write ``report.html``, ``report.json``, ``tables/*.csv`` and the per-frame results
@@ -35,12 +36,16 @@ def write_report(
     ``image_loader(frame_id)`` gives a frame's RGB image for the worst-frame pictures (without
     it, heatmaps are drawn on gray); pictures are ``thumb`` pixels on their long side.
     ``environment`` (threads, library versions: ``wsvol.engine.job.environment()``) is recorded
-    as ``meta.environment``. ``options`` go to :func:`build_report`.
+    as ``meta.environment``; ``reproducibility`` (the training seed, the config and its sha256, the
+    checkpoints tested, the date: ``wsvol.engine.pipeline.reproducibility()``) as
+    ``meta.reproducibility``. ``options`` go to :func:`build_report`.
     """
     out = Path(out_dir)
     report = build_report(results, **options)
     if environment is not None:
         report["meta"]["environment"] = environment
+    if reproducibility is not None:
+        report["meta"]["reproducibility"] = reproducibility
     for name in TABLES:
         atomic_write_text(out / "tables" / f"{name}.csv", csv_text(report[name]))
     save_frames(out / FRAMES_FILE, results)  # what `wsvol compare` pairs frame by frame

@@ -36,9 +36,14 @@ def render_html(
     if meta.get("environment"):
         parts.append(f"<p class='note' id='environment'>Environment: "
                      f"{html.escape(describe_environment(meta['environment']))}.</p>")
-    for key in ("summary", "per_class", "by_size", "bootstrap", "per_video"):
+    rows = reproducibility_rows(meta)
+    parts.append("<h2>Reproducibility</h2><table id='reproducibility'>"
+                 + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+                 + "</table>")
+    for key in ("summary", "baselines", "per_class", "by_size", "bootstrap", "per_video"):
+        heading = "h3" if key == "baselines" else "h2"  # beside the summary, not a table of methods
         parts.append(
-            f"<h2>{html.escape(HEADINGS[key])}</h2>{html_table(report[key], COLUMNS[key], key)}"
+            f"<{heading}>{html.escape(HEADINGS[key])}</{heading}>{html_table(report.get(key, []), COLUMNS[key], key)}"
         )
     parts.append(
         f"<h2>CorLoc vs τ</h2><img alt='CorLoc vs threshold' src='data:image/png;base64,{_curve_png(report)}'>"
@@ -71,6 +76,22 @@ def render_html(
     return "\n".join(parts)
 
 
+def reproducibility_rows(meta: dict) -> list[tuple[str, str]]:
+    """(what, value) pairs of the page's Reproducibility block: what the numbers depend on besides
+    the environment line (config, seeds, checkpoints, wsvol's commit, date); missing ones as —."""
+    rep, env = meta.get("reproducibility") or {}, meta.get("environment") or {}
+    rows = [("created", fmt(rep.get("created"))),
+            ("config", fmt(rep.get("config"))),
+            ("config.yaml sha256 (the merged config, as run)", fmt(rep.get("config_sha256"))),
+            ("training seed (randomness.seed)", fmt(rep.get("training_seed"))),
+            ("deterministic (randomness.deterministic)", fmt(rep.get("deterministic")))]
+    rows += [(f"checkpoint tested: {method}", fmt(path)) for method, path in (rep.get("checkpoints") or {}).items()]
+    rows += [("wsvol commit", fmt(env.get("wsvol_commit"))),
+             ("CUDA, cuDNN", ", ".join(fmt(env.get(k)) for k in ("cuda", "cudnn"))),
+             ("bootstrap seed (intervals only)", fmt(meta.get("bootstrap_seed")))]
+    return rows
+
+
 def worst_frame_caption(row: dict) -> str:
     """``predicted car 0.97, true aeroplane, IoU 0.12``: a worst frame's prediction, the score being
     the predicted class's, its true class and IoU."""
@@ -88,6 +109,12 @@ def html_table(rows: list[dict], columns, key: str) -> str:
     return f"<table id='{key}'><tr>{head}</tr>{body}</table>"
 
 
+def curve_label(row: dict) -> str:
+    """``trcamv (62.5% at τ=0.350)``: a summary row's legend in the CorLoc-vs-τ plot (τ — when
+    CorLoc is 0 at every τ)."""
+    return f"{row['method']} ({row['corloc']:.1f}% at τ={fmt(row['best_tau'], 3)})"
+
+
 def _curve_png(report: dict) -> str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -99,10 +126,9 @@ def _curve_png(report: dict) -> str:
         pts = [
             (r["tau"], r["corloc"]) for r in report["corloc_curve"] if r["method"] == row["method"]
         ]
-        line = ax.plot(
-            *zip(*pts), label=f"{row['method']} ({row['corloc']:.1f}% at τ={row['best_tau']:.3f})"
-        )[0]
-        ax.plot([row["best_tau"]], [row["corloc"]], "o", color=line.get_color())
+        line = ax.plot(*zip(*pts), label=curve_label(row))[0]
+        if row["best_tau"] is not None:
+            ax.plot([row["best_tau"]], [row["corloc"]], "o", color=line.get_color())
     ax.set_xlabel("threshold τ")
     ax.set_ylabel("CorLoc (%)")
     ax.set_xlim(0, 1)

@@ -2,9 +2,9 @@
 object size, bootstrap intervals, worst frames, CorLoc vs τ), and the columns each table shows.
 
 Per-video and per-size CorLoc use each method's best threshold over all frames; per-class CorLoc
-sweeps the threshold within each class (no τ for a class whose CorLoc is 0 at every τ: none is
-better than another). A worst frame shows its true class, the predicted class and that
-prediction's score.
+sweeps the threshold within each class (no τ for a class, or a method, whose CorLoc is 0 at
+every τ: none is better than another). A worst frame shows its true class, the predicted class and that
+prediction's score. The baselines (a centred box) are not methods: they localize without a model.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from wsvol.evaluation.baselines import centred_box_corloc
 from wsvol.evaluation.bootstrap import bootstrap_corloc, bootstrap_corloc_difference
 from wsvol.evaluation.metrics import EvaluationResult
 
@@ -26,6 +27,7 @@ TABLES = (
     "bootstrap",
     "worst_frames",
     "corloc_curve",
+    "baselines",
 )
 
 
@@ -67,7 +69,7 @@ def build_report(
                 "corloc_low": ci.low,
                 "corloc_high": ci.high,
                 "corloc_mean": loc.corloc_mean,
-                "best_tau": loc.best_tau,
+                "best_tau": loc.best_tau if loc.corloc > 0 else None,  # as per class: no τ beats another
                 "cl": cls.accuracy,
                 "pxap": px.pxap if px else None,
                 "pxiou": px.pxiou if px else None,
@@ -164,6 +166,10 @@ def build_report(
                 report["bootstrap"].append(
                     interval_row(method, f"corloc - corloc[{ref_name}]", diff)
                 )
+    corloc, side = centred_box_corloc(ref.localization)
+    report["baselines"].append(
+        {"baseline": "centred box", "frames": len(ref.localization), "corloc": corloc, "side": side}
+    )
     eval_size = ref.localization.eval_size
     report["meta"] = {
         "methods": list(results),
@@ -173,7 +179,7 @@ def build_report(
         "size_names": size_names(size_bins),
         "confidence": confidence,
         "n_boot": n_boot,
-        "seed": seed,
+        "bootstrap_seed": seed,
         "notes": notes,
         "definitions": (
             "CorLoc: MaxBoxAcc v1 (wsolevaluation), % of frames whose box has IoU >= 0.5 with a true box, at the "
@@ -181,7 +187,9 @@ def build_report(
             "unweighted mean of per-class CorLoc, each class with its own best tau. CL: top-1 accuracy on the same "
             "frames. Per-video and per-size CorLoc: at the method's best tau. Size: largest true box area / frame "
             f"area. Interval: {confidence:.0%} percentile bootstrap over videos ({n_boot} resamples, seed {seed}); "
-            f"differences are paired, on the frames of {ref_name}."
+            f"differences are paired, on the frames of {ref_name}. Centred box: a baseline, not a method, the "
+            f"box centred in the frame whose side (a fraction of the frame's) gives the best CorLoc on the frames "
+            f"of {ref_name}, chosen on those frames (an upper bound of the baseline)."
         ),
     }
     return report
@@ -239,6 +247,12 @@ COLUMNS = {
         ("pxap", "PxAP", 2),
         ("pxiou", "PxIoU", 2),
     ],
+    "baselines": [
+        ("baseline", "baseline", 0),
+        ("frames", "frames", 0),
+        ("corloc", "CorLoc", 2),
+        ("side", "side", 2),
+    ],
     "per_class": [
         ("method", "method", 0),
         ("class", "class", 0),
@@ -271,6 +285,7 @@ COLUMNS = {
 }
 HEADINGS = {
     "summary": "Summary (%; low/high: bootstrap interval of CorLoc; class mean: mean of per-class CorLoc)",
+    "baselines": "Baseline, not a method (%; side: of the frame, chosen on these frames)",
     "per_class": "Per class (%; τ swept within each class, — where CorLoc is 0 at every τ)",
     "by_size": "CorLoc by object size (%, at the best τ)",
     "bootstrap": "Bootstrap intervals over videos (%)",
@@ -280,11 +295,13 @@ HEADINGS = {
 
 def describe_environment(env: dict) -> str:
     """One line of what a run's numbers depend on (``wsvol.engine.job.environment()``): ``threads 2,
-    cpu; wsvol 0.1.0, python 3.11.7, torch 2.14.1, ...; cpu: AMD EPYC, AVX512 kernels; plugins:
-    ...; platform: Linux-...``."""
+    NVIDIA H100, CUDA 12.8, cuDNN 91002; wsvol 0.1.0, python 3.11.7, torch 2.14.1, ...; wsvol commit
+    0123abc...; cpu: AMD EPYC, AVX512 kernels; plugins: ...; platform: Linux-...``."""
     libs = ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items() if v)
     plugins = ", ".join(f"{k} ({v})" for k, v in env.get("plugins", {}).items())
-    parts = [f"threads {env.get('threads')}, {env.get('device')}", libs]
-    parts += [f"{key}: {value}" for key, value in (("cpu", env.get("cpu")), ("plugins", plugins),
-                                                   ("platform", env.get("platform"))) if value]
+    device = [f"threads {env.get('threads')}", str(env.get("device"))]
+    device += [f"{name} {env[key]}" for key, name in (("cuda", "CUDA"), ("cudnn", "cuDNN")) if env.get(key)]
+    parts = [", ".join(device), libs]
+    parts += [f"{key}: {value}" for key, value in (("wsvol commit", env.get("wsvol_commit")), ("cpu", env.get("cpu")),
+                                                   ("plugins", plugins), ("platform", env.get("platform"))) if value]
     return "; ".join(part for part in parts if part)
