@@ -117,3 +117,33 @@ def test_a_decode_error_names_the_last_frame_decoded(tmp_path):
     with pytest.raises(DataError, match="broken.mp4: cannot decode the video before its first frame"):
         (tmp_path / "broken.mp4").write_bytes(b"\x00\x01garbage" * 100)
         list(read_frames(tmp_path / "broken.mp4"))
+
+
+def test_import_warns_about_damage_per_video_and_goes_on(tmp_path, capsys):
+    """Corrupt frames and a truncated video: one warning each, naming the video and the frames
+    (decode order, as the frame_XXXXXX.jpg names); every decoded frame is imported."""
+    from wsvol.cli.main import main
+
+    corrupt, short = tmp_path / "src" / "cat" / "a.mp4", tmp_path / "src" / "cat" / "b.mp4"
+    write_video(corrupt)
+    damage(corrupt, 12, b"\xff" * 8)
+    expected = corrupt_flags(corrupt)
+    assert expected
+    write_video(short, options={"movflags": "faststart"})
+    short.write_bytes(short.read_bytes()[: packets(short)[20][0]])
+    write_video(tmp_path / "src" / "dog" / "c.mp4")  # intact: no warning
+    warnings: list[str] = []
+    split = import_videos(tmp_path / "src", tmp_path / "out", classes=["cat", "dog"], progress=False,
+                          warn=warnings.append)
+    assert len(split.frames) == N + 20 + N
+    assert warnings == [
+        f"{corrupt}: the decoder marks {len(expected)} frame(s) corrupt (decode order index: "
+        f"{', '.join(map(str, expected))}); they were imported as decoded, damage included",
+        f"{short}: 20 frames decoded but the video declares {N} (its frame count): it may be truncated or damaged",
+    ]
+    capsys.readouterr()
+    assert main(["data", "import", str(tmp_path / "src"), str(tmp_path / "cli"), "--classes", "cat", "dog"]) == 0
+    out = capsys.readouterr()
+    assert [line for line in out.err.splitlines() if line.startswith("warning: ")] == [
+        f"warning: {line}" for line in warnings]
+    assert f"imported {2 * N + 20} frames" in out.out

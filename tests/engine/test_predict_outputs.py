@@ -138,6 +138,23 @@ def test_each_row_has_the_frames_time(tmp_path):
     cv2.imwrite(str(tmp_path / "frames" / "f.png"), np.zeros((8, 8, 3), np.uint8))
     predict_video(stub(), tmp_path / "frames", tmp_path / "folder", video=False, progress=False)
     assert [r["time"] for r in rows(tmp_path / "folder")] == [None]  # a folder of frames has no times
+    assert [r["file"] for r in table] == [""] * 3 and [r["file"] for r in rows(tmp_path / "out")] == [None] * 3
+
+
+def test_each_row_of_a_folder_names_its_file(tmp_path):
+    """`file` says which file a row is; the PNGs follow `frame`, the index in natural order."""
+    import cv2
+
+    names = ["frame_000001.jpg", "frame_000002.png", "frame_000010.jpg", "frame_000011.jpg"]
+    (tmp_path / "frames").mkdir()
+    for name in reversed(names):
+        cv2.imwrite(str(tmp_path / "frames" / name), np.zeros((8, 8, 3), np.uint8))
+    predict_video(stub(), tmp_path / "frames", tmp_path / "out", stride=2, video=False, png=True, progress=False)
+    table = list(csv.DictReader(open(tmp_path / "out" / "predictions.csv")))
+    assert [(r["frame"], r["file"]) for r in table] == [("0", "frame_000001.jpg"), ("2", "frame_000010.jpg")]
+    assert [(r["frame"], r["file"]) for r in rows(tmp_path / "out")] == [(0, "frame_000001.jpg"),
+                                                                         (2, "frame_000010.jpg")]
+    assert sorted(files(tmp_path / "out" / "frames")) == ["frame_000000.png", "frame_000002.png"]
 
 
 # -- a failed predict, a second predict --------------------------------------------------------------

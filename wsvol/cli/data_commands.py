@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from wsvol.cli.help import ExamplesFormatter
 
@@ -177,7 +178,8 @@ def _data_import(args: argparse.Namespace) -> int:
 
     split = import_videos(args.src, args.out, stride=args.stride, max_frames=args.max_frames,
                           shot_length=args.shot_length, classes=args.classes, split=args.split,
-                          folds_dir=args.folds_dir, progress=True)
+                          folds_dir=args.folds_dir, progress=True,
+                          warn=lambda line: print(f"warning: {line}", file=sys.stderr))
     print(f"imported {len(split.frames)} frames into {args.out}")
     return 0
 

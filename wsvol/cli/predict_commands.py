@@ -49,7 +49,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict", help="run a trained model on a video (or a folder of frames): class, score, box per frame",
         description="Localize every frame of a video (or a folder of frames) with a trained model, in "
-                    "batches: predictions.csv/json (frame, class, score, box in frame pixels) and "
+                    "batches: predictions.csv/json (frame, time or file, class, score, box in frame pixels) and "
                     "predictions.mp4 (heatmap, box, class). Config, classes and the τ chosen on "
                     "validation come from the checkpoint.",
         epilog="examples:\n"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +53,7 @@ class DecodeReport:
     corrupt: list[int] = field(default_factory=list)  #: frames the decoder marks corrupt
     complete: bool = False  #: reading reached the end of the source (not stopped at ``max_frames``)
     times: dict[int, float] = field(default_factory=dict)  #: kept frame → presentation time (s)
+    files: dict[int, str] = field(default_factory=dict)  #: kept frame → its file, relative to the folder
 
     @property
     def short(self) -> bool:
@@ -62,13 +63,14 @@ class DecodeReport:
         slack = 1 if self.declared_from == "duration" else 0  # duration × rate rounds
         return self.decoded < self.declared - slack
 
-    def warnings(self) -> list[str]:
-        """One line per problem found, naming the source and the frames."""
+    def warnings(self, done: str = "predicted") -> list[str]:
+        """One line per problem found, naming the source and the frames; ``done``: what became of
+        the corrupt frames (``predicted``, ``imported``)."""
         out = []
         if self.corrupt:
             shown = ", ".join(map(str, self.corrupt[:20])) + (", …" if len(self.corrupt) > 20 else "")
             out.append(f"{self.source}: the decoder marks {len(self.corrupt)} frame(s) corrupt (decode order "
-                       f"index: {shown}); they were predicted as decoded, damage included")
+                       f"index: {shown}); they were {done} as decoded, damage included")
         if self.short:
             out.append(f"{self.source}: {self.decoded} frames decoded but the video declares {self.declared} "
                        f"(its {self.declared_from}): it may be truncated or damaged")
@@ -115,18 +117,6 @@ def _decoded(path: Path, report: DecodeReport | None = None) -> Iterator:
         raise DataError(f"{path}: cannot decode the video {where} ({e})") from e
 
 
-def _video_frames(path: Path) -> Iterator[np.ndarray]:
-    """RGB frames of a video file, as displayed; a file PyAV cannot decode raises DataError naming it."""
-    for frame in _decoded(path):
-        yield _to_rgb(frame)
-
-
-def _folder_frames(path: Path) -> Iterator[np.ndarray]:
-    """RGB frames of a folder of images, in natural order."""
-    for f in _frame_files(path):
-        yield _read_image(f)
-
-
 def _frame_files(path: Path) -> list[Path]:
     """The image files of a frame folder, in natural order, dot files (macOS's ``._*``) left out
     (DataError if there is none)."""
@@ -146,7 +136,8 @@ def read_frames(
     folder, at most ``max_frames``: decoding stops after the last frame kept, and skipped frames
     are decoded but never converted (video) or not read at all (folder). Video frames are turned
     as the video's display rotation says; a folder's images are read as training reads them (EXIF
-    orientation ignored). ``report`` (of this source) is filled as frames are read."""
+    orientation ignored). ``report`` (of this source) is filled as frames are read: a kept video
+    frame's time, a kept folder frame's file."""
     if stride < 1 or (max_frames is not None and max_frames < 1):
         raise ValueError(f"stride and max_frames must be >= 1, got {stride} and {max_frames}")
     source = Path(source)
@@ -167,6 +158,8 @@ def read_frames(
                 continue
             if report is not None and getattr(item, "time", None) is not None:
                 report.times[index] = float(item.time)
+            if report is not None and isinstance(item, Path):
+                report.files[index] = item.relative_to(source).as_posix()
             yield index, read(item)
             kept += 1
             if max_frames is not None and kept >= max_frames:
@@ -251,19 +244,15 @@ def _last_video_number(class_dir: Path) -> int:
 
 
 def _write_frames(
-    frames: Iterator[np.ndarray],
+    frames: Iterable[tuple[int, np.ndarray]],
     out_dir: Path,
     video_id: str,
-    stride: int,
-    max_frames: int | None,
     shot_length: int | None,
     quality: int,
 ) -> list[tuple[str, int, int]]:
-    """Write every ``stride``-th frame (at most ``max_frames``) as JPEG; (frame id, w, h) of each."""
+    """Write each (index in the source, RGB frame) as JPEG; (frame id, w, h) of each."""
     written: list[tuple[str, int, int]] = []
-    for index, rgb in enumerate(frames):
-        if index % stride:
-            continue
+    for index, rgb in frames:
         shot = len(written) // shot_length + 1 if shot_length else 1
         frame_id = f"{video_id}/shot-{shot:06d}/frame_{index:06d}.jpg"
         path = out_dir / frame_id
@@ -272,8 +261,6 @@ def _write_frames(
         if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_JPEG_QUALITY, quality]):
             raise DataError(f"{path}: cannot write the frame")
         written.append((frame_id, rgb.shape[1], rgb.shape[0]))
-        if max_frames is not None and len(written) >= max_frames:
-            break
     return written
 
 
@@ -288,11 +275,14 @@ def import_videos(
     folds_dir: str | Path | None = None,
     quality: int = 95,
     progress: bool = True,
+    warn: Callable[[str], None] | None = None,
 ) -> Split:
     """Write the videos of ``src_dir`` as JPEG frames and a fold split; return the split read back.
 
     ``classes``: names (indices in order) or a name → index map; YouTube-Objects' by default.
-    ``folds_dir`` defaults to ``<out_dir>/folds``.
+    ``folds_dir`` defaults to ``<out_dir>/folds``. ``warn`` is called with each problem the
+    decoder finds in a video (corrupt frames, fewer frames than it declares; see
+    :class:`DecodeReport`) once the video is imported; the import goes on.
     """
     from wsvol.utils.terminal import track
 
@@ -332,10 +322,13 @@ def import_videos(
             numbers[cls] += 1
             video_id = f"{cls}/video-{numbers[cls]:04d}"
             created.append(out_dir / video_id)
-            frames = _folder_frames(source) if source.is_dir() else _video_frames(source)
-            written = _write_frames(frames, out_dir, video_id, stride, max_frames, shot_length, quality)
+            report = DecodeReport(source)
+            frames = read_frames(source, stride, max_frames, report)
+            written = _write_frames(frames, out_dir, video_id, shot_length, quality)
             if not written:
                 raise DataError(f"{source}: no frames decoded")
+            for line in report.warnings("imported") if warn is not None else ():
+                warn(line)
             ids += [fid for fid, _, _ in written]
             labels += [f"{fid},{class_map[cls]}" for fid, _, _ in written]
             sizes += [f"{fid},{w},{h}" for fid, w, h in written]

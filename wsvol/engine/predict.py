@@ -358,8 +358,8 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
                   batch_size: int = 16, device: str | None = None, video: bool = True, png: bool = False,
                   fps: float | None = None, progress: bool = True) -> PredictRun:
     """Localize every ``stride``-th frame of ``source`` (at most ``max_frames``; decoding stops
-    there) in batches; write ``predictions.csv`` / ``.json`` (frame, time, class, score, box in
-    frame pixels), ``predictions.mp4`` (the overlays) unless ``video`` is False, and with ``png``
+    there) in batches; write ``predictions.csv`` / ``.json`` (frame, time, file, class, score, box
+    in frame pixels), ``predictions.mp4`` (the overlays) unless ``video`` is False, and with ``png``
     each overlay as ``frames/frame_NNNNNN.png``. On success the outputs of an earlier predict in
     ``out_dir`` that this run did not write again are removed; a failed run leaves none of its own.
 
@@ -413,7 +413,8 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
             label = int(p.argmax())
             time_s = report.times.get(index)
             rows.append({"frame": index, "time": None if time_s is None else round(time_s, 6),
-                         "class": classes[label], "class_id": label, "score": round(float(p[label]), 4),
+                         "file": report.files.get(index), "class": classes[label], "class_id": label,
+                         "score": round(float(p[label]), 4),
                          "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3]})
             if writer is not None or png:
                 picture = draw_overlay(qmap, rgb, pred_box=box, caption=f"{index}: {classes[label]} {p[label]:.2f}")
