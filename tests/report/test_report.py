@@ -1,6 +1,7 @@
 """The report: files, HTML numbers and CSV values against a small independent computation."""
 
 import csv
+import html
 import json
 from html.parser import HTMLParser
 
@@ -25,7 +26,7 @@ FRAMES = [
 ]
 
 
-def result(frames, shift=0):
+def result(frames, shift=0, classes=("cat", "dog")):
     maps, boxes = [], []
     for _, _, _, sq, _, _ in frames:
         q = np.zeros((S, S), np.uint8)
@@ -38,15 +39,15 @@ def result(frames, shift=0):
         maps,
         boxes,
         labels,
-        num_classes=2,
+        num_classes=len(classes),
         tau_step=0.01,
         frame_ids=[f"{f[0]}/{i}.jpg" for i, f in enumerate(frames)],
         video_ids=[f[0] for f in frames],
     )
     return EvaluationResult(
         loc,
-        evaluate_classification(labels, [f[2] for f in frames], 2),
-        ["cat", "dog"],
+        evaluate_classification(labels, [f[2] for f in frames], len(classes)),
+        list(classes),
         scores=np.linspace(0.5, 0.9, len(frames)),
         areas=np.array([f[5] for f in frames]),
     )
@@ -219,6 +220,56 @@ def test_no_per_class_tau_where_corloc_is_0_at_every_tau(tmp_path):
     print_report(report, console)
     dog_line = next(line for line in console.export_text().splitlines() if " dog " in line)
     assert dog_line.split("│")[1:-1][4].strip() == "—"
+
+
+def test_a_class_without_test_frames_keeps_its_row_and_is_named_in_a_note(tmp_path):
+    # the dogs are class 2; class 1, bird, has no frame
+    frames = [(v, 2 * label, 2 * pred, *rest) for v, label, pred, *rest in FRAMES]
+    classes = ("cat", "bird", "dog")
+    report = write_report(tmp_path, {"a": result(frames, classes=classes), "b": result(frames, 1, classes)},
+                          n_boot=20, n_worst=0)
+    rows = [r for r in report["per_class"] if r["method"] == "a"]
+    assert [r["class"] for r in rows] == list(classes)
+    bird = rows[1]
+    assert (bird["frames"], bird["corloc"], bird["tau"], bird["cl"]) == (0, None, None, None)
+    correct = by_hand(FRAMES)
+    cat, dog = correct[:3].mean() * 100, correct[3:].mean() * 100
+    assert report["summary"][0]["corloc_mean"] == pytest.approx((cat + dog) / 2)  # over 2 classes, no 0 for bird
+    note = ("class mean over the 2 of 3 classes with test frames; no test frame of bird (shown as —, left out of "
+            "the mean, not counted as 0; the papers' average is over all classes)")
+    assert report["meta"]["notes"] == [note]  # one note: both methods miss the same class
+    assert json.loads((tmp_path / "report.json").read_text())["meta"]["notes"] == [note]
+    saved = [r for r in json.loads((tmp_path / "report.json").read_text())["per_class"] if r["method"] == "a"]
+    assert saved[1] == {"method": "a", "class": "bird", "frames": 0, "corloc": None, "tau": None, "cl": None}
+    csv_bird = [r for r in read_csv(tmp_path / "tables" / "per_class.csv") if r["class"] == "bird"]
+    assert [(r["method"], r["frames"], r["corloc"], r["tau"], r["cl"]) for r in csv_bird] == \
+           [("a", "0", "", "", ""), ("b", "0", "", "", "")]
+    page = (tmp_path / "report.html").read_text()
+    assert f"<p class='note'>{html.escape(note)}</p>" in page
+    parser = Cells()
+    parser.feed(page)
+    cells = parser.tables["per_class"]
+    width = cells.index("CL") + 1
+    assert cells[2 * width:3 * width] == ["a", "bird", "0", "—", "—", "—"]
+    console = Console(record=True, width=300)
+    print_report(report, console)
+    text = console.export_text()
+    bird_lines = [line.split("│")[1:-1] for line in text.splitlines() if line.startswith("│") and " bird " in line]
+    assert [[c.strip() for c in cells] for cells in bird_lines] == [[m, "bird", "0", "—", "—", "—"] for m in "ab"]
+    assert note in " ".join(text.split())
+
+
+def test_methods_missing_other_classes_get_a_note_each():
+    from wsvol.report import build_report
+
+    classes = ("cat", "dog", "bird")
+    report = build_report({"all": result(FRAMES, classes=classes), "cats": result(FRAMES[:3], classes=classes),
+                           "two": result(FRAMES, classes=("cat", "dog"))}, n_boot=20, n_worst=0)
+    notes = [n for n in report["meta"]["notes"] if "class mean" in n]
+    assert [n.split(";")[0] for n in notes] == ["all: class mean over the 2 of 3 classes with test frames",
+                                                "cats: class mean over the 1 of 3 classes with test frames"]
+    assert "no test frame of dog, bird (" in notes[1]
+    assert [r["class"] for r in report["per_class"] if r["method"] == "cats"] == list(classes)
 
 
 def test_different_frames_are_not_paired(tmp_path):

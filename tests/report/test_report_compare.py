@@ -184,6 +184,28 @@ def test_each_methods_tau_is_shown(comparison, tmp_path):
     assert tcam.count("<td>—</td>") >= 1 and "<td>0.100</td>" not in tcam
 
 
+def test_a_class_without_test_frames_in_the_comparison(tmp_path):
+    """A class no run has a frame of: its column is —, the class mean over the others, and a note."""
+    classes, labels = ("cat", "bird", "dog"), [2 * c for c in LABELS]
+    entries = [Entry("A", make(A, [2 * p for p in PRED_A], classes=classes, labels=labels)),
+               Entry("B", make(B, [2 * p for p in PRED_B], classes=classes, labels=labels))]
+    c = build_comparison(entries, n_boot=50)
+    pa = row(c["per_class"], "A")
+    assert (pa["cat"], pa["bird"], pa["dog"], pa["corloc_mean"]) == (75.0, None, 75.0, 75.0)
+    assert row(c["methods"], "A")["per_class_tau"] == [0.5, None, 0.9]
+    assert any(n.startswith("class mean over the 2 of 3 classes with test frames; no test frame of bird")
+               for n in c["meta"]["notes"])
+    page = write_comparison(tmp_path, c).read_text()
+    per_class = page.split("<table id='per_class'>")[1].split("</table>")[0]
+    assert "<th>bird</th>" in per_class
+    assert "<td>A</td><td>75.0</td><td>—</td><td>75.0</td><td>75.0</td>" in per_class
+    assert "class mean over the 2 of 3 classes" in page
+    assert json.loads((tmp_path / "compare.json").read_text())["per_class"][0]["bird"] is None
+    console = Console(record=True, width=250)
+    print_comparison(c, console)
+    assert "no test frame of bird" in " ".join(console.export_text().split())
+
+
 # -- refusals ------------------------------------------------------------------------------------
 def test_different_frames_are_refused_or_intersected():
     short = make(B[:7], PRED_B[:7], labels=LABELS[:7])

@@ -442,7 +442,7 @@ class LocalizationResult:
 
     @property
     def corloc_mean(self) -> float:
-        """Unweighted mean of the per-class CorLoc over the classes present (the papers' average)."""
+        """Unweighted mean of the per-class CorLoc over the classes with frames (the papers' average when all have)."""
         values = self.per_class()[0]
         return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
 

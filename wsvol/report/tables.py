@@ -2,9 +2,11 @@
 object size, bootstrap intervals, worst frames, CorLoc vs τ), and the columns each table shows.
 
 Per-video and per-size CorLoc use each method's best threshold over all frames; per-class CorLoc
-sweeps the threshold within each class (no τ for a class, or a method, whose CorLoc is 0 at
-every τ: none is better than another). A worst frame shows its true class, the predicted class and that
-prediction's score. The baselines (a centred box) are not methods: they localize without a model.
+sweeps the threshold within each class (no τ for a class, or a method, whose CorLoc is 0 at every τ:
+none is better than another). Every class of the class list has a per-class row: one without frames
+shows —, the class mean leaves it out (it is not a 0) and a note names it. A worst frame shows its
+true class, the predicted class and that prediction's score. The baselines (a centred box) are not
+methods: they localize without a model.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def build_report(
         raise ValueError(f"size_bins must be two increasing fractions in (0, 1), got {size_bins!r}")
     report: dict = {name: [] for name in TABLES}
     notes: list[str] = []
+    absent: dict[str, list[str]] = {}  # each method's classes without a frame
     ref_name, ref = next(iter(results.items()))
     for method, res in results.items():
         loc, cls = res.localization, res.classification
@@ -78,19 +81,21 @@ def build_report(
         report["bootstrap"].append(interval_row(method, "corloc", ci))
         per_loc, per_tau = loc.per_class()
         per_cl = cls.per_class()
+        per_frames = np.bincount(loc.labels, minlength=len(res.classes))
         for c, name in enumerate(res.classes):
-            frames = int((loc.labels == c).sum())
-            if frames:
-                report["per_class"].append(
-                    {
-                        "method": method,
-                        "class": name,
-                        "frames": frames,
-                        "corloc": per_loc[c],
-                        "tau": per_tau[c] if per_loc[c] > 0 else None,
-                        "cl": per_cl[c],
-                    }
-                )
+            frames = int(per_frames[c])
+            # every class has its row: one without frames shows — rather than vanishing
+            report["per_class"].append(
+                {
+                    "method": method,
+                    "class": name,
+                    "frames": frames,
+                    "corloc": per_loc[c] if frames else None,
+                    "tau": per_tau[c] if frames and per_loc[c] > 0 else None,
+                    "cl": per_cl[c] if frames else None,
+                }
+            )
+        absent[method] = [name for c, name in enumerate(res.classes) if not per_frames[c]]
         correct = loc.correct.column(best)
         names, video_of = np.unique(np.asarray(videos, dtype=object).astype(str), return_inverse=True)
         video_of = video_of.reshape(-1)
@@ -166,6 +171,7 @@ def build_report(
                 report["bootstrap"].append(
                     interval_row(method, f"corloc - corloc[{ref_name}]", diff)
                 )
+    notes += class_mean_notes(absent, {m: len(r.classes) for m, r in results.items()})
     corloc, side = centred_box_corloc(ref.localization)
     report["baselines"].append(
         {"baseline": "centred box", "frames": len(ref.localization), "corloc": corloc, "side": side}
@@ -184,15 +190,33 @@ def build_report(
         "definitions": (
             "CorLoc: MaxBoxAcc v1 (wsolevaluation), % of frames whose box has IoU >= 0.5 with a true box, at the "
             f"best threshold tau over all frames; maps and boxes at {eval_size[0]}x{eval_size[1]}. CorLoc mean: "
-            "unweighted mean of per-class CorLoc, each class with its own best tau. CL: top-1 accuracy on the same "
-            "frames. Per-video and per-size CorLoc: at the method's best tau. Size: largest true box area / frame "
-            f"area. Interval: {confidence:.0%} percentile bootstrap over videos ({n_boot} resamples, seed {seed}); "
-            f"differences are paired, on the frames of {ref_name}. Centred box: a baseline, not a method, the "
-            f"box centred in the frame whose side (a fraction of the frame's) gives the best CorLoc on the frames "
-            f"of {ref_name}, chosen on those frames (an upper bound of the baseline)."
+            "unweighted mean of per-class CorLoc over the classes with test frames, each class with its own best "
+            "tau. CL: top-1 accuracy on the same frames. Per-video and per-size CorLoc: at the method's best tau. "
+            f"Size: largest true box area / frame area. Interval: {confidence:.0%} percentile bootstrap over "
+            f"videos ({n_boot} resamples, seed {seed}); differences are paired, on the frames of {ref_name}. "
+            "Centred box: a baseline, not a method, the box centred in the frame whose side (a fraction of the "
+            f"frame's) gives the best CorLoc on the frames of {ref_name}, chosen on those frames (an upper bound "
+            "of the baseline)."
         ),
     }
     return report
+
+
+def class_mean_notes(absent: Mapping[str, Sequence[str]], num_classes: Mapping[str, int]) -> list[str]:
+    """Notes naming the classes without frames, that each method's class mean leaves out."""
+    groups: dict[tuple[tuple[str, ...], int], list[str]] = {}
+    for method, names in absent.items():
+        if names:
+            groups.setdefault((tuple(names), num_classes[method]), []).append(method)
+    notes = []
+    for (names, total), methods in groups.items():
+        who = "" if len(methods) == len(absent) else f"{', '.join(methods)}: "
+        notes.append(
+            f"{who}class mean over the {total - len(names)} of {total} classes with test frames; "
+            f"no test frame of {', '.join(names)} (shown as —, left out of the mean, not counted as 0; "
+            "the papers' average is over all classes)"
+        )
+    return notes
 
 
 def videos_of(res: EvaluationResult) -> list[str]:
@@ -284,9 +308,11 @@ COLUMNS = {
     ],
 }
 HEADINGS = {
-    "summary": "Summary (%; low/high: bootstrap interval of CorLoc; class mean: mean of per-class CorLoc)",
+    "summary": "Summary (%; low/high: bootstrap interval of CorLoc; class mean: mean of per-class CorLoc over "
+               "the classes with test frames)",
     "baselines": "Baseline, not a method (%; side: of the frame, chosen on these frames)",
-    "per_class": "Per class (%; τ swept within each class, — where CorLoc is 0 at every τ)",
+    "per_class": "Per class (%; τ swept within each class, — where CorLoc is 0 at every τ; no number for a class "
+                 "without test frames)",
     "by_size": "CorLoc by object size (%, at the best τ)",
     "bootstrap": "Bootstrap intervals over videos (%)",
     "per_video": "Per video (%, at the best τ)",

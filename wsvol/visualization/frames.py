@@ -13,13 +13,11 @@ from wsvol.visualization.overlay import draw_overlay, save_png
 
 def save_overlays(out_dir: str | Path, result, image_loader: Callable[[str], np.ndarray], limit: int = 16,
                   frames: list[int] | None = None) -> list[Path]:
-    """Write one PNG per frame (the first ``limit`` frames, spread over classes) at the best τ."""
+    """Write one PNG per frame (``limit`` frames taken in turn from each class) at the best τ."""
     loc = result.localization
     at = loc.at()
     if frames is None:
-        order = np.argsort(loc.labels, kind="stable")
-        per_class = {c: [i for i in order if loc.labels[i] == c] for c in np.unique(loc.labels)}
-        frames = [idx for group in zip(*per_class.values()) for idx in group][:limit] if per_class else []
+        frames = round_robin(loc.labels, limit)
     width, height = loc.eval_size
     paths = []
     for i in frames:
@@ -31,3 +29,11 @@ def save_overlays(out_dir: str | Path, result, image_loader: Callable[[str], np.
         stem = loc.frame_ids[i].replace("/", "__").rsplit(".", 1)[0]
         paths.append(save_png(Path(out_dir) / f"{stem}.png", picture))
     return paths
+
+
+def round_robin(labels: np.ndarray, limit: int) -> list[int]:
+    """Up to ``limit`` frame indices, one of each class in turn, until the limit or the frames run out."""
+    labels = np.asarray(labels)
+    per_class = [np.flatnonzero(labels == c).tolist() for c in np.unique(labels)]
+    rounds = max(map(len, per_class), default=0)
+    return [group[r] for r in range(rounds) for group in per_class if r < len(group)][:max(limit, 0)]
