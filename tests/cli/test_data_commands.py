@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CONFIG = Path(__file__).parents[2] / "configs" / "cam" / "layercam_synthetic.yaml"
 
 
@@ -129,3 +131,13 @@ def test_standin_of_a_reduced_copy_of_the_real_folds(tmp_path, real_v1_folds, mo
         assert main(["data", "standin", str(real_v1_folds), "more", *bad]) == 1
         assert message in capsys.readouterr().err
         assert not (tmp_path / "more").exists() and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("flag", ["--stride", "--max-frames", "--shot-length"])
+def test_import_counts_below_one_are_refused_when_parsed(flag, tmp_path, capsys):
+    from wsvol.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_:  # before the source is looked at: it does not exist
+        main(["data", "import", str(tmp_path / "nowhere"), str(tmp_path / "out"), flag, "0"])
+    assert exit_.value.code == 2 and f"argument {flag}: must be >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -191,8 +191,8 @@ def test_compare_json_holds_absolute_run_paths(tmp_path, monkeypatch):
     ("--confidence", "95", "argument --confidence: a fraction strictly between 0 and 1, got 95 (for 95 % write 0.95)"),
     ("--confidence", "0", "argument --confidence: a fraction strictly between 0 and 1, got 0"),
     ("--confidence", "high", "argument --confidence: a fraction between 0 and 1 such as 0.95, not 'high'"),
-    ("--n-boot", "0", "argument --n-boot: at least 1 resample, got 0"),
-    ("--n-boot", "1e3", "argument --n-boot: a whole number of resamples >= 1, not '1e3'"),
+    ("--n-boot", "0", "argument --n-boot: must be >= 1, got 0"),
+    ("--n-boot", "1e3", "argument --n-boot: expected an integer >= 1, got '1e3'"),
 ])
 def test_bootstrap_flags_are_checked_when_parsed(flag, value, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:  # before any run dir is read: this one does not exist

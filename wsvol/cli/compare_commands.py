@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from wsvol.cli.arguments import at_least_one
 from wsvol.cli.help import ExamplesFormatter
 
 
@@ -32,22 +33,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--published", choices=("auto", "ytov1", "ytov22", "none"), default="auto",
                    help="published numbers to show: auto (from the runs' configs), a release (shown with a warning "
                         "when the runs' configs show other data), or none")
-    p.add_argument("--n-boot", type=_n_boot, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
+    p.add_argument("--n-boot", type=at_least_one, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
     p.add_argument("--confidence", type=_confidence, default=0.95,
                    help="interval level, a fraction between 0 and 1 (default 0.95)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=_compare)
-
-
-def _n_boot(text: str) -> int:
-    """``--n-boot``: a whole number >= 1 (argparse names the flag in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a whole number of resamples >= 1, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"at least 1 resample, got {value}")
-    return value
 
 
 def _confidence(text: str) -> float:

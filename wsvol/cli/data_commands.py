@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from wsvol.cli.arguments import at_least_one
 from wsvol.cli.help import ExamplesFormatter
 
 
@@ -55,9 +56,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("src", help="folder with one sub-folder per class holding videos (mp4, avi, mov, mkv, webm) or "
                                "frame folders (jpg, jpeg, png, bmp)")
     p.add_argument("out", help="output data root (frames; folds under OUT/folds unless --folds-dir)")
-    p.add_argument("--stride", type=int, default=1, help="keep every N-th frame")
-    p.add_argument("--max-frames", type=int, help="at most this many frames per video")
-    p.add_argument("--shot-length", type=int, help="frames per shot (default: one shot per video)")
+    p.add_argument("--stride", type=at_least_one, default=1, help="keep every N-th frame")
+    p.add_argument("--max-frames", type=at_least_one, help="at most this many frames per video")
+    p.add_argument("--shot-length", type=at_least_one, help="frames per shot (default: one shot per video)")
     p.add_argument("--split", default="train", help="the split the fold files describe (default train)")
     p.add_argument("--folds-dir", help="where the fold files go (default OUT/folds)")
     p.add_argument("--classes", nargs="+", help="class names (default: YouTube-Objects' ten)")

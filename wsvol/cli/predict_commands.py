@@ -6,17 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from wsvol.cli.arguments import at_least_one
 from wsvol.cli.help import ExamplesFormatter
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _tau(text: str) -> float:
@@ -64,15 +55,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder: predictions.csv/json/mp4")
     p.add_argument("--tau", type=_tau, help="map threshold of the box (default: the τ chosen on validation, "
                                             "stored in the checkpoint; else 0.5)")
-    p.add_argument("--stride", type=_at_least_one, default=1, help="every N-th frame (default 1)")
-    p.add_argument("--max-frames", type=_at_least_one, help="at most this many frames (decoding stops there)")
-    p.add_argument("--batch-size", type=_at_least_one, default=16, help="frames per forward pass (default 16)")
+    p.add_argument("--stride", type=at_least_one, default=1, help="every N-th frame (default 1)")
+    p.add_argument("--max-frames", type=at_least_one, help="at most this many frames (decoding stops there)")
+    p.add_argument("--batch-size", type=at_least_one, default=16, help="frames per forward pass (default 16)")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when torch sees one, else cpu)")
     p.add_argument("--no-video", action="store_true", help="only the tables, no predictions.mp4")
     p.add_argument("--png", action="store_true", help="also write each overlay as frames/frame_NNNNNN.png")
     p.add_argument("--fps", type=_fps, help=f"frame rate of predictions.mp4, {MIN_FPS:g} to {MAX_FPS:g} (default: "
                                             "the source's ÷ stride; 25 ÷ stride for a folder)")
-    p.add_argument("--threads", type=_at_least_one, metavar="N",
+    p.add_argument("--threads", type=at_least_one, metavar="N",
                    help="torch threads (default: every core this process may use)")
     p.set_defaults(func=_predict)
 
@@ -93,10 +84,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out", help="output file (default: the checkpoint's path with .onnx or .torchscript.pt "
                                  "in place of its suffix)")
     e.add_argument("--cam", help="CAM method of a classifier to export (only 'cam' is forward-only)")
-    e.add_argument("--check-frames", type=_at_least_one, default=4,
+    e.add_argument("--check-frames", type=at_least_one, default=4,
                    help="frames compared with torch after the export (default 4)")
     e.add_argument("--video", help="take the check frames from this video (default: seeded random frames)")
-    e.add_argument("--threads", type=_at_least_one, metavar="N",
+    e.add_argument("--threads", type=at_least_one, metavar="N",
                    help="torch threads (default: every core this process may use)")
     e.set_defaults(func=_export)
 
