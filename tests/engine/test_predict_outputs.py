@@ -208,6 +208,26 @@ def test_a_second_predict_removes_the_outputs_it_does_not_write_again(tmp_path, 
     assert len(fourth.removed) == 6 and not (out / "frames").exists()  # emptied by predict: removed too
 
 
+def test_frames_of_something_else_stay_and_the_source_is_never_an_output(tmp_path):
+    """Without an earlier predict's predictions.json, frame_NNNNNN.png files in --out/frames are
+    not predict's to remove; a source folder that is --out/frames is refused before any work."""
+    import cv2
+
+    out = tmp_path / "run"
+    (out / "frames").mkdir(parents=True)
+    for i in range(3):
+        cv2.imwrite(str(out / "frames" / f"frame_{i:06d}.png"), np.full((8, 8, 3), 40 * i, np.uint8))
+    write_video(tmp_path / "v.mp4", 2)
+    done = predict_video(stub(), tmp_path / "v.mp4", out, video=False, progress=False)
+    assert done.removed == [] and len(list((out / "frames").iterdir())) == 3
+    (out / "predictions.json").unlink()
+    before = {p.name: p.read_bytes() for p in (out / "frames").iterdir()}
+    with pytest.raises(ValueError, match=r"its frames/ folder is the source"):
+        predict_video(stub(), out / "frames", out, png=True, progress=False)
+    assert {p.name: p.read_bytes() for p in (out / "frames").iterdir()} == before
+    assert sorted(p.name for p in out.iterdir()) == ["frames", "predictions.csv"]
+
+
 # -- frame rates ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fps", [float("inf"), float("nan"), 1e-5, 0.0, 1e9])
 def test_frame_rates_an_mp4_cannot_hold_are_refused_before_any_work(tmp_path, fps):

@@ -384,6 +384,10 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
     source, out = Path(source), Path(out_dir)
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such video file or frame folder")
+    if source.is_dir() and (out / "frames").resolve() == source.resolve():
+        raise ValueError(f"--out {out}: its frames/ folder is the source {source}, whose frame_NNNNNN.png files "
+                         "predict would overwrite or remove; write the predictions elsewhere")
+    earlier = (out / "predictions.json").is_file()  # an earlier predict's outputs may be there
     trained = checkpoint if isinstance(checkpoint, Trained) else load_trained(checkpoint, device)
     tau_used = tau if tau is not None else trained.tau if trained.tau is not None else DEFAULT_TAU
     tau_from = "--tau" if tau is not None else trained.tau_from if trained.tau is not None else \
@@ -478,13 +482,14 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
             shutil.rmtree(pngs, ignore_errors=True)
         remove_empty_folders((out / "frames", out), created)
         raise
-    removed = _remove_earlier_outputs(out, mine)
+    removed = _remove_earlier_outputs(out, mine) if earlier else []
     return PredictRun(out, len(rows), seconds, tau_used, tau_from, written, warnings, removed)
 
 
 def _remove_earlier_outputs(out: Path, mine: set[Path]) -> list[Path]:
     """Remove the outputs of an earlier predict in ``out`` (its :data:`OUTPUT_NAMES` and
-    ``frames/frame_NNNNNN.png``) that are not in ``mine``; return them. Other files stay."""
+    ``frames/frame_NNNNNN.png``) that are not in ``mine``; return them. Other files stay. Called
+    only where an earlier predict left its ``predictions.json``."""
     frames = out / "frames"
     earlier = [out / name for name in OUTPUT_NAMES]
     if frames.is_dir():
