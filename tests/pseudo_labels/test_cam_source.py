@@ -144,8 +144,8 @@ def test_model_config_given_explicitly_and_errors(trained, tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint .*missing.pth not found"):
         CamSource(checkpoint=str(tmp_path / "missing.pth"))
     wrong = dict(MODEL, backbone_kwargs={"channels": [8, 16, 32, 32]})
-    with pytest.raises(ValueError, match=r"(?s)do not match ResNetCAM \(27 problem\(s\)\).*shape: +backbone.layer4"
-                                         r".*\.\.\. and 9 more mis-shaped keys"):
+    with pytest.raises(ValueError, match=r"(?s)do not match ResNetCAM \(26 problem\(s\)\).*shape: +backbone.layer4"
+                                         r".*\.\.\. and 14 more mis-shaped keys"):
         CamSource(checkpoint=str(alone), model=wrong)
     saved = yaml.safe_load((trained.parent / "config.yaml").read_text())
     assert saved["model"]["cam"] == {"type": "gradcampp"}
