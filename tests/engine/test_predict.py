@@ -49,6 +49,30 @@ def test_a_checkpoint_saved_before_its_validation_has_no_tau(tmp_path):
     assert trained.tau is None and "best_*.pth" in trained.tau_from
 
 
+def test_a_validation_with_corloc_0_at_every_tau_chooses_none(tmp_path):
+    """No τ beats another when CorLoc is 0 at all of them: the checkpoint holds none (not the
+    sweep's first, 0.0) and predict takes its default, saying why."""
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from wsvol.engine.hooks import VAL_TAU_INFO, CheckpointMetaHook
+
+    hub = MessageHub.get_instance("test_tau_none")
+    runner = SimpleNamespace(message_hub=hub, iter=12, epoch=3)
+    CheckpointMetaHook().after_val_epoch(runner, {"corloc": 0.0, "best_tau": 0.0, "cl": 40.0})
+    assert hub.get_info(VAL_TAU_INFO) == {"tau": None, "iter": 12, "epoch": 3}
+    CheckpointMetaHook().after_val_epoch(runner, {"corloc": 12.5, "best_tau": 0.0, "cl": 40.0})
+    assert hub.get_info(VAL_TAU_INFO)["tau"] == 0.0  # a real τ of 0.0 stays
+    save_checkpoint(tmp_path / "best.pth", predict_meta(tiny_cfg(), {"tau": None, "epoch": 3, "iter": 12},
+                                                        map_normalization="none"))
+    trained = load_trained(tmp_path / "best.pth")
+    assert trained.tau is None and "found CorLoc 0 at every τ" in trained.tau_from
+    write_video(tmp_path / "v.mp4", 2)
+    run = predict_video(trained, tmp_path / "v.mp4", tmp_path / "out", video=False, progress=False)
+    assert run.tau == DEFAULT_TAU and "found CorLoc 0 at every τ" in run.tau_from
+
+
 def test_older_checkpoints_fall_back_with_a_note_and_never_guess_classes(tmp_path):
     save_checkpoint(tmp_path / "old.pth", meta=None, classes=None)
     with pytest.raises(FileNotFoundError, match="holds no config.*no config.yaml beside it"):

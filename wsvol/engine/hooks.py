@@ -239,7 +239,10 @@ class CheckpointMetaHook(Hook):
     def after_val_epoch(self, runner, metrics=None) -> None:
         keys = [k for k in (metrics or {}) if k == "best_tau" or k.endswith("/best_tau")]
         if keys:
-            tau = float(metrics["best_tau" if "best_tau" in keys else keys[0]])
+            key = "best_tau" if "best_tau" in keys else keys[0]
+            corloc = metrics.get(key[: -len("best_tau")] + "corloc")
+            # CorLoc 0 at every τ: no τ is better than another, so none is chosen (predict says so)
+            tau = None if corloc is not None and float(corloc) == 0 else float(metrics[key])
             runner.message_hub.update_info(VAL_TAU_INFO, {"tau": tau, "iter": int(runner.iter),
                                                           "epoch": int(runner.epoch)})
 

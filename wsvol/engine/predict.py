@@ -57,7 +57,8 @@ _PNG_NAME = re.compile(r"frame_\d{6,}\.png")
 def predict_meta(cfg: Any, val: dict | None = None, *, map_normalization: str) -> dict:
     """``meta['wsvol']`` of a checkpoint: the config as YAML, how the model's maps are normalized
     and, with ``val`` (``{"tau", "epoch", "iter"}`` of the validation that measured these
-    weights), the τ chosen there."""
+    weights), the τ chosen there (``tau`` None: CorLoc was 0 at every τ, none chosen; predict then
+    takes its default and says why)."""
     import yaml
     from mmengine.logging import print_log
 
@@ -69,7 +70,10 @@ def predict_meta(cfg: Any, val: dict | None = None, *, map_normalization: str) -
     except yaml.YAMLError as err:  # a value set in code that YAML cannot hold: predict falls back
         print_log(f"checkpoint meta: the config cannot be stored as YAML ({err}); wsvol predict will "
                   "need the config.yaml beside the checkpoint", logger="current", level=30)
-    if val is not None:
+    if val is not None and val.get("tau") is None:
+        meta["tau_from"] = (f"validation after epoch {val['epoch']} (iteration {val['iter']}) found CorLoc 0 at "
+                            "every τ, so it chose none")
+    elif val is not None:
         meta["tau"] = float(val["tau"])
         meta["tau_from"] = f"validation after epoch {val['epoch']} (iteration {val['iter']})"
     return meta
@@ -150,6 +154,8 @@ def load_trained(checkpoint: str | Path, device: str | None = "cpu") -> Trained:
         if not _is_tau(tau):
             raise ValueError(f"{checkpoint}: meta.wsvol.tau must be a number in [0, 1), got {tau!r}")
         tau = float(tau)
+    elif isinstance(ours.get("tau_from"), str):  # a validation that chose no τ says why
+        tau, tau_from = None, ours["tau_from"]
     else:
         tau, tau_from = None, (
             "this checkpoint holds no τ chosen on validation of its weights (epoch_*/iter_* checkpoints "
