@@ -159,6 +159,29 @@ def test_resume_continues_the_newest_run_even_before_its_first_checkpoint(tmp_pa
         prepare_work_dir(cfg(), config, None, str(runs / "20261203-080000-cccccc"), training=True)
 
 
+def test_a_resume_keeps_the_first_environment_and_records_its_own(tmp_path, monkeypatch):
+    """The marker's environment is the one the run started in; each resume adds when and in which
+    environment it ran (a resume on another machine may give other numbers)."""
+    import json
+
+    from mmengine.config import Config
+
+    from wsvol.engine import job
+
+    machines = iter([{"threads": 2, "device": "cpu"}, {"threads": 8, "device": "cpu"},
+                     {"threads": 8, "device": "NVIDIA H100"}])
+    monkeypatch.setattr(job, "environment", lambda: next(machines))
+    work = tmp_path / "run"
+    job.prepare_work_dir(Config({"model": {"type": "m"}}), tmp_path / "m.yaml", work, None, training=True)
+    for _ in range(2):
+        job.prepare_work_dir(Config({"model": {"type": "m"}}), tmp_path / "m.yaml", None, str(work), training=True)
+    marker = json.loads((work / "wsvol-run.json").read_text())
+    assert marker["environment"] == {"threads": 2, "device": "cpu"}
+    assert [r["environment"] for r in marker["resumed"]] == [{"threads": 8, "device": "cpu"},
+                                                             {"threads": 8, "device": "NVIDIA H100"}]
+    assert all(r["at"] >= marker["created"] for r in marker["resumed"])
+
+
 def test_an_interrupted_run_says_how_to_continue_it(monkeypatch, capsys):
     from wsvol.cli import main as cli
 

@@ -138,8 +138,31 @@ def test_reproducibility_names_seed_config_and_checkpoints(tmp_path):
     created = datetime.datetime.fromisoformat(rep["created"])
     assert created.tzinfo is not None and abs(datetime.datetime.now().astimezone() - created).total_seconds() < 60
     bare = reproducibility(tmp_path / "none", Config({"model": {"type": "trcamv"}}))
-    assert (bare["training_seed"], bare["deterministic"], bare["config_sha256"], bare["checkpoints"]) == \
-           (None, False, None, {})
+    assert (bare["training_seed"], bare["deterministic"], bare["config_sha256"], bare["checkpoints"], bare["segments"]) == \
+           (None, False, None, {}, [])
+
+
+def test_reproducibility_says_which_parts_of_a_resumed_run_ran_elsewhere(tmp_path):
+    """Each part of the run (its start, each resume) against the report's environment: what
+    differed, nothing, or unknown (a resume recorded before environments were: a bare time)."""
+    import json
+
+    from mmengine.config import Config
+
+    from wsvol.engine.pipeline import reproducibility
+
+    now = {"threads": 8, "device": "cpu", "libraries": {"torch": "2.14.1", "timm": "1.0"}}
+    marker = {"created": "2026-12-01 08:00:00",
+              "environment": {"threads": 2, "device": "cpu", "libraries": {"torch": "2.13.0", "timm": "1.0"}},
+              "resumed": ["2026-12-02 08:00:00", {"at": "2026-12-03 08:00:00", "environment": now}]}
+    (tmp_path / "wsvol-run.json").write_text(json.dumps(marker))
+    rep = reproducibility(tmp_path, Config({}), None, now)
+    assert rep["segments"] == [
+        {"at": "2026-12-01 08:00:00", "resumed": False,
+         "differences": ["libraries.torch: '2.13.0' → '2.14.1'", "threads: 2 → 8"]},
+        {"at": "2026-12-02 08:00:00", "resumed": True, "differences": None},
+        {"at": "2026-12-03 08:00:00", "resumed": True, "differences": []},
+    ]
 
 
 @pytest.mark.slow
@@ -161,6 +184,8 @@ def test_run_then_test_with_two_cams_record_what_their_numbers_depend_on(tmp_pat
     assert rep["config_sha256"] == hashlib.sha256((tmp_path / "a" / "config.yaml").read_bytes()).hexdigest()
     assert rep["checkpoints"] == {"resnet10t (gradcam)": "a/epoch_1.pth"}  # no validation: the last epoch's
     assert "wsvol_commit" in run["meta"]["environment"] and "cudnn" in run["meta"]["environment"]
+    (part,) = rep["segments"]  # started and reported in one process: nothing differs
+    assert (part["resumed"], part["differences"]) == (False, [])
     (box,) = run["baselines"]
     assert json.loads((tmp_path / "a" / "report" / "baselines.json").read_text()) == \
            {"centred_box_corloc": box["corloc"], "side": box["side"], "frames": box["frames"]}

@@ -49,7 +49,8 @@ def test_two_runs_of_the_same_command_give_identical_reports(tmp_path):
     # when, and in which work dir (its config.yaml names it, hence another sha256)
     made = [r["meta"].pop("reproducibility") for r in (first, second)]
     assert first == second  # every table and number, exactly (floats compared bit for bit through JSON)
-    same = [{k: v for k, v in m.items() if k not in ("created", "config_sha256", "checkpoints")} for m in made]
+    same = [{k: v for k, v in m.items() if k not in ("created", "config_sha256", "checkpoints", "segments")} for m in made]
+    assert [[(s["resumed"], s["differences"]) for s in m["segments"]] for m in made] == [[(False, [])]] * 2
     assert same[0] == same[1] and made[0]["checkpoints"] == {
         m: p.replace("second", "first", 1) for m, p in made[1]["checkpoints"].items()}
     assert made[0]["config_sha256"] and made[0]["training_seed"] == 0 and made[0]["deterministic"] is False

@@ -409,6 +409,21 @@ def test_the_reproducibility_block_in_json_and_html(tmp_path):
     assert cells["bootstrap seed (intervals only)"] == "5"
 
 
+def test_the_reproducibility_block_names_where_each_part_of_the_run_ran(tmp_path):
+    rep = {"segments": [{"at": "2026-12-01 08:00:00", "resumed": False, "differences": ["threads: 2 → 8"]},
+                        {"at": "2026-12-02 08:00:00", "resumed": True, "differences": None},
+                        {"at": "2026-12-03 08:00:00", "resumed": True, "differences": []}]}
+    write_report(tmp_path, {"trcamv": result(FRAMES)}, n_boot=20, environment={"threads": 8}, reproducibility=rep)
+    parser = Cells()
+    parser.feed((tmp_path / "report.html").read_text())
+    cells = list(zip(*[iter(parser.tables["reproducibility"])] * 2))
+    assert [c for c in cells if c[0].startswith("run ")] == [
+        ("run started", "2026-12-01 08:00:00, in another environment than above: threads: 2 → 8"),
+        ("run resumed", "2026-12-02 08:00:00, environment not recorded"),
+        ("run resumed", "2026-12-03 08:00:00, in the environment above"),
+    ]
+
+
 def test_the_environment_line_names_cuda_cudnn_and_the_commit():
     from wsvol.report.tables import describe_environment
 

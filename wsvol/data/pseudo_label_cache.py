@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from wsvol.utils.files import atomic_open, remove_stale_partials
+from wsvol.utils.messages import differences
 
 FORMAT = 1
 INDEX, FRAMES, SHARD = "index.json", "frames.txt.gz", "shard-{:05d}.npy"
@@ -58,18 +59,6 @@ def dequantize(maps: np.ndarray) -> np.ndarray:
 def frames_digest(frame_ids: Sequence[str]) -> str:
     """SHA-256 of an ordered frame list."""
     return hashlib.sha256("\n".join(frame_ids).encode()).hexdigest()
-
-
-def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """``key: old → new`` for every leaf that differs between two descriptions."""
-    out = []
-    for k in sorted(set(old) | set(new), key=str):
-        a, b = old.get(k, "<absent>"), new.get(k, "<absent>")
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{k}.")
-        elif a != b:
-            out.append(f"{prefix}{k}: {a!r} → {b!r}")
-    return out
 
 
 class PseudoLabelCache:
@@ -100,7 +89,7 @@ class PseudoLabelCache:
         if index is None:
             raise CacheError(f"no pseudo-label cache in {root} (no {INDEX}); run `wsvol pseudo-labels CFG`")
         if key is not None and index["key"] != key:
-            diffs = _differences(index.get("describe", {}), describe) if describe else []
+            diffs = differences(index.get("describe", {}), describe) if describe else []
             what = ":\n    " + "\n    ".join(diffs) if diffs else f" (key {index['key'][:12]}, expected {key[:12]})"
             raise CacheError(f"pseudo-label cache {root} was made by another source{what}\nRebuild it "
                              f"with `wsvol pseudo-labels CFG --overwrite`")
@@ -270,7 +259,7 @@ def _read_index(root: Path) -> dict | None:
 def _stale_message(root: Path, old: dict, new: dict, frame_ids: list[str]) -> str:
     changes = []
     if old["key"] != new["key"]:
-        diffs = _differences(old.get("describe", {}), new.get("describe", {}))
+        diffs = differences(old.get("describe", {}), new.get("describe", {}))
         changes.append("the source changed" + (":\n    " + "\n    ".join(diffs) if diffs else
                                                f" (key {old['key'][:12]} → {new['key'][:12]})"))
     if old["frames_sha256"] != new["frames_sha256"]:

@@ -452,7 +452,10 @@ def _prepare_work_dir(cfg, config_path, work_dir, resume, training) -> tuple[Pat
                 before = json.loads((work / RUN_MARKER).read_text(encoding="utf-8"))
             except ValueError:  # a marker written by hand: the run is still this one
                 before = {}
-            marker.update(created=before.get("created", now), resumed=[*before.get("resumed", []), now])
+            # the environment the run started in stays; each resume records its own (a run resumed
+            # on another machine or with other libraries may give other numbers: the report says so)
+            marker.update(created=before.get("created", now), environment=before.get("environment"),
+                          resumed=[*before.get("resumed", []), {"at": now, "environment": marker["environment"]}])
             print(f"wsvol: resuming the run in {work}, "
                   + (f"from {ckpt.name}" if ckpt is not None else "whose training has no checkpoint yet")
                   + "; finished stages are skipped", file=sys.stderr, flush=True)
@@ -472,25 +475,18 @@ def check_same_config(cfg, saved: Path) -> None:
 
     from wsvol.config import ConfigError
     from wsvol.config.loader import dump_yaml
+    from wsvol.utils.messages import differences
 
     if not saved.is_file():
         return
     old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
     new = yaml.safe_load(dump_yaml(cfg)) or {}
-    diffs = [d for d in _differences(old, new) if not d.split(":")[0].startswith(RESUME_MAY_CHANGE)]
+    diffs = [d for d in differences(old, new) if not d.split(":")[0].startswith(RESUME_MAY_CHANGE)]
     if diffs:
         listed = "\n  ".join(diffs[:20]) + ("\n  ..." if len(diffs) > 20 else "")
         raise ConfigError(f"--resume: the run in {saved.parent} was started with another config ({saved}):\n  "
                           f"{listed}\nResume it with the same config, or start a new --work-dir (--resume "
                           "DIR/epoch_N.pth --work-dir NEW branches off from a checkpoint)")
-
-
-def _differences(old, new, key: str = "") -> list[str]:
-    """``key: old → new`` for every leaf that differs between two plain configs."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return [d for k in sorted(set(old) | set(new), key=str)
-                for d in _differences(old.get(k, "<absent>"), new.get(k, "<absent>"), f"{key}.{k}" if key else str(k))]
-    return [] if old == new else [f"{key}: {old!r} → {new!r}"]
 
 
 def save_merged_config(cfg, path: Path) -> None:

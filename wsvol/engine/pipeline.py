@@ -243,6 +243,8 @@ def write_test_metrics(work: Path, metrics: dict[str, dict]) -> None:
 def report(work: Path, results: dict, cfg, overlays_only: bool = False, checkpoints: dict | None = None) -> Path:
     """HTML/CSV/JSON report, overlays and terminal tables, with the centred-box baseline;
     ``checkpoints``: the checkpoint each method tested (by method name)."""
+    from rich.markup import escape
+
     from wsvol.data.images import frame_loader
     from wsvol.engine.job import environment
     from wsvol.report import print_report, write_report
@@ -261,10 +263,14 @@ def report(work: Path, results: dict, cfg, overlays_only: bool = False, checkpoi
         return work / "overlays"
     env = environment()
     data = write_report(work / "report", results, image_loader=loader, environment=env,
-                        reproducibility=reproducibility(work, cfg, checkpoints), **opts)
+                        reproducibility=reproducibility(work, cfg, checkpoints, env), **opts)
     console = make_console()
     print_report(data, console)
     console.print(f"environment: {describe_environment(env)}", highlight=False)
+    for part in data["meta"]["reproducibility"]["segments"]:
+        if part["differences"]:
+            console.print(f"[yellow]the run {'resumed' if part['resumed'] else 'started'} at {part['at']} in another "
+                          f"environment[/]: {escape('; '.join(part['differences']))}", highlight=False)
     (box,) = (row for row in data["baselines"] if row["baseline"] == "centred box")
     corloc, side = box["corloc"], box["side"]
     baseline = {"centred_box_corloc": corloc, "side": side, "frames": box["frames"]}
@@ -275,10 +281,11 @@ def report(work: Path, results: dict, cfg, overlays_only: bool = False, checkpoi
     return work / "report"
 
 
-def reproducibility(work: Path, cfg, checkpoints: dict | None = None) -> dict:
+def reproducibility(work: Path, cfg, checkpoints: dict | None = None, environment: dict | None = None) -> dict:
     """What a report's numbers depend on besides its environment: the date, the config (as given,
     and the sha256 of the work dir's ``config.yaml``, the merged config as run), the training seed
-    and ``randomness.deterministic``, and the checkpoint each method tested."""
+    and ``randomness.deterministic``, the checkpoint each method tested, and the run's start and
+    resumes with what differed in their environment from ``environment`` (the report's)."""
     randomness = cfg.get("randomness") or {}
     saved = Path(work) / "config.yaml"
     return {
@@ -288,7 +295,26 @@ def reproducibility(work: Path, cfg, checkpoints: dict | None = None) -> dict:
         "training_seed": randomness.get("seed"),
         "deterministic": bool(randomness.get("deterministic", False)),
         "checkpoints": dict(checkpoints or {}),
+        "segments": run_segments(work, environment or {}),
     }
+
+
+def run_segments(work: Path, environment: dict) -> list[dict]:
+    """The run's start and each resume (from its ``wsvol-run.json``): ``{"at", "resumed",
+    "differences"}``, the differences being ``key: then → now`` against ``environment``, or None
+    where that part's environment was not recorded."""
+    from wsvol.engine.checkpoint import RUN_MARKER
+    from wsvol.utils.messages import differences
+
+    try:
+        marker = json.loads((Path(work) / RUN_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no marker (a report of loose results), or one edited by hand
+        return []
+    parts = [{"at": marker.get("created"), "environment": marker.get("environment")}]
+    parts += [r if isinstance(r, dict) else {"at": r, "environment": None} for r in marker.get("resumed", [])]
+    return [{"at": part.get("at"), "resumed": i > 0,
+             "differences": None if part.get("environment") is None else differences(part["environment"], environment)}
+            for i, part in enumerate(parts)]
 
 
 def _slug(name: str) -> str:

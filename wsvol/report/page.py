@@ -86,10 +86,22 @@ def reproducibility_rows(meta: dict) -> list[tuple[str, str]]:
             ("training seed (randomness.seed)", fmt(rep.get("training_seed"))),
             ("deterministic (randomness.deterministic)", fmt(rep.get("deterministic")))]
     rows += [(f"checkpoint tested: {method}", fmt(path)) for method, path in (rep.get("checkpoints") or {}).items()]
+    rows += [("run resumed" if part["resumed"] else "run started", f"{fmt(part['at'])}, {segment_environment(part)}")
+             for part in rep.get("segments") or []]
     rows += [("wsvol commit", fmt(env.get("wsvol_commit"))),
              ("CUDA, cuDNN", ", ".join(fmt(env.get(k)) for k in ("cuda", "cudnn"))),
              ("bootstrap seed (intervals only)", fmt(meta.get("bootstrap_seed")))]
     return rows
+
+
+def segment_environment(part: dict) -> str:
+    """How the environment of a run's start or resume compares with the report's."""
+    diffs = part.get("differences")
+    if diffs is None:
+        return "environment not recorded"
+    if not diffs:
+        return "in the environment above"
+    return "in another environment than above: " + "; ".join(diffs)
 
 
 def worst_frame_caption(row: dict) -> str:
