@@ -172,3 +172,23 @@ def test_bad_arguments():
         Resize((0, 5))
     with pytest.raises(ValueError):
         Normalize(std=(0, 1, 1))
+
+
+def test_resize_shrinks_the_pseudo_map_bilinearly_and_the_image_by_area():
+    """TCAM resizes its maps bilinearly (torch's, half-pixel centres); the image keeps area
+    averaging when it shrinks."""
+    import torch.nn.functional as F
+
+    from wsvol.data.transforms import resize_results
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    pseudo = rng.random((120, 160)).astype(np.float32)
+    r = resize_results({"img": img.copy(), "pseudo_map": pseudo.copy()}, 48, 64)
+    bilinear = F.interpolate(torch.from_numpy(pseudo)[None, None], size=(48, 64), mode="bilinear",
+                             align_corners=False, antialias=False)[0, 0].numpy()
+    np.testing.assert_allclose(r["pseudo_map"], bilinear, atol=1e-5)
+    # the image: each output pixel the mean of its 2×2 source block (area averaging at a ×2 shrink)
+    r2 = resize_results({"img": img.copy()}, 60, 80)
+    block_mean = img.reshape(60, 2, 80, 2, 3).mean((1, 3))
+    assert np.abs(r2["img"].astype(float) - block_mean).max() <= 0.5 + 1e-9
