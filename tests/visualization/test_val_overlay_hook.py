@@ -29,7 +29,7 @@ def test_hook_writes_overlays_of_the_last_validation(tmp_path):
     written = sorted((tmp_path / "work" / "overlays" / "val_epoch_4").glob("*.png"))
     assert len(written) == 2
     picture = cv2.imread(str(written[0]))
-    assert picture is not None and picture.shape[1] == 224  # drawn at the evaluation size
+    assert picture is not None and picture.shape[1] == 64  # drawn at the frame's size, not the evaluation's (224)
 
 
 class RecordingBackend:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from wsvol.visualization.overlay import draw_overlay, save_png
@@ -13,15 +12,15 @@ from wsvol.visualization.overlay import draw_overlay, save_png
 
 def save_overlays(out_dir: str | Path, result, image_loader: Callable[[str], np.ndarray], limit: int = 16,
                   frames: list[int] | None = None) -> list[Path]:
-    """Write one PNG per frame (``limit`` frames taken in turn from each class) at the best τ."""
+    """Write one PNG per frame (``limit`` frames taken in turn from each class) at the best τ, at the
+    frame's size (the map and boxes, evaluated at ``eval_size``, scaled to it)."""
     loc = result.localization
     at = loc.at()
     if frames is None:
         frames = round_robin(loc.labels, limit)
-    width, height = loc.eval_size
     paths = []
-    for i in frames:
-        image = cv2.resize(np.ascontiguousarray(image_loader(loc.frame_ids[i])), (width, height))
+    for i in frames:  # at the frame's own size and shape, not the evaluation's
+        image = np.ascontiguousarray(image_loader(loc.frame_ids[i]))
         pred = int(result.classification.pred_labels[i])
         name = result.classes[pred] if 0 <= pred < len(result.classes) else "?"
         caption = f"{name} {result.scores[i]:.2f} IoU {at.ious[i]:.2f} (true: {result.classes[loc.labels[i]]})"

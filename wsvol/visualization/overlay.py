@@ -26,12 +26,14 @@ def draw_overlay(
     thickness: int = 2,
     colormap: int = cv2.COLORMAP_JET,
 ) -> np.ndarray:
-    """RGB uint8 picture: ``heatmap`` (H, W) colored and blended on ``image``, boxes, caption.
+    """RGB uint8 picture: ``heatmap`` (h, w) colored and blended on ``image``, boxes, caption.
 
-    ``heatmap``: floats in [0, 1] or uint8. ``image``: RGB (or gray) uint8 of any size, resized to
-    the heatmap's; None gives a gray background. Boxes are x0,y0,x1,y1 in heatmap pixels; true
-    boxes are drawn first, then the predicted one. A caption adds a black band of
-    ``CAPTION_HEIGHT`` rows on top, so the output is (H + band, W, 3).
+    ``heatmap``: floats in [0, 1] or uint8. Boxes are inclusive x0,y0,x1,y1 in heatmap pixels; true
+    boxes are drawn first, then the predicted one. ``image``: RGB (or gray) uint8 of any size (H, W):
+    the picture is at the image's size and shape, the heatmap resized to it (bilinear) and the
+    boxes scaled with it (the pixels they cover); None gives a gray background at the heatmap's
+    size. A caption adds a black band of ``CAPTION_HEIGHT`` rows on top, so the output is
+    (H + band, W, 3).
     """
     heat = np.asarray(heatmap)
     if heat.ndim != 2:
@@ -39,7 +41,6 @@ def draw_overlay(
     if heat.dtype != np.uint8:
         heat = (np.clip(np.nan_to_num(heat.astype(np.float64)), 0, 1) * 255).astype(np.uint8)
     h, w = heat.shape
-    colored = cv2.cvtColor(cv2.applyColorMap(heat, colormap), cv2.COLOR_BGR2RGB)
     if image is None:
         base = np.full((h, w, 3), 128, np.uint8)
     else:
@@ -48,15 +49,17 @@ def draw_overlay(
             base = np.repeat(base[..., None], 3, axis=2)
         if base.ndim != 3 or base.shape[2] != 3:
             raise ValueError(f"image must be (H, W, 3) RGB or (H, W) gray, got shape {base.shape}")
-        if base.shape[:2] != (h, w):
-            base = cv2.resize(base, (w, h), interpolation=cv2.INTER_AREA)
+    H, W = base.shape[:2]
+    if (H, W) != (h, w):
+        heat = cv2.resize(heat, (W, H), interpolation=cv2.INTER_LINEAR)
+    colored = cv2.cvtColor(cv2.applyColorMap(heat, colormap), cv2.COLOR_BGR2RGB)
     out = cv2.addWeighted(base, 1 - alpha, colored, alpha, 0)
     for box in np.asarray(gt_boxes, dtype=np.int64).reshape(-1, 4):
-        _rectangle(out, box, GT_COLOR, thickness)
+        _rectangle(out, scale_box(box, (w, h), (W, H)), GT_COLOR, thickness)
     if pred_box is not None:
-        _rectangle(out, pred_box, PRED_COLOR, thickness)
+        _rectangle(out, scale_box(pred_box, (w, h), (W, H)), PRED_COLOR, thickness)
     if caption:
-        band = np.zeros((CAPTION_HEIGHT, w, 3), np.uint8)
+        band = np.zeros((CAPTION_HEIGHT, W, 3), np.uint8)
         cv2.putText(
             band,
             caption,
@@ -69,6 +72,16 @@ def draw_overlay(
         )
         out = np.concatenate([band, out], axis=0)
     return out
+
+
+def scale_box(box: Sequence[int], size: tuple[int, int], to: tuple[int, int]) -> tuple[int, int, int, int]:
+    """An inclusive pixel box x0,y0,x1,y1 on a ``size`` = (w, h) grid → the pixels of a ``to`` grid it
+    covers (pixel x spans [x, x + 1), so a box keeps its edges at any scale)."""
+    (w, h), (W, H) = size, to
+    x0, y0, x1, y1 = (int(v) for v in box)
+    if (w, h) == (W, H):
+        return x0, y0, x1, y1
+    return (x0 * W // w, y0 * H // h, -(-(x1 + 1) * W // w) - 1, -(-(y1 + 1) * H // h) - 1)
 
 
 def _rectangle(
