@@ -248,3 +248,36 @@ def test_a_stride_that_leaves_too_low_a_rate_asks_for_fps(tmp_path):
     run = predict_video(stub(), tmp_path / "frames", tmp_path / "out", stride=30000, fps=0.001, progress=False)
     with av.open(str(run.video)) as container:
         assert float(container.streams.video[0].average_rate) == pytest.approx(0.001)
+
+
+# -- non-square pixels -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("rotation", "seen"), [(0, "8/9"), (90, "9/8")])
+def test_non_square_pixels_are_recorded_and_carried_into_the_mp4(tmp_path, rotation, seen):
+    """An anamorphic video (SAR 8:9): the boxes stay in decoded pixels, predictions.json names the
+    ratio of the frames as displayed (a quarter turn swaps a pixel's sides), and predictions.mp4
+    declares it, so players show it as the source."""
+    from fractions import Fraction
+
+    from wsvol.engine.predict import predict_video
+
+    source = tmp_path / "dv.mp4"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(8, 9)
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for _ in range(3):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24")))
+        container.mux(stream.encode())
+    predict_video(stub(), source, tmp_path / "out", progress=False)
+    meta = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert meta["pixel_aspect"] == seen
+    with av.open(str(tmp_path / "out" / "predictions.mp4")) as written:
+        assert written.streams.video[0].sample_aspect_ratio == Fraction(seen)
+
+    square_video(tmp_path / "square.mp4", n=3)
+    predict_video(stub(), tmp_path / "square.mp4", tmp_path / "sq", progress=False)
+    assert json.loads((tmp_path / "sq" / "predictions.json").read_text())["pixel_aspect"] is None
+    with av.open(str(tmp_path / "sq" / "predictions.mp4")) as written:
+        assert written.streams.video[0].sample_aspect_ratio in (None, 0, 1)

@@ -18,6 +18,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -54,6 +55,9 @@ class DecodeReport:
     complete: bool = False  #: reading reached the end of the source (not stopped at ``max_frames``)
     times: dict[int, float] = field(default_factory=dict)  #: kept frame → presentation time (s)
     files: dict[int, str] = field(default_factory=dict)  #: kept frame → its file, relative to the folder
+    #: width ÷ height of a pixel of the frames as read (turned with them), where the video declares
+    #: non-square pixels (anamorphic footage: 720×480 shown at 640×480 has 8/9); None: square
+    pixel_aspect: Fraction | None = None
 
     @property
     def short(self) -> bool:
@@ -109,7 +113,10 @@ def _decoded(path: Path, report: DecodeReport | None = None) -> Iterator:
             stream.thread_type = "AUTO"
             if report is not None:
                 report.declared, report.declared_from = _declared_frames(container, stream)
+            aspect = stream.sample_aspect_ratio  # None or 0 where undeclared
             for frame in container.decode(stream):
+                if report is not None and count == 0 and aspect and aspect != 1:
+                    report.pixel_aspect = Fraction(aspect) if _turns(frame) % 2 == 0 else 1 / Fraction(aspect)
                 yield frame
                 count += 1
     except av.FFmpegError as e:
@@ -191,10 +198,15 @@ def frame_rate(source: str | Path) -> float | None:
 def _to_rgb(frame) -> np.ndarray:
     """The RGB picture of a PyAV frame as players show it: turned by its display rotation."""
     rgb = frame.to_ndarray(format="rgb24")
+    turns = _turns(frame)
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def _turns(frame) -> int:
+    """Quarter turns counterclockwise that show a PyAV frame as players do."""
     # frame.rotation: degrees the display matrix turns the picture counterclockwise, as np.rot90's k
     # does (checked against OpenCV, which applies it: tests/data/test_video_rotation.py)
-    turns = round(getattr(frame, "rotation", 0) / 90) % 4
-    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+    return round(getattr(frame, "rotation", 0) / 90) % 4
 
 
 def _read_image(path: Path) -> np.ndarray:

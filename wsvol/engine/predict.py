@@ -429,6 +429,7 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
             if writer is not None or png:
                 picture = draw_overlay(qmap, rgb, pred_box=box, caption=f"{index}: {classes[label]} {p[label]:.2f}")
                 if writer is not None:
+                    writer.pixel_aspect = report.pixel_aspect  # known once decoding started
                     size = writer.size or picture.shape[1::-1]
                     if picture.shape[1::-1] != size:  # a folder of frames of several sizes: the first one's
                         picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
@@ -473,6 +474,7 @@ def predict_video(checkpoint: str | Path | Trained, source: str | Path, out_dir:
             "source": str(source), "checkpoint": str(trained.checkpoint), "tau": tau_used, "tau_from": tau_from,
             "stride": stride, "classes": classes, "decoded_frames": report.decoded,
             "declared_frames": report.declared, "corrupt_frames": report.corrupt, "warnings": warnings,
+            "pixel_aspect": str(report.pixel_aspect) if report.pixel_aspect else None,
             "frames": rows}, indent=2))
         mine = {out / "predictions.csv", out / "predictions.json"} | ({written} if written else set())
         if pngs is not None:

@@ -34,6 +34,8 @@ class Mp4Writer:
     Frames go to a temporary file next to ``path``, renamed to it when the block ends without an
     error (removed otherwise), so a killed run never leaves half a video under the final name.
     yuv420p needs even sides: a frame with an odd width or height gets one black column or row.
+    ``pixel_aspect`` (width ÷ height of a pixel, None: square), set before the first frame, is
+    written in the stream, so players show the frames of anamorphic footage as its source.
     """
 
     def __init__(self, path: str | Path, fps: float, codec: str | None = None, crf: int = 23) -> None:
@@ -46,6 +48,7 @@ class Mp4Writer:
             raise ValueError(f"video codec {codec or CODECS!r} is not available in this PyAV build")
         self.codec, self.crf = available[0], int(crf)
         self.frames = 0
+        self.pixel_aspect: Fraction | None = None
         self._size: tuple[int, int] | None = None  # (width, height) of the first frame
         self._container = self._stream = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +73,8 @@ class Mp4Writer:
             self._stream = self._container.add_stream(self.codec, rate=self.fps)
             self._stream.width, self._stream.height = w + w % 2, h + h % 2
             self._stream.pix_fmt = "yuv420p"
+            if self.pixel_aspect:
+                self._stream.codec_context.sample_aspect_ratio = Fraction(self.pixel_aspect)
             if self.codec == "libx264":
                 self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
         elif self._size != (w, h):
