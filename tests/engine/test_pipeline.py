@@ -138,8 +138,8 @@ def test_reproducibility_names_seed_config_and_checkpoints(tmp_path):
     created = datetime.datetime.fromisoformat(rep["created"])
     assert created.tzinfo is not None and abs(datetime.datetime.now().astimezone() - created).total_seconds() < 60
     bare = reproducibility(tmp_path / "none", Config({"model": {"type": "trcamv"}}))
-    assert (bare["training_seed"], bare["deterministic"], bare["config_sha256"], bare["checkpoints"], bare["segments"]) == \
-           (None, False, None, {}, [])
+    assert (bare["training_seed"], bare["deterministic"], bare["config_sha256"], bare["checkpoints"], bare["segments"],
+            bare["checkpoint_runs"]) == (None, False, None, {}, [], {})
 
 
 def test_reproducibility_says_which_parts_of_a_resumed_run_ran_elsewhere(tmp_path):
@@ -163,6 +163,34 @@ def test_reproducibility_says_which_parts_of_a_resumed_run_ran_elsewhere(tmp_pat
         {"at": "2026-12-02 08:00:00", "resumed": True, "differences": None},
         {"at": "2026-12-03 08:00:00", "resumed": True, "differences": []},
     ]
+
+
+def test_a_test_of_another_runs_checkpoint_records_where_that_run_ran(tmp_path):
+    """`wsvol test --checkpoint`: the run that trained the checkpoint (its folder, or the one above
+    a baseline's stage folder) is recorded once, with its parts; the test's own run and loose
+    checkpoints add nothing."""
+    import json
+
+    from mmengine.config import Config
+
+    from wsvol.engine.pipeline import reproducibility
+
+    now = {"threads": 2, "device": "cpu"}
+    train, test = tmp_path / "train", tmp_path / "test"
+    (train / "baseline").mkdir(parents=True)
+    test.mkdir()
+    (train / "wsvol-run.json").write_text(json.dumps({"created": "2026-12-01 08:00:00",
+                                                      "environment": {"threads": 2, "device": "NVIDIA H100"}}))
+    (test / "wsvol-run.json").write_text(json.dumps({"created": "2026-12-02 08:00:00", "environment": now}))
+    (test / "baseline").mkdir()  # this run's own baseline stage, a run of its own
+    (test / "baseline" / "wsvol-run.json").write_text(json.dumps({"created": "2026-12-02 08:00:00"}))
+    checkpoints = {"a": str(train / "epoch_1.pth"), "b": str(train / "baseline" / "best.pth"), "c": None,
+                   "d": str(test / "epoch_1.pth"), "e": str(tmp_path / "loose.pth"),
+                   "f": str(test / "baseline" / "best.pth")}
+    rep = reproducibility(test, Config({}), checkpoints, now)
+    assert rep["checkpoint_runs"] == {str(train): [{"at": "2026-12-01 08:00:00", "resumed": False,
+                                                    "differences": ["device: 'NVIDIA H100' → 'cpu'"]}]}
+    assert rep["segments"] == [{"at": "2026-12-02 08:00:00", "resumed": False, "differences": []}]
 
 
 @pytest.mark.slow
@@ -203,3 +231,6 @@ def test_run_then_test_with_two_cams_record_what_their_numbers_depend_on(tmp_pat
         assert metrics[method]["cl"] == pytest.approx(row["cl"])
     rep = json.loads((tmp_path / "b" / "report" / "report.json").read_text())["meta"]["reproducibility"]
     assert rep["checkpoints"] == {"resnet10t (cam)": "a/epoch_1.pth", "resnet10t (layercam)": "a/epoch_1.pth"}
+    # the run that trained them, once, in this same environment
+    assert {run: [(p["resumed"], p["differences"]) for p in parts] for run, parts in rep["checkpoint_runs"].items()} \
+           == {"a": [(False, [])]}

@@ -412,7 +412,8 @@ def test_the_reproducibility_block_in_json_and_html(tmp_path):
 def test_the_reproducibility_block_names_where_each_part_of_the_run_ran(tmp_path):
     rep = {"segments": [{"at": "2026-12-01 08:00:00", "resumed": False, "differences": ["threads: 2 → 8"]},
                         {"at": "2026-12-02 08:00:00", "resumed": True, "differences": None},
-                        {"at": "2026-12-03 08:00:00", "resumed": True, "differences": []}]}
+                        {"at": "2026-12-03 08:00:00", "resumed": True, "differences": []}],
+           "checkpoint_runs": {"runs/a": [{"at": "2026-11-30 08:00:00", "resumed": False, "differences": []}]}}
     write_report(tmp_path, {"trcamv": result(FRAMES)}, n_boot=20, environment={"threads": 8}, reproducibility=rep)
     parser = Cells()
     parser.feed((tmp_path / "report.html").read_text())
@@ -422,6 +423,7 @@ def test_the_reproducibility_block_names_where_each_part_of_the_run_ran(tmp_path
         ("run resumed", "2026-12-02 08:00:00, environment not recorded"),
         ("run resumed", "2026-12-03 08:00:00, in the environment above"),
     ]
+    assert ("started: the run of the checkpoint in runs/a", "2026-11-30 08:00:00, in the environment above") in cells
 
 
 def test_the_environment_line_names_cuda_cudnn_and_the_commit():

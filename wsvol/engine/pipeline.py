@@ -267,10 +267,13 @@ def report(work: Path, results: dict, cfg, overlays_only: bool = False, checkpoi
     console = make_console()
     print_report(data, console)
     console.print(f"environment: {describe_environment(env)}", highlight=False)
-    for part in data["meta"]["reproducibility"]["segments"]:
-        if part["differences"]:
-            console.print(f"[yellow]the run {'resumed' if part['resumed'] else 'started'} at {part['at']} in another "
-                          f"environment[/]: {escape('; '.join(part['differences']))}", highlight=False)
+    rep = data["meta"]["reproducibility"]
+    for run, parts in [("the run", rep["segments"])] + [(f"the run of the checkpoint ({r})", p)
+                                                         for r, p in rep["checkpoint_runs"].items()]:
+        for part in parts:
+            if part["differences"]:
+                console.print(f"[yellow]{escape(run)} {'resumed' if part['resumed'] else 'started'} at {part['at']} "
+                              f"in another environment[/]: {escape('; '.join(part['differences']))}", highlight=False)
     (box,) = (row for row in data["baselines"] if row["baseline"] == "centred box")
     corloc, side = box["corloc"], box["side"]
     baseline = {"centred_box_corloc": corloc, "side": side, "frames": box["frames"]}
@@ -296,7 +299,21 @@ def reproducibility(work: Path, cfg, checkpoints: dict | None = None, environmen
         "deterministic": bool(randomness.get("deterministic", False)),
         "checkpoints": dict(checkpoints or {}),
         "segments": run_segments(work, environment or {}),
+        # a checkpoint trained by another run (``wsvol test --checkpoint``): that run's parts too;
+        # not this run's own stages (a baseline's folder in it), which its own parts cover
+        "checkpoint_runs": {str(run): run_segments(run, environment or {})
+                            for run in dict.fromkeys(_run_of(path) for path in (checkpoints or {}).values() if path)
+                            if run is not None and not run.resolve().is_relative_to(Path(work).resolve())},
     }
+
+
+def _run_of(checkpoint: str) -> Path | None:
+    """The work dir of the run that wrote ``checkpoint``: its folder or one above (a baseline's
+    stage folder) holding a run marker; None if there is none."""
+    from wsvol.engine.checkpoint import RUN_MARKER
+
+    folder = Path(checkpoint).parent
+    return next((f for f in (folder, folder.parent) if (f / RUN_MARKER).is_file()), None)
 
 
 def run_segments(work: Path, environment: dict) -> list[dict]:

@@ -88,6 +88,9 @@ def reproducibility_rows(meta: dict) -> list[tuple[str, str]]:
     rows += [(f"checkpoint tested: {method}", fmt(path)) for method, path in (rep.get("checkpoints") or {}).items()]
     rows += [("run resumed" if part["resumed"] else "run started", f"{fmt(part['at'])}, {segment_environment(part)}")
              for part in rep.get("segments") or []]
+    rows += [(f"{'resumed' if part['resumed'] else 'started'}: the run of the checkpoint in {run}",
+              f"{fmt(part['at'])}, {segment_environment(part)}")
+             for run, parts in (rep.get("checkpoint_runs") or {}).items() for part in parts]
     rows += [("wsvol commit", fmt(env.get("wsvol_commit"))),
              ("CUDA, cuDNN", ", ".join(fmt(env.get(k)) for k in ("cuda", "cudnn"))),
              ("bootstrap seed (intervals only)", fmt(meta.get("bootstrap_seed")))]
