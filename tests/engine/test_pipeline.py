@@ -63,7 +63,7 @@ def test_trcamv_run_end_to_end_then_resume(tmp_path):
 
 @pytest.mark.slow
 def test_tcam_run_end_to_end(tmp_path):
-    """configs/tcam_synthetic.yaml shrunk: the baseline keeps both bests, its best-CorLoc CAMs are
+    """configs/tcam_synthetic.yaml shrunk, with --seed: the baseline keeps both bests, its best-CorLoc CAMs are
     cached at feature resolution, TCAM loads the best-CL encoder and head, and the report puts it
     next to its pseudo-labels and the baseline; then the n = 0 ablation trains on the same stage A."""
     import torch
@@ -76,8 +76,10 @@ def test_tcam_run_end_to_end(tmp_path):
     (tmp_path / "narrow.yaml").write_text(f"model: {{backbone: {NARROW_RESNET}}}\n")  # TCAM's encoder: the baseline's
     (tmp_path / "tcam.yaml").write_text(f"_base_: [{CONFIGS / 'tcam_synthetic.yaml'}, over.yaml, narrow.yaml]\n"
                                         "baseline: {config: base.yaml}\n")
-    wsvol("run", "tcam.yaml", "--work-dir", "run", cwd=tmp_path)
+    wsvol("run", "tcam.yaml", "--work-dir", "run", "--seed", "3", cwd=tmp_path)
     work = tmp_path / "run"
+    for stage in (work, work / "baseline"):  # --seed seeds every stage: a replicate of the whole run
+        assert yaml.safe_load((stage / "config.yaml").read_text())["randomness"]["seed"] == 3
     report = json.loads((work / "report" / "report.json").read_text())
     assert [row["method"] for row in report["summary"]] == ["pseudo-labels", "baseline: resnet18 (cam)", "tcam"]
     assert any(r["method"] == "tcam" and "corloc[pseudo-labels]" in r["statistic"] for r in report["bootstrap"])

@@ -36,14 +36,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     common.add_argument("--launcher", choices=LAUNCHERS, default="none",
                         help="distributed runs: 'pytorch' under torchrun, 'slurm' under srun, 'mpi' under "
                              "mpirun (docs/distributed.md)")
-    common.add_argument("--seed", type=int, help="random seed (overrides randomness.seed)")
+    common.add_argument("--seed", type=int, help="random seed (overrides randomness.seed; in `run`, of the baseline stage too)")
     common.add_argument("--threads", type=int, metavar="N",
                         help="torch threads (default: OMP_NUM_THREADS, else every core this process may use); "
                              "the same threads give the same numbers")
     training = argparse.ArgumentParser(add_help=False)  # jobs that train
     training.add_argument("--resume", nargs="?", const="auto", metavar="auto|PATH",
                           help="resume from the latest checkpoint (auto) or a checkpoint file / run folder")
-    training.add_argument("--amp", action="store_true", help="mixed precision training (CUDA)")
+    training.add_argument("--amp", action="store_true", help="mixed precision training (CUDA; in `run`, of the baseline stage too)")
 
     def command(name: str, handler, help: str, description: str, parents) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=description, parents=list(parents),

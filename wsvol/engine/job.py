@@ -79,9 +79,20 @@ def load_checked_config(args: argparse.Namespace):
     """Load the config with overrides and CLI flags applied, and check it before any work."""
     if getattr(args, "device", None):
         select_device(args.device)
-    from wsvol.config import ConfigError, check_config, load_config
+    from wsvol.config import check_config, load_config
 
-    cfg = load_config(args.config, getattr(args, "cfg_options", None))
+    cfg = apply_flags(load_config(args.config, getattr(args, "cfg_options", None)), args)
+    if getattr(args, "launcher", None):
+        cfg.launcher = args.launcher
+    check_config(cfg)
+    return cfg
+
+
+def apply_flags(cfg, args: argparse.Namespace):
+    """``cfg`` with what ``--seed`` and ``--amp`` set: the same in every stage of a run (the main
+    config and its baseline's), where ``--cfg-options`` keys belong to the main config alone."""
+    from wsvol.config import ConfigError
+
     if getattr(args, "seed", None) is not None:
         cfg.setdefault("randomness", {})
         cfg.randomness["seed"] = args.seed
@@ -93,9 +104,6 @@ def load_checked_config(args: argparse.Namespace):
                               "and torch sees none here; leave --amp out on a CPU")
         cfg.setdefault("optim_wrapper", {})
         cfg.optim_wrapper["type"] = "AmpOptimWrapper"
-    if getattr(args, "launcher", None):
-        cfg.launcher = args.launcher
-    check_config(cfg)
     return cfg
 
 

@@ -38,7 +38,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     with job.removed_on_failure():  # until the first runner starts or pseudo-labels are computed
         fill_placeholders(cfg, {"work_dir": str(work)})
         if cfg.get("baseline"):  # 2. the classifier whose CAMs become pseudo-labels
-            checkpoints, label, results[label] = run_baseline(cfg, work, job)
+            checkpoints, label, results[label] = run_baseline(cfg, work, job, args)
             tested[label] = checkpoints["baseline_checkpoint"]
             fill_placeholders(cfg, checkpoints)  # {baseline_checkpoint}, {baseline_best_<metric>}
         require_filled(cfg, "wsvol run")
@@ -78,16 +78,17 @@ def train_and_test(cfg, work: Path, job=None) -> tuple:
     return test(runner), best[0] if best else (str(last) if last else None)
 
 
-def run_baseline(cfg, work: Path, job):
-    """Train and test the ``baseline`` config in ``<work>/baseline``; the placeholders of its
-    checkpoints (``baseline_checkpoint``: the one tested, the best on the first ``save_best``
-    metric, else the last epoch's; ``baseline_best_<metric>``: the best on each), its label and result."""
+def run_baseline(cfg, work: Path, job, args: argparse.Namespace | None = None):
+    """Train and test the ``baseline`` config in ``<work>/baseline`` (with the command's ``--seed``
+    and ``--amp``, as the main config); the placeholders of its checkpoints (``baseline_checkpoint``:
+    the one tested, the best on the first ``save_best`` metric, else the last epoch's;
+    ``baseline_best_<metric>``: the best on each), its label and result."""
     from wsvol.config import check_config, load_config
     from wsvol.engine.checkpoint import best_checkpoints, latest_checkpoint
-    from wsvol.engine.job import start_job
+    from wsvol.engine.job import apply_flags, start_job
 
     path = Path(cfg.filename).parent / cfg.baseline["config"]
-    base = load_config(path)
+    base = apply_flags(load_config(path), args or argparse.Namespace())
     check_config(base)
     base.launcher = cfg.get("launcher", "none")  # trained by the same processes
     base_work = start_job(base, path, work_dir=work / "baseline", resume="auto", threads=job.threads,
